@@ -1,0 +1,103 @@
+"""neureus: the typed Python SDK for the Neureus AI Gateway.
+
+>>> from neureus import Neureus
+>>> client = Neureus()  # reads NEUREUS_API_KEY  # doctest: +SKIP
+>>> print(client.ai.chat([{"role": "user", "content": "Hello"}]).text)  # doctest: +SKIP
+
+Public namespaces: ``neureus`` (clients and errors), ``neureus.types`` (data models),
+``neureus.preprocessing`` (the gateway's prompt pipeline, locally) and ``neureus.testing``
+(an in-process emulator for tests). Importing ``neureus`` loads neither of the last two.
+"""
+
+from ._ai import AI, AsyncAI
+from ._client import AsyncNeureus, Neureus
+from ._config import NOT_GIVEN, NotGiven
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ConflictError,
+    IncompleteStreamError,
+    InternalServerError,
+    InvalidRequestError,
+    NeureusError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    StreamError,
+    UnprocessableEntityError,
+    WidgetKeyScopeError,
+)
+from ._retry import RetryPolicy
+from ._streaming import AsyncChatStream, ChatStream
+from ._version import __version__
+from .types import (
+    ChatMessage,
+    ChatResponse,
+    CostEstimate,
+    EmbeddingsResponse,
+    Model,
+    ModelList,
+    ProviderKeyStatus,
+    ProviderList,
+    ProviderStatus,
+    StreamFinal,
+    WidgetKey,
+    WidgetKeyRevocation,
+)
+
+__all__ = [
+    "AI",
+    "NOT_GIVEN",
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncAI",
+    "AsyncChatStream",
+    "AsyncNeureus",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChatMessage",
+    "ChatResponse",
+    "ChatStream",
+    "ConfigurationError",
+    "ConflictError",
+    "CostEstimate",
+    "EmbeddingsResponse",
+    "IncompleteStreamError",
+    "InternalServerError",
+    "InvalidRequestError",
+    "Model",
+    "ModelList",
+    "Neureus",
+    "NeureusError",
+    "NotFoundError",
+    "NotGiven",
+    "PermissionDeniedError",
+    "ProviderKeyStatus",
+    "ProviderList",
+    "ProviderStatus",
+    "RateLimitError",
+    "RetryPolicy",
+    "StreamError",
+    "StreamFinal",
+    "UnprocessableEntityError",
+    "WidgetKey",
+    "WidgetKeyRevocation",
+    "WidgetKeyScopeError",
+    "__version__",
+]
+
+# Show public names as `neureus.X` in reprs, tracebacks and docs, not `neureus._module.X`.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) and _obj.__module__.startswith("neureus._"):
+        _obj.__module__ = "neureus"
+del _name, _obj

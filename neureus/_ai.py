@@ -1,0 +1,444 @@
+"""``client.ai``: the public calls of the gateway, for both clients.
+
+Each method body is the same three steps: build the request spec (``_wire``, which also
+runs the local checks), send it through the transport shell, parse the answer
+(``_wire``). The signatures and docstrings are written out for each flavour on purpose:
+they are the contract, and editors and type checkers read them literally (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, Literal, overload
+
+import httpx
+
+from . import _wire
+from ._cost import PRICE_CACHE_SECONDS, estimate_cost_from_models
+from ._streaming import AsyncChatStream, ChatStream
+from .types import (
+    ChatResponse,
+    CostEstimate,
+    EmbeddingsResponse,
+    MessageParam,
+    ModelList,
+    ProviderKeyStatus,
+    ProviderList,
+    WidgetKey,
+    WidgetKeyRevocation,
+)
+
+if TYPE_CHECKING:
+    from ._client import AsyncNeureus, Neureus
+    from .preprocessing import PreprocessResult
+
+__all__ = ["AI", "COMPRESSION_INSTRUCTION", "COMPRESSION_MODEL", "AsyncAI", "KnownProvider"]
+
+KnownProvider = Literal["openai", "anthropic"]
+"""The BYOK providers the gateway documents; other well-formed names are accepted too."""
+
+COMPRESSION_MODEL: Final = "meta/llama-3.1-8b"
+COMPRESSION_INSTRUCTION: Final = (
+    "Compress the user's text to as few words as possible while keeping its full meaning. "
+    "Keep every number, name, identifier, URL and code block exactly as written. "
+    "Do not add commentary, do not answer it: output only the compressed text."
+)
+
+
+def _kwargs(local_vars: dict[str, Any]) -> dict[str, Any]:
+    # The public signatures are written out; their bodies hand every argument on as is.
+    return {name: value for name, value in local_vars.items() if name not in ("self", "__class__")}
+
+
+def _compression_messages(text: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": COMPRESSION_INSTRUCTION}, {"role": "user", "content": text}]
+
+
+class _AIBase:
+    __slots__ = ("_client", "_models_cache")
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._models_cache: tuple[float, ModelList] | None = None
+
+    def _cached_models(self) -> ModelList | None:
+        cached = self._models_cache
+        if cached is not None and time.monotonic() - cached[0] < PRICE_CACHE_SECONDS:
+            return cached[1]
+        return None
+
+    def _remember_models(self, models: ModelList) -> ModelList:
+        self._models_cache = (time.monotonic(), models)
+        return models
+
+
+class AI(_AIBase):
+    """The gateway's calls on a :class:`~neureus.Neureus` client (``client.ai``)."""
+
+    __slots__ = ()
+    _client: Neureus
+
+    @overload
+    def chat(
+        self,
+        messages: Sequence[MessageParam],
+        *,
+        model: str | None = None,
+        stream: Literal[False] = False,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        system_prompt: str | None = None,
+        prefer_async: bool | None = None,
+        compress: bool | None = None,
+        debug: bool | None = None,
+        surface: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> ChatResponse: ...
+    @overload
+    def chat(
+        self,
+        messages: Sequence[MessageParam],
+        *,
+        model: str | None = None,
+        stream: Literal[True],
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        system_prompt: str | None = None,
+        prefer_async: bool | None = None,
+        compress: bool | None = None,
+        debug: bool | None = None,
+        surface: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> ChatStream: ...
+    def chat(
+        self,
+        messages: Sequence[MessageParam],
+        *,
+        model: str | None = None,
+        stream: bool = False,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        system_prompt: str | None = None,
+        prefer_async: bool | None = None,
+        compress: bool | None = None,
+        debug: bool | None = None,
+        surface: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> ChatResponse | ChatStream:
+        """Chat with a model (``POST /ai/chat``); a :class:`ChatStream` when ``stream=True``.
+
+        >>> reply = client.ai.chat([{"role": "user", "content": "Hi"}], model="gpt-4o-mini")  # doctest: +SKIP
+        >>> reply.text  # doctest: +SKIP
+
+        ``model=None`` lets the gateway choose (``meta-llm``; ``"auto"`` routes by task).
+        ``temperature`` is 0..2; ``max_tokens`` and ``system_prompt`` are sent as
+        ``maxTokens``/``systemPrompt``; ``prefer_async`` asks for the batch route.
+        ``compress``, ``debug`` and ``surface`` become ``x-neureus-*`` headers (``debug``
+        fills ``reply.preprocessing``). ``extra_headers``/``extra_body`` are merged in;
+        ``timeout`` overrides the client's for this call. Bad arguments raise
+        :class:`~neureus.InvalidRequestError` before anything is sent.
+        """
+        spec = _wire.build_chat(self._client._config, **_kwargs(locals()))
+        if spec.stream:
+            return ChatStream(self._client._transport, spec)
+        return _wire.parse_chat(self._client._transport.request(spec))
+
+    def stream(
+        self,
+        messages: Sequence[MessageParam],
+        *,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        system_prompt: str | None = None,
+        prefer_async: bool | None = None,
+        compress: bool | None = None,
+        debug: bool | None = None,
+        surface: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> ChatStream:
+        """Stream a chat reply token by token (``POST /ai/chat`` with ``"stream": true``).
+
+        >>> for token in client.ai.stream([{"role": "user", "content": "Hi"}]):  # doctest: +SKIP
+        ...     print(token, end="", flush=True)
+
+        Takes the same keywords as :meth:`chat`. The call returns once the first event has
+        arrived (errors before it are retried like any call); iterate the stream for tokens.
+        """
+        spec = _wire.build_chat(self._client._config, stream=True, **_kwargs(locals()))
+        return ChatStream(self._client._transport, spec)
+
+    def embeddings(self, input: str | Sequence[str], *, model: str | None = None) -> EmbeddingsResponse:
+        """Embed a string or a list of strings (``POST /ai/embeddings``).
+
+        >>> client.ai.embeddings(["a", "b"]).embeddings  # doctest: +SKIP
+        [[0.01, ...], [0.02, ...]]
+        """
+        spec = _wire.build_embeddings(self._client._config, **_kwargs(locals()))
+        return _wire.parse_embeddings(self._client._transport.request(spec))
+
+    def list_models(self, *, provider: str | None = None, type: str | None = None) -> ModelList:
+        """The models the gateway routes to, with prices (``GET /ai/models``).
+
+        >>> [m.id for m in client.ai.list_models(provider="anthropic")]  # doctest: +SKIP
+        """
+        spec = _wire.build_list_models(self._client._config, **_kwargs(locals()))
+        return _wire.parse_model_list(self._client._transport.request(spec))
+
+    def list_providers(self) -> ProviderList:
+        """The BYOK providers of this tenant (``GET /ai/providers``)."""
+        spec = _wire.build_list_providers(self._client._config)
+        return _wire.parse_provider_list(self._client._transport.request(spec))
+
+    def set_provider_key(self, provider: KnownProvider | str, key: str) -> ProviderKeyStatus:
+        """Store a provider key for this tenant (``PUT /ai/providers/{provider}/key``).
+
+        The key is never logged, never echoed back, and never shown in an error.
+        """
+        spec = _wire.build_set_provider_key(self._client._config, provider, key)
+        return _wire.parse_provider_key_status(spec, self._client._transport.request(spec))
+
+    def rotate_provider_key(self, provider: KnownProvider | str, key: str) -> ProviderKeyStatus:
+        """Replace a stored provider key (``POST /ai/providers/{provider}/rotate``)."""
+        spec = _wire.build_rotate_provider_key(self._client._config, provider, key)
+        return _wire.parse_provider_key_status(spec, self._client._transport.request(spec))
+
+    def delete_provider_key(self, provider: KnownProvider | str) -> ProviderKeyStatus:
+        """Remove a stored provider key (``DELETE /ai/providers/{provider}/key``)."""
+        spec = _wire.build_delete_provider_key(self._client._config, provider)
+        return _wire.parse_provider_key_status(spec, self._client._transport.request(spec))
+
+    def create_widget_key(self, agent_id: str | None = None) -> WidgetKey:
+        """Create a chat-only publishable key, optionally bound to an agent (``POST /ai/widget/key``)."""
+        spec = _wire.build_create_widget_key(self._client._config, agent_id)
+        return _wire.parse_widget_key(self._client._transport.request(spec))
+
+    def revoke_widget_key(self, key: str) -> WidgetKeyRevocation:
+        """Revoke a widget key (``DELETE /ai/widget/key``); a 204 counts as revoked."""
+        spec = _wire.build_revoke_widget_key(self._client._config, key)
+        return _wire.parse_widget_key_revocation(self._client._transport.request(spec))
+
+    def preprocess(
+        self,
+        messages: Sequence[MessageParam],
+        *,
+        system_prompt: str | None = None,
+        max_context_tokens: int = 6000,
+        keep_turns: int = 4,
+        compress: bool = False,
+        count_tokens: Callable[[str], int] | None = None,
+    ) -> PreprocessResult:
+        """Run the gateway's 4-pass pipeline locally; with ``compress=True`` the gateway's
+        ``meta/llama-3.1-8b`` compresses each non-system message (one chat call each).
+
+        Without ``compress`` no request is made at all.
+        """
+        from .preprocessing import preprocess
+
+        def compressor(text: str) -> str:
+            return self.chat(_compression_messages(text), model=COMPRESSION_MODEL, temperature=0).text
+
+        return preprocess(
+            messages,
+            system_prompt=system_prompt,
+            max_context_tokens=max_context_tokens,
+            keep_turns=keep_turns,
+            compress=compress,
+            compressor=compressor if compress else None,
+            count_tokens=count_tokens,
+        )
+
+    def estimate_cost(
+        self, messages: Sequence[MessageParam], *, model: str, max_output_tokens: int | None = None
+    ) -> CostEstimate:
+        """What a chat call would cost on ``model``, from the listed prices (cached 5 minutes).
+
+        >>> client.ai.estimate_cost(messages, model="gpt-4o-mini", max_output_tokens=500)  # doctest: +SKIP
+        CostEstimate(model='gpt-4o-mini', input_tokens=12, ...)
+        """
+        models = self._cached_models() or self._remember_models(self.list_models())
+        return estimate_cost_from_models(models, messages, model=model, max_output_tokens=max_output_tokens)
+
+
+class AsyncAI(_AIBase):
+    """The gateway's calls on an :class:`~neureus.AsyncNeureus` client (``client.ai``)."""
+
+    __slots__ = ()
+    _client: AsyncNeureus
+
+    @overload
+    async def chat(
+        self,
+        messages: Sequence[MessageParam],
+        *,
+        model: str | None = None,
+        stream: Literal[False] = False,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        system_prompt: str | None = None,
+        prefer_async: bool | None = None,
+        compress: bool | None = None,
+        debug: bool | None = None,
+        surface: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> ChatResponse: ...
+    @overload
+    async def chat(
+        self,
+        messages: Sequence[MessageParam],
+        *,
+        model: str | None = None,
+        stream: Literal[True],
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        system_prompt: str | None = None,
+        prefer_async: bool | None = None,
+        compress: bool | None = None,
+        debug: bool | None = None,
+        surface: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> AsyncChatStream: ...
+    async def chat(
+        self,
+        messages: Sequence[MessageParam],
+        *,
+        model: str | None = None,
+        stream: bool = False,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        system_prompt: str | None = None,
+        prefer_async: bool | None = None,
+        compress: bool | None = None,
+        debug: bool | None = None,
+        surface: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> ChatResponse | AsyncChatStream:
+        """Chat with a model (``POST /ai/chat``); an opened :class:`AsyncChatStream` when ``stream=True``.
+
+        >>> reply = await client.ai.chat([{"role": "user", "content": "Hi"}])  # doctest: +SKIP
+
+        The keywords are those of :meth:`neureus.AI.chat`; bad arguments raise
+        :class:`~neureus.InvalidRequestError` before anything is sent.
+        """
+        spec = _wire.build_chat(self._client._config, **_kwargs(locals()))
+        if spec.stream:
+            return await AsyncChatStream(self._client._transport, spec)
+        return _wire.parse_chat(await self._client._transport.request(spec))
+
+    def stream(
+        self,
+        messages: Sequence[MessageParam],
+        *,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        system_prompt: str | None = None,
+        prefer_async: bool | None = None,
+        compress: bool | None = None,
+        debug: bool | None = None,
+        surface: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> AsyncChatStream:
+        """Stream a chat reply token by token; no ``await`` needed to start iterating.
+
+        >>> async for token in client.ai.stream(messages):  # doctest: +SKIP
+        ...     print(token, end="")
+
+        Also ``async with client.ai.stream(...) as s`` and ``s = await client.ai.stream(...)``.
+        The request is sent when the stream is first awaited, entered or iterated.
+        """
+        spec = _wire.build_chat(self._client._config, stream=True, **_kwargs(locals()))
+        return AsyncChatStream(self._client._transport, spec)
+
+    async def embeddings(self, input: str | Sequence[str], *, model: str | None = None) -> EmbeddingsResponse:
+        """Embed a string or a list of strings (``POST /ai/embeddings``)."""
+        spec = _wire.build_embeddings(self._client._config, **_kwargs(locals()))
+        return _wire.parse_embeddings(await self._client._transport.request(spec))
+
+    async def list_models(self, *, provider: str | None = None, type: str | None = None) -> ModelList:
+        """The models the gateway routes to, with prices (``GET /ai/models``)."""
+        spec = _wire.build_list_models(self._client._config, **_kwargs(locals()))
+        return _wire.parse_model_list(await self._client._transport.request(spec))
+
+    async def list_providers(self) -> ProviderList:
+        """The BYOK providers of this tenant (``GET /ai/providers``)."""
+        spec = _wire.build_list_providers(self._client._config)
+        return _wire.parse_provider_list(await self._client._transport.request(spec))
+
+    async def set_provider_key(self, provider: KnownProvider | str, key: str) -> ProviderKeyStatus:
+        """Store a provider key for this tenant (``PUT /ai/providers/{provider}/key``)."""
+        spec = _wire.build_set_provider_key(self._client._config, provider, key)
+        return _wire.parse_provider_key_status(spec, await self._client._transport.request(spec))
+
+    async def rotate_provider_key(self, provider: KnownProvider | str, key: str) -> ProviderKeyStatus:
+        """Replace a stored provider key (``POST /ai/providers/{provider}/rotate``)."""
+        spec = _wire.build_rotate_provider_key(self._client._config, provider, key)
+        return _wire.parse_provider_key_status(spec, await self._client._transport.request(spec))
+
+    async def delete_provider_key(self, provider: KnownProvider | str) -> ProviderKeyStatus:
+        """Remove a stored provider key (``DELETE /ai/providers/{provider}/key``)."""
+        spec = _wire.build_delete_provider_key(self._client._config, provider)
+        return _wire.parse_provider_key_status(spec, await self._client._transport.request(spec))
+
+    async def create_widget_key(self, agent_id: str | None = None) -> WidgetKey:
+        """Create a chat-only publishable key (``POST /ai/widget/key``)."""
+        spec = _wire.build_create_widget_key(self._client._config, agent_id)
+        return _wire.parse_widget_key(await self._client._transport.request(spec))
+
+    async def revoke_widget_key(self, key: str) -> WidgetKeyRevocation:
+        """Revoke a widget key (``DELETE /ai/widget/key``); a 204 counts as revoked."""
+        spec = _wire.build_revoke_widget_key(self._client._config, key)
+        return _wire.parse_widget_key_revocation(await self._client._transport.request(spec))
+
+    async def preprocess(
+        self,
+        messages: Sequence[MessageParam],
+        *,
+        system_prompt: str | None = None,
+        max_context_tokens: int = 6000,
+        keep_turns: int = 4,
+        compress: bool = False,
+        count_tokens: Callable[[str], int] | None = None,
+    ) -> PreprocessResult:
+        """Run the gateway's 4-pass pipeline locally; ``compress=True`` uses the gateway's
+        ``meta/llama-3.1-8b`` as the compressor. Without ``compress`` no request is made.
+        """
+        from .preprocessing import apreprocess
+
+        async def compressor(text: str) -> str:
+            reply = await self.chat(_compression_messages(text), model=COMPRESSION_MODEL, temperature=0)
+            return reply.text
+
+        return await apreprocess(
+            messages,
+            system_prompt=system_prompt,
+            max_context_tokens=max_context_tokens,
+            keep_turns=keep_turns,
+            compress=compress,
+            compressor=compressor if compress else None,
+            count_tokens=count_tokens,
+        )
+
+    async def estimate_cost(
+        self, messages: Sequence[MessageParam], *, model: str, max_output_tokens: int | None = None
+    ) -> CostEstimate:
+        """What a chat call would cost on ``model``, from the listed prices (cached 5 minutes)."""
+        models = self._cached_models() or self._remember_models(await self.list_models())
+        return estimate_cost_from_models(models, messages, model=model, max_output_tokens=max_output_tokens)

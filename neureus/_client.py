@@ -1,0 +1,230 @@
+"""``Neureus`` and ``AsyncNeureus``: construction, pool ownership, lifecycle, ``with_options``.
+
+A client resolves its configuration once (``_config``), owns an httpx pool unless the
+caller brought one (a caller-owned ``http_client`` is never closed here), and exposes the
+gateway's calls as ``client.ai``. ``repr`` shows the key redacted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+import httpx
+
+from ._ai import AI, AsyncAI
+from ._config import DEFAULT_LIMITS, NOT_GIVEN, ClientConfig, NotGiven, resolve_config
+from ._exceptions import ConfigurationError
+from ._logs import configure_from_env
+from ._redact import redact_key
+from ._retry import RetryPolicy
+from ._transport import AsyncTransport, SyncTransport
+
+__all__ = ["AsyncNeureus", "Neureus"]
+
+_HttpT = TypeVar("_HttpT", httpx.Client, httpx.AsyncClient)
+_ClientT = TypeVar("_ClientT", bound="_ClientBase[Any]")
+
+
+class _ClientBase(Generic[_HttpT]):
+    _http_class: type[_HttpT]
+    _config: ClientConfig
+    _http: _HttpT
+    _owns_http: bool
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
+        max_retries: int = 2,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: _HttpT | None = None,
+        surface: str | None = None,
+        deadline: float | None = None,
+        allow_insecure_http: bool = False,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        configure_from_env()
+        if http_client is not None and not isinstance(http_client, self._http_class):
+            raise ConfigurationError(
+                f"http_client must be an {self._http_class.__module__}.{self._http_class.__name__} "
+                f"for {type(self).__name__}; got {type(http_client).__module__}.{type(http_client).__name__}."
+            )
+        config = resolve_config(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            surface=surface,
+            deadline=deadline,
+            allow_insecure_http=allow_insecure_http,
+            retry_policy=retry_policy,
+            has_http_client=http_client is not None,
+        )
+        if http_client is None:
+            # No custom transport: httpx then honours the environment's proxy settings.
+            http_client = self._http_class(timeout=config.timeout, limits=DEFAULT_LIMITS, follow_redirects=False)
+            owns = True
+        else:
+            owns = False
+        self._setup(config, http_client, owns)
+
+    def _setup(self, config: ClientConfig, http: _HttpT, owns_http: bool) -> None:
+        self._config = config
+        self._http = http
+        self._owns_http = owns_http
+
+    @property
+    def api_key(self) -> str:
+        """The API key in use (shown redacted in ``repr``)."""
+        return self._config.api_key
+
+    @property
+    def base_url(self) -> str:
+        """The gateway's base URL."""
+        return self._config.base_url
+
+    @property
+    def max_retries(self) -> int:
+        """Retries after a failed first attempt."""
+        return self._config.max_retries
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        """The per-request timeout (the caller-owned http_client's own when none was given)."""
+        return self._config.timeout if self._config.timeout is not None else self._http.timeout
+
+    @property
+    def deadline(self) -> float | None:
+        """The time budget of one call with all its retries and waits, in seconds."""
+        return self._config.deadline
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the underlying connection pool is closed."""
+        return self._http.is_closed
+
+    def with_options(
+        self: _ClientT,
+        *,
+        api_key: str | NotGiven = NOT_GIVEN,
+        base_url: str | NotGiven = NOT_GIVEN,
+        timeout: float | httpx.Timeout | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        default_headers: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
+        surface: str | NotGiven | None = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        retry_policy: RetryPolicy | NotGiven = NOT_GIVEN,
+    ) -> _ClientT:
+        """A client with some options changed, sharing this one's connection pool.
+
+        >>> fast = client.with_options(timeout=5, max_retries=0)  # doctest: +SKIP
+
+        Closing the original closes the shared pool; closing the copy does not.
+        """
+        changes = {
+            name: value
+            for name, value in (
+                ("api_key", api_key),
+                ("base_url", base_url),
+                ("timeout", timeout),
+                ("max_retries", max_retries),
+                ("default_headers", default_headers),
+                ("surface", surface),
+                ("deadline", deadline),
+                ("retry_policy", retry_policy),
+            )
+            if not isinstance(value, NotGiven)
+        }
+        clone = object.__new__(type(self))
+        clone._setup(self._config.replace(**changes), self._http, False)
+        return clone
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(base_url={self._config.base_url!r}, "
+            f"api_key={redact_key(self._config.api_key)!r}, max_retries={self._config.max_retries}, "
+            f"timeout={self.timeout!r})"
+        )
+
+
+class Neureus(_ClientBase[httpx.Client]):
+    """The sync client of the Neureus AI Gateway.
+
+    >>> from neureus import Neureus
+    >>> with Neureus() as client:  # doctest: +SKIP
+    ...     print(client.ai.chat([{"role": "user", "content": "Hello"}]).text)
+
+    ``api_key`` defaults to ``NEUREUS_API_KEY`` (a missing key raises
+    :class:`~neureus.ConfigurationError`), ``base_url`` to ``NEUREUS_BASE_URL`` or
+    ``https://app.neureus.ai``. ``timeout`` is seconds or an ``httpx.Timeout`` (60 s by
+    default); ``max_retries`` (2) retries connection errors, timeouts, 408, 409, 429 and
+    5xx; ``deadline`` bounds one call with all its retries. ``http_client`` is a
+    caller-owned ``httpx.Client``, never closed here. ``surface`` is the default
+    ``x-neureus-surface``. ``http://`` to a non-loopback host is refused unless
+    ``allow_insecure_http=True``. ``retry_policy`` shapes the backoff between retries.
+    """
+
+    _http_class = httpx.Client
+    ai: AI
+    """The gateway's calls: ``chat``, ``stream``, ``embeddings``, ``list_models``, ..."""
+
+    def _setup(self, config: ClientConfig, http: httpx.Client, owns_http: bool) -> None:
+        super()._setup(config, http, owns_http)
+        self._transport = SyncTransport(http, config)
+        self.ai = AI(self)
+
+    def close(self) -> None:
+        """Close the connection pool (unless the caller owns the http_client)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Neureus:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class AsyncNeureus(_ClientBase[httpx.AsyncClient]):
+    """The async client of the Neureus AI Gateway (asyncio and trio, through anyio).
+
+    >>> from neureus import AsyncNeureus
+    >>> async with AsyncNeureus() as client:  # doctest: +SKIP
+    ...     reply = await client.ai.chat([{"role": "user", "content": "Hello"}])
+
+    Takes the same arguments as :class:`~neureus.Neureus`; ``http_client`` is a
+    caller-owned ``httpx.AsyncClient``.
+    """
+
+    _http_class = httpx.AsyncClient
+    ai: AsyncAI
+    """The gateway's calls, as coroutines (``stream`` returns an :class:`AsyncChatStream`)."""
+
+    def _setup(self, config: ClientConfig, http: httpx.AsyncClient, owns_http: bool) -> None:
+        super()._setup(config, http, owns_http)
+        self._transport = AsyncTransport(http, config)
+        self.ai = AsyncAI(self)
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless the caller owns the http_client)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def close(self) -> None:
+        """The same as :meth:`aclose`."""
+        await self.aclose()
+
+    async def __aenter__(self) -> AsyncNeureus:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,254 @@
+"""Client configuration, resolved once at construction into a frozen ``ClientConfig``.
+
+All environment reads (``NEUREUS_API_KEY``, ``NEUREUS_BASE_URL``) and defaults live here.
+The rules of API.md's "Clients" section are enforced here: a missing key, a key that could
+break a header, or an ``http://`` URL to a host that is not loopback is refused with a
+:class:`ConfigurationError` naming what to fix. No I/O beyond reading the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import math
+import os
+from collections.abc import Mapping
+from typing import Any, Final, Literal, TypeAlias
+
+import httpx
+
+from ._exceptions import ConfigurationError
+from ._redact import redact_key
+from ._retry_policy import RetryPolicy
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_LIMITS",
+    "DEFAULT_TIMEOUT",
+    "NOT_GIVEN",
+    "ClientConfig",
+    "NotGiven",
+    "TimeoutTypes",
+    "coerce_timeout",
+    "is_loopback_host",
+    "resolve_config",
+]
+
+DEFAULT_BASE_URL: Final = "https://app.neureus.ai"
+DEFAULT_TIMEOUT: Final = httpx.Timeout(60.0, connect=10.0)
+# httpx's own defaults (100 connections, 5 s pool timeout) make most of 1,000 concurrent
+# streams fail with PoolTimeout; openai and anthropic use 1,000 connections for that reason.
+DEFAULT_LIMITS: Final = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+
+
+class NotGiven:
+    """The type of :data:`NOT_GIVEN`: "this argument was not passed" (unlike ``None``)."""
+
+    _instance: NotGiven | None = None
+
+    def __new__(cls) -> NotGiven:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> Literal[False]:
+        return False
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN: Final = NotGiven()
+"""Sentinel for "not passed", so that ``timeout=None`` can mean "no timeout"."""
+
+TimeoutTypes: TypeAlias = "float | httpx.Timeout | None"
+
+
+def coerce_timeout(value: object, what: str = "timeout") -> httpx.Timeout:
+    """Turn seconds, ``None`` (no limit) or an ``httpx.Timeout`` into an ``httpx.Timeout``.
+
+    Zero is kept as zero: ``timeout=0`` means exactly that.
+    """
+    if isinstance(value, httpx.Timeout):
+        return value
+    if value is None:
+        return httpx.Timeout(None)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
+        raise ConfigurationError(
+            f"{what} must be seconds as a non-negative number, None (no limit) or an httpx.Timeout; got {value!r}."
+        )
+    return httpx.Timeout(float(value))
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` (and its subdomains), 127.0.0.0/8 and ``::1``."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_api_key(api_key: object) -> str:
+    if not isinstance(api_key, str):
+        raise ConfigurationError(f"api_key must be a string; got {type(api_key).__name__}.")
+    if not api_key.strip():
+        raise ConfigurationError("No API key: pass api_key=... or set the NEUREUS_API_KEY environment variable.")
+    if api_key != api_key.strip() or any(ch in api_key for ch in "\r\n\t ") or not api_key.isascii():
+        raise ConfigurationError(
+            f"The API key {redact_key(api_key)} contains whitespace or non-ASCII characters; "
+            "check NEUREUS_API_KEY for a stray newline or quote."
+        )
+    return api_key
+
+
+def _check_base_url(base_url: str, allow_insecure_http: bool) -> str:
+    try:
+        url = httpx.URL(base_url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ConfigurationError(f"base_url {base_url!r} is not a valid URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError(f"base_url {base_url!r} must be an absolute http(s) URL such as {DEFAULT_BASE_URL!r}.")
+    if url.scheme == "http" and not allow_insecure_http and not is_loopback_host(url.host):
+        raise ConfigurationError(
+            f"base_url {base_url!r} uses http:// to a host that is not loopback, so the API key "
+            "would travel in clear text. Use https://, or pass allow_insecure_http=True if you "
+            "really mean it."
+        )
+    if url.query or url.fragment:
+        raise ConfigurationError(f"base_url {base_url!r} must not have a query or fragment.")
+    return str(url).rstrip("/")
+
+
+def _check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise ConfigurationError("default_headers must be a mapping of header names to values.")
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise ConfigurationError(f"default_headers[{name!r}] must map a string to a string.")
+        if any(ch in name + value for ch in "\r\n"):
+            raise ConfigurationError(f"default_headers[{name!r}] contains a line break.")
+        checked[name] = value
+    return checked
+
+
+def _check_max_retries(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(f"max_retries must be a whole number >= 0; got {value!r}.")
+    return value
+
+
+def _check_deadline(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value <= 0:
+        raise ConfigurationError(f"deadline must be a positive number of seconds or None; got {value!r}.")
+    return float(value)
+
+
+def _check_surface(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or any(ch in value for ch in "\r\n"):
+        raise ConfigurationError(f"surface must be a non-empty single-line string; got {value!r}.")
+    return value
+
+
+def _check_retry_policy(value: object) -> RetryPolicy:
+    if value is None:
+        return RetryPolicy()
+    if not isinstance(value, RetryPolicy):
+        raise ConfigurationError(f"retry_policy must be a neureus.RetryPolicy; got {type(value).__name__}.")
+    return value
+
+
+@dataclasses.dataclass(frozen=True, slots=True, repr=False)
+class ClientConfig:
+    """Everything a client decides at construction; ``with_options`` makes a changed copy."""
+
+    api_key: str
+    base_url: str
+    timeout: httpx.Timeout | None  # None: keep the caller-owned http_client's own timeout
+    max_retries: int
+    default_headers: Mapping[str, str]
+    surface: str | None
+    deadline: float | None
+    allow_insecure_http: bool
+    retry_policy: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
+
+    @property
+    def is_widget_key(self) -> bool:
+        """A ``pk_`` key may only chat (API.md, "Clients")."""
+        return self.api_key.startswith("pk_")
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The values that must never be shown in full."""
+        return (self.api_key,)
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientConfig(base_url={self.base_url!r}, api_key={redact_key(self.api_key)!r}, "
+            f"max_retries={self.max_retries}, timeout={self.timeout!r}, deadline={self.deadline!r})"
+        )
+
+    def replace(self, **changes: Any) -> ClientConfig:
+        """A copy with ``changes`` applied and checked like the constructor's arguments."""
+        merged = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        merged.update(changes)
+        if "timeout" in changes:
+            merged["timeout"] = coerce_timeout(changes["timeout"])
+        return ClientConfig(
+            api_key=_check_api_key(merged["api_key"]),
+            base_url=_check_base_url(merged["base_url"], merged["allow_insecure_http"]),
+            timeout=merged["timeout"],
+            max_retries=_check_max_retries(merged["max_retries"]),
+            default_headers=_check_headers(merged["default_headers"]),
+            surface=_check_surface(merged["surface"]),
+            deadline=_check_deadline(merged["deadline"]),
+            allow_insecure_http=bool(merged["allow_insecure_http"]),
+            retry_policy=_check_retry_policy(merged["retry_policy"]),
+        )
+
+
+def resolve_config(
+    *,
+    api_key: str | None,
+    base_url: str | None,
+    timeout: float | httpx.Timeout | NotGiven | None,
+    max_retries: int,
+    default_headers: Mapping[str, str] | None,
+    surface: str | None,
+    deadline: float | None,
+    allow_insecure_http: bool,
+    has_http_client: bool,
+    retry_policy: RetryPolicy | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ClientConfig:
+    """Resolve constructor arguments and the environment into a checked ``ClientConfig``."""
+    env = os.environ if environ is None else environ
+    if api_key is None:
+        api_key = env.get("NEUREUS_API_KEY") or ""
+    if base_url is None:
+        base_url = env.get("NEUREUS_BASE_URL") or DEFAULT_BASE_URL
+    if isinstance(timeout, NotGiven):
+        # API.md: a caller-owned http_client keeps its own timeout unless one is given.
+        resolved_timeout = None if has_http_client else DEFAULT_TIMEOUT
+    else:
+        resolved_timeout = coerce_timeout(timeout)
+    return ClientConfig(
+        api_key=_check_api_key(api_key),
+        base_url=_check_base_url(base_url, allow_insecure_http),
+        timeout=resolved_timeout,
+        max_retries=_check_max_retries(max_retries),
+        default_headers=_check_headers(default_headers),
+        surface=_check_surface(surface),
+        deadline=_check_deadline(deadline),
+        allow_insecure_http=bool(allow_insecure_http),
+        retry_policy=_check_retry_policy(retry_policy),
+    )

@@ -1,0 +1,183 @@
+"""Retry decisions and the request flow that drives them, with no I/O.
+
+:class:`RetryPolicy` decides whether an outcome is retried and how long to wait: API.md
+("Errors") fixes the retryable outcomes (connection errors, timeouts, 408, 409, 429 and
+>= 500), ``Retry-After``/``retry-after-ms`` honoured up to 60 s, otherwise a wait between
+half and all of ``min(0.5 * 2**attempt, 8)`` seconds. Jitter and clocks are injected.
+
+:func:`request_flow` is a generator in the style of httpx's auth flows: it *yields* what
+the shell must do (send, sleep, pull the first stream event, close a response) and is
+*sent* the outcome (a response, an event, or an already-translated
+:class:`~neureus.APIConnectionError`). It returns the final response or raises the mapped
+error. "Retry a stream only before its first event" is one branch here, so the sync and
+async shells share every decision.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Generator
+from typing import TypeAlias
+
+import httpx
+from httpx_sse import ServerSentEvent
+
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    make_status_error,
+)
+from ._logs import logger
+from ._retry_policy import RetryPolicy
+from ._wire import RequestSpec
+
+__all__ = [
+    "Action",
+    "CloseResponse",
+    "FlowResult",
+    "PullFirstEvent",
+    "RetryPolicy",
+    "SendRequest",
+    "Sleep",
+    "clip_timeout",
+    "request_flow",
+]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SendRequest:
+    """Send the request with this per-attempt timeout (``None``: the http client's own)."""
+
+    timeout: httpx.Timeout | None
+    attempt: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Sleep:
+    """Wait this many seconds before the next attempt."""
+
+    seconds: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PullFirstEvent:
+    """Read until the first SSE event of this open stream (``None`` back at end of body)."""
+
+    response: httpx.Response
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CloseResponse:
+    """Release this open response's connection; the flow is done with it."""
+
+    response: httpx.Response
+
+
+Action: TypeAlias = "SendRequest | Sleep | PullFirstEvent | CloseResponse"
+Outcome: TypeAlias = "httpx.Response | ServerSentEvent | APIConnectionError | None"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FlowResult:
+    """The successful end of a flow: the response, and for streams the first event."""
+
+    response: httpx.Response
+    first_event: ServerSentEvent | None = None
+
+
+def clip_timeout(timeout: httpx.Timeout | None, remaining: float) -> httpx.Timeout:
+    """Bound every phase of ``timeout`` by the time left before the deadline."""
+    if timeout is None:
+        return httpx.Timeout(remaining)
+    return httpx.Timeout(
+        connect=remaining if timeout.connect is None else min(timeout.connect, remaining),
+        read=remaining if timeout.read is None else min(timeout.read, remaining),
+        write=remaining if timeout.write is None else min(timeout.write, remaining),
+        pool=remaining if timeout.pool is None else min(timeout.pool, remaining),
+    )
+
+
+def _deadline_error(deadline: float, attempts: int) -> APITimeoutError:
+    return APITimeoutError(
+        f"The deadline of {deadline:g} s was spent after {attempts} attempt(s); raise deadline= or lower max_retries."
+    )
+
+
+def request_flow(
+    spec: RequestSpec,
+    *,
+    policy: RetryPolicy,
+    max_retries: int,
+    timeout: httpx.Timeout | None,
+    deadline: float | None,
+    secrets: tuple[str, ...],
+    clock: Callable[[], float] = time.monotonic,
+) -> Generator[Action, Outcome, FlowResult]:
+    """Drive one call with its retries; see the module docstring for the protocol."""
+    start = clock()
+    attempt = 0
+    last_error: APIError | None = None
+    while True:
+        attempt_timeout = timeout
+        if deadline is not None:
+            remaining = deadline - (clock() - start)
+            if remaining <= 0:
+                raise _deadline_error(deadline, attempt) from last_error
+            attempt_timeout = clip_timeout(timeout, remaining)
+        sent_at = clock()
+        outcome = yield SendRequest(attempt_timeout, attempt)
+        retry_after: float | None = None
+        if isinstance(outcome, httpx.Response):
+            status = outcome.status_code
+            if logger.isEnabledFor(20):
+                logger.info(
+                    "%s %s -> %d in %.1f ms (attempt %d, request id %s)",
+                    spec.method,
+                    spec.path,
+                    status,
+                    (clock() - sent_at) * 1000,
+                    attempt + 1,
+                    outcome.headers.get("x-request-id") or outcome.headers.get("cf-ray") or "-",
+                )
+            if status < 300:
+                if not spec.stream:
+                    return FlowResult(outcome)
+                first = yield PullFirstEvent(outcome)
+                if isinstance(first, ServerSentEvent):
+                    return FlowResult(outcome, first)
+                yield CloseResponse(outcome)
+                error: APIError = (
+                    first
+                    if isinstance(first, APIConnectionError)
+                    else APIConnectionError("The stream ended before its first event.")
+                )
+            else:
+                retry_after = policy.retry_after(outcome.headers)
+                error = make_status_error(
+                    status, outcome.headers, outcome.content, secrets=secrets, retry_after=retry_after
+                )
+        else:
+            assert isinstance(outcome, APIConnectionError), outcome
+            error = outcome
+            logger.info("%s %s failed on attempt %d: %s", spec.method, spec.path, attempt + 1, error)
+        last_error = error
+        if attempt >= max_retries or not policy.is_retryable(error):
+            raise error
+        if retry_after is not None and retry_after > policy.max_retry_after:
+            raise error
+        wait = retry_after if retry_after is not None else policy.backoff(attempt)
+        if deadline is not None and clock() - start + wait >= deadline:
+            raise _deadline_error(deadline, attempt + 1) from error
+        logger.info(
+            "retrying %s %s in %.3f s (retry %d of %d) after: %s",
+            spec.method,
+            spec.path,
+            wait,
+            attempt + 1,
+            max_retries,
+            error,
+        )
+        yield Sleep(wait)
+        attempt += 1

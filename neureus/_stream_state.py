@@ -1,0 +1,132 @@
+"""The state of one chat stream: decoded SSE event in, token out. No I/O.
+
+The gateway's stream (spec, "POST /ai/chat", streaming) sends
+``{"delta": {"content": "..."}, "done": false}`` per token, then a final
+``{"done": true, "logId": ..., "inputTokens": ..., "outputTokens": ...}``. An
+``event: error``, or a ``data`` object with an ``error`` member, is a
+:class:`~neureus.StreamError`. :meth:`StreamState.finish` raises
+:class:`~neureus.IncompleteStreamError` if the ``done`` event never came.
+``ChatStream`` and ``AsyncChatStream`` only pull events and hand them here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from httpx_sse import ServerSentEvent
+
+from ._exceptions import APIResponseValidationError, IncompleteStreamError, StreamError
+from .types import StreamFinal
+
+__all__ = ["StreamState"]
+
+
+def _stream_error(payload: Any, fallback: str) -> StreamError:
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if error is None:
+        error = payload
+    error_type: str | None = None
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("detail") or error.get("error") or fallback
+        kind = error.get("type") or error.get("code")
+        error_type = None if kind is None else str(kind)
+    elif isinstance(error, str) and error:
+        message = error
+    else:
+        message = fallback
+    text = f"The gateway reported an error mid-stream: {message}"
+    if error_type:
+        text += f" ({error_type})"
+    return StreamError(text, error_type=error_type)
+
+
+class StreamState:
+    """Accumulates a stream: the tokens' text, and the final event's fields."""
+
+    __slots__ = ("_parts", "events", "final")
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self.events = 0
+        """Events received so far."""
+        self.final: StreamFinal | None = None
+        """The final ``done`` event, once it has arrived."""
+
+    @property
+    def text(self) -> str:
+        """Every token delivered so far, joined."""
+        return "".join(self._parts)
+
+    @property
+    def done(self) -> bool:
+        """Whether the final event has arrived."""
+        return self.final is not None
+
+    def on_event(self, event: ServerSentEvent) -> str | None:
+        """Take one event; return its token, or ``None`` when it carries no text."""
+        self.events += 1
+        data = event.data
+        if event.event == "error":
+            try:
+                payload: Any = json.loads(data)
+            except ValueError:
+                payload = data
+            raise _stream_error(payload, data or "unknown error")
+        if not data:
+            return None
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            if data.strip() == "[DONE]":
+                # An OpenAI-style terminator; our own done event carries the counts.
+                if self.final is None:
+                    self.final = StreamFinal()
+                return None
+            raise APIResponseValidationError(
+                f"The stream sent an event whose data is not valid JSON: {data[:200]!r}",
+                body=data[:200],
+            ) from None
+        if type(payload) is not dict:
+            raise APIResponseValidationError(
+                f"The stream sent an event that is not a JSON object: {data[:200]!r}", body=data[:200]
+            )
+        if payload.get("error"):
+            raise _stream_error(payload, "unknown error")
+        token: str | None = None
+        delta = payload.get("delta")
+        if type(delta) is dict:
+            content = delta.get("content")
+            if content and type(content) is str:
+                token = content
+        elif "choices" in payload:
+            token = _openai_delta(payload)
+        if payload.get("done"):
+            self.final = StreamFinal.model_validate(payload)
+        if token:
+            self._parts.append(token)
+        return token
+
+    def finish(self, cause: BaseException | None = None) -> None:
+        """The body ended (or broke, with ``cause``): raise if ``done`` never came."""
+        if self.final is not None:
+            return
+        partial = self.text
+        reason = "the connection broke" if cause is not None else "the server closed it"
+        error = IncompleteStreamError(
+            f"The stream stopped before its final event ({reason}) after {self.events} event(s) "
+            f"and {len(partial)} characters; the text so far is in .partial_text.",
+            partial_text=partial,
+        )
+        raise error from cause
+
+
+def _openai_delta(payload: dict[str, Any]) -> str | None:
+    choices = payload.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        delta = choices[0].get("delta")
+        if isinstance(delta, dict):
+            content = delta.get("content")
+            if isinstance(content, str) and content:
+                return content
+    return None

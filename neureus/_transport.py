@@ -1,0 +1,260 @@
+"""The I/O shells: send, receive, sleep and await; nothing else.
+
+:class:`SyncTransport` and :class:`AsyncTransport` drive :func:`neureus._retry.request_flow`
+(every decision is made there) and translate httpx exceptions at this boundary, so no raw
+httpx exception reaches a caller. :class:`SyncEventSource` and :class:`AsyncEventSource`
+pull an open response's bytes into the pure :class:`~neureus._sse.SSEDecoder`, one chunk
+at a time, so an event is handed on the moment it is complete.
+
+The two driver loops below are the irreducible sync/async twin (DESIGN.md): they differ
+only in ``await``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio
+import httpx
+from httpx_sse import ServerSentEvent
+
+from ._config import ClientConfig
+from ._exceptions import APIConnectionError, translate_transport_error
+from ._retry import FlowResult, PullFirstEvent, SendRequest, Sleep, request_flow
+from ._sse import SSEDecoder
+from ._wire import RequestSpec, http_request_args
+
+__all__ = ["AsyncEventSource", "AsyncTransport", "SyncEventSource", "SyncTransport"]
+
+
+class _EventSourceBase:
+    __slots__ = ("_decoder", "_ended", "_queue", "response")
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self._decoder = SSEDecoder()
+        self._queue: deque[ServerSentEvent] = deque()
+        self._ended = False
+
+    def _take(self, chunk: bytes | None) -> None:
+        # None marks the end of the body.
+        if chunk is None:
+            self._ended = True
+            self._queue.extend(self._decoder.flush())
+        else:
+            self._queue.extend(self._decoder.feed(chunk))
+
+
+class SyncEventSource(_EventSourceBase):
+    """Decoded events of an open sync response, pulled one at a time."""
+
+    __slots__ = ("_chunks",)
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(response)
+        self._chunks: Iterator[bytes] = response.iter_bytes()
+
+    def next(self) -> ServerSentEvent | None:
+        """The next event; ``None`` at the end of the body; ``APIConnectionError`` if it broke."""
+        queue = self._queue
+        while not queue:
+            if self._ended:
+                return None
+            try:
+                chunk: bytes | None = next(self._chunks, None)
+            except httpx.HTTPError as exc:
+                raise translate_transport_error(exc) from exc
+            self._take(chunk)
+        return queue.popleft()
+
+    def close(self) -> None:
+        """Release the connection."""
+        self._ended = True
+        self.response.close()
+
+
+class AsyncEventSource(_EventSourceBase):
+    """Decoded events of an open async response, pulled one at a time."""
+
+    __slots__ = ("_chunks",)
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(response)
+        self._chunks: AsyncIterator[bytes] = response.aiter_bytes()
+
+    async def next(self) -> ServerSentEvent | None:
+        """The next event; ``None`` at the end of the body; ``APIConnectionError`` if it broke."""
+        queue = self._queue
+        while not queue:
+            if self._ended:
+                return None
+            try:
+                chunk: bytes | None = await anext(self._chunks, None)
+            except httpx.HTTPError as exc:
+                raise translate_transport_error(exc) from exc
+            self._take(chunk)
+        return queue.popleft()
+
+    async def aclose(self) -> None:
+        """Release the connection, even inside a cancelled scope."""
+        self._ended = True
+        with anyio.CancelScope(shield=True):
+            # Close httpx's byte iterator (an async generator) explicitly, so it is not left
+            # for the garbage collector, which trio reports as a ResourceWarning.
+            aclose = getattr(self._chunks, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(httpx.HTTPError, RuntimeError):
+                    await aclose()
+            await self.response.aclose()
+
+
+class _TransportBase:
+    __slots__ = ("config",)
+
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+
+    def _flow(self, spec: RequestSpec, client_timeout: httpx.Timeout) -> Any:
+        timeout = spec.timeout if spec.timeout is not None else self.config.timeout
+        if timeout is None and self.config.deadline is not None:
+            timeout = client_timeout
+        return request_flow(
+            spec,
+            policy=self.config.retry_policy,
+            max_retries=self.config.max_retries,
+            timeout=timeout,
+            deadline=self.config.deadline,
+            secrets=self.config.secrets + spec.secrets,
+        )
+
+    def _request_args(self, spec: RequestSpec, action: SendRequest) -> dict[str, Any]:
+        return http_request_args(self.config, spec, action.timeout)
+
+
+class SyncTransport(_TransportBase):
+    """Sends calls over a sync ``httpx.Client``."""
+
+    __slots__ = ("http",)
+
+    def __init__(self, http: httpx.Client, config: ClientConfig) -> None:
+        super().__init__(config)
+        self.http = http
+
+    def request(self, spec: RequestSpec) -> httpx.Response:
+        """Send a call with its retries; return the successful, read response."""
+        return self._drive(spec)[0].response
+
+    def open_stream(self, spec: RequestSpec) -> tuple[SyncEventSource, ServerSentEvent]:
+        """Open a stream, retrying until its first event; return the source and that event."""
+        result, source = self._drive(spec)
+        assert source is not None and result.first_event is not None
+        return source, result.first_event
+
+    def _send(self, spec: RequestSpec, action: SendRequest) -> httpx.Response | APIConnectionError:
+        try:
+            request = self.http.build_request(**self._request_args(spec, action))
+            response = self.http.send(request, stream=spec.stream)
+        except httpx.HTTPError as exc:
+            return translate_transport_error(exc)
+        if spec.stream and response.status_code >= 300:
+            try:
+                response.read()
+            except httpx.HTTPError as exc:
+                response.close()
+                return translate_transport_error(exc)
+        return response
+
+    def _drive(self, spec: RequestSpec) -> tuple[FlowResult, SyncEventSource | None]:
+        flow = self._flow(spec, self.http.timeout)
+        source: SyncEventSource | None = None
+        outcome: Any = None
+        try:
+            while True:
+                action = flow.send(outcome)
+                if type(action) is SendRequest:
+                    outcome = self._send(spec, action)
+                elif type(action) is PullFirstEvent:
+                    source = SyncEventSource(action.response)
+                    try:
+                        outcome = source.next()
+                    except APIConnectionError as exc:
+                        outcome = exc
+                elif type(action) is Sleep:
+                    time.sleep(action.seconds)
+                    outcome = None
+                else:
+                    (source or action).response.close()
+                    outcome = source = None
+        except StopIteration as stop:
+            return stop.value, source
+        except BaseException:
+            if source is not None:
+                source.close()
+            raise
+
+
+class AsyncTransport(_TransportBase):
+    """Sends calls over an ``httpx.AsyncClient``."""
+
+    __slots__ = ("http",)
+
+    def __init__(self, http: httpx.AsyncClient, config: ClientConfig) -> None:
+        super().__init__(config)
+        self.http = http
+
+    async def request(self, spec: RequestSpec) -> httpx.Response:
+        """Send a call with its retries; return the successful, read response."""
+        return (await self._drive(spec))[0].response
+
+    async def open_stream(self, spec: RequestSpec) -> tuple[AsyncEventSource, ServerSentEvent]:
+        """Open a stream, retrying until its first event; return the source and that event."""
+        result, source = await self._drive(spec)
+        assert source is not None and result.first_event is not None
+        return source, result.first_event
+
+    async def _send(self, spec: RequestSpec, action: SendRequest) -> httpx.Response | APIConnectionError:
+        try:
+            request = self.http.build_request(**self._request_args(spec, action))
+            response = await self.http.send(request, stream=spec.stream)
+        except httpx.HTTPError as exc:
+            return translate_transport_error(exc)
+        if spec.stream and response.status_code >= 300:
+            try:
+                await response.aread()
+            except httpx.HTTPError as exc:
+                await response.aclose()
+                return translate_transport_error(exc)
+        return response
+
+    async def _drive(self, spec: RequestSpec) -> tuple[FlowResult, AsyncEventSource | None]:
+        flow = self._flow(spec, self.http.timeout)
+        source: AsyncEventSource | None = None
+        outcome: Any = None
+        try:
+            while True:
+                action = flow.send(outcome)
+                if type(action) is SendRequest:
+                    outcome = await self._send(spec, action)
+                elif type(action) is PullFirstEvent:
+                    source = AsyncEventSource(action.response)
+                    try:
+                        outcome = await source.next()
+                    except APIConnectionError as exc:
+                        outcome = exc
+                elif type(action) is Sleep:
+                    await anyio.sleep(action.seconds)
+                    outcome = None
+                else:
+                    await (source.aclose() if source is not None else action.response.aclose())
+                    outcome = source = None
+        except StopIteration as stop:
+            return stop.value, source
+        except BaseException:
+            # Cancelled mid-flow: never leave an opened stream behind.
+            if source is not None:
+                await source.aclose()
+            raise

@@ -1,0 +1,378 @@
+"""Per-endpoint request builders and response parsers: the gateway's wire format, once.
+
+A builder turns a typed Python call into a :class:`RequestSpec` (method, path, query,
+JSON body, headers, per-call timeout, whether it streams), after the local checks of
+:mod:`neureus._validation`. A parser turns a read response into a model. Nothing here
+sends, sleeps or awaits; the shells in ``_transport.py`` do that.
+
+The wire mapping follows API.md ("client.ai"): ``max_tokens`` -> ``maxTokens``,
+``system_prompt`` -> ``systemPrompt``, ``prefer_async`` stays as it is, ``None`` keywords
+are not sent, and ``compress``/``debug``/``surface`` travel as ``x-neureus-*`` headers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+import httpx
+from pydantic import ValidationError
+
+from ._config import ClientConfig, coerce_timeout
+from ._exceptions import APIResponseValidationError, InvalidRequestError
+from ._validation import (
+    check_embeddings_input,
+    check_max_tokens,
+    check_provider,
+    check_secret_value,
+    check_temperature,
+    check_widget_scope,
+    messages_to_wire,
+)
+from ._version import __version__
+from .types import (
+    ChatResponse,
+    EmbeddingsResponse,
+    ModelList,
+    ProviderKeyStatus,
+    ProviderList,
+    WidgetKey,
+    WidgetKeyRevocation,
+)
+
+__all__ = [
+    "RequestSpec",
+    "build_chat",
+    "build_create_widget_key",
+    "build_delete_provider_key",
+    "build_embeddings",
+    "build_list_models",
+    "build_list_providers",
+    "build_revoke_widget_key",
+    "build_rotate_provider_key",
+    "build_set_provider_key",
+    "http_request_args",
+    "parse_chat",
+    "parse_embeddings",
+    "parse_model",
+    "parse_model_list",
+    "parse_provider_key_status",
+    "parse_provider_list",
+    "parse_widget_key",
+    "parse_widget_key_revocation",
+]
+
+USER_AGENT: Final = f"neureus-python/{__version__}"
+_JSON_HEADERS: Final = {"accept": "application/json"}
+_SSE_HEADERS: Final = {"accept": "text/event-stream", "cache-control": "no-cache"}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RequestSpec:
+    """Everything needed to send one call, decided before any I/O.
+
+    ``secrets`` lists the values of this call that must never be shown (a BYOK or widget
+    key in the body); the shells redact them from logs and errors.
+    """
+
+    method: str
+    path: str
+    operation: str
+    json_body: Mapping[str, Any] | None = None
+    params: Mapping[str, str] | None = None
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    timeout: httpx.Timeout | None = None
+    stream: bool = False
+    secrets: tuple[str, ...] = ()
+    provider: str | None = None
+
+
+def _call_timeout(timeout: object) -> httpx.Timeout | None:
+    return None if timeout is None else coerce_timeout(timeout)
+
+
+def _merge_extra_headers(headers: dict[str, str], extra: Mapping[str, str] | None) -> None:
+    if not extra:
+        return
+    for name, value in extra.items():
+        if not isinstance(name, str) or not isinstance(value, str) or "\n" in name + value:
+            raise InvalidRequestError(f"extra_headers[{name!r}] must map a string to a single-line string.")
+        headers[name.lower()] = value
+
+
+def build_chat(
+    config: ClientConfig,
+    messages: object,
+    *,
+    model: str | None = None,
+    stream: bool = False,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    system_prompt: str | None = None,
+    prefer_async: bool | None = None,
+    compress: bool | None = None,
+    debug: bool | None = None,
+    surface: str | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+    timeout: float | httpx.Timeout | None = None,
+) -> RequestSpec:
+    """``POST /ai/chat`` (JSON or SSE, per ``stream``)."""
+    wire_messages = messages_to_wire(messages)
+    check_temperature(temperature)
+    check_max_tokens(max_tokens)
+    if model is not None and (not isinstance(model, str) or not model):
+        raise InvalidRequestError(f"model must be a non-empty string such as 'claude-sonnet-4-6'; got {model!r}.")
+    if system_prompt is not None and not isinstance(system_prompt, str):
+        raise InvalidRequestError("system_prompt must be a string.")
+    body: dict[str, Any] = {"messages": wire_messages}
+    if model is not None:
+        body["model"] = model
+    if stream:
+        body["stream"] = True
+    if temperature is not None:
+        body["temperature"] = temperature
+    if max_tokens is not None:
+        body["maxTokens"] = max_tokens
+    if system_prompt is not None:
+        body["systemPrompt"] = system_prompt
+    if prefer_async is not None:
+        body["prefer_async"] = bool(prefer_async)
+    if extra_body:
+        body.update(extra_body)
+    headers = dict(_SSE_HEADERS if stream else _JSON_HEADERS)
+    if compress:
+        headers["x-neureus-options"] = "compress=true"
+    if debug:
+        headers["x-neureus-debug"] = "true"
+    surface = surface if surface is not None else config.surface
+    if surface is not None:
+        if not isinstance(surface, str) or not surface or "\n" in surface:
+            raise InvalidRequestError(f"surface must be a non-empty single-line string; got {surface!r}.")
+        headers["x-neureus-surface"] = surface
+    _merge_extra_headers(headers, extra_headers)
+    return RequestSpec("POST", "/ai/chat", "chat", body, None, headers, _call_timeout(timeout), stream=bool(stream))
+
+
+def build_list_models(config: ClientConfig, *, provider: str | None = None, type: str | None = None) -> RequestSpec:
+    """``GET /ai/models?provider=&type=``."""
+    check_widget_scope(config.is_widget_key, "list_models")
+    params: dict[str, str] = {}
+    for name, value in (("provider", provider), ("type", type)):
+        if value is not None:
+            if not isinstance(value, str) or not value:
+                raise InvalidRequestError(f"{name} must be a non-empty string; got {value!r}.")
+            params[name] = value
+    return RequestSpec("GET", "/ai/models", "list_models", None, params or None, dict(_JSON_HEADERS))
+
+
+def build_embeddings(config: ClientConfig, input: object, *, model: str | None = None) -> RequestSpec:
+    """``POST /ai/embeddings``, body ``{"input": ..., "model": ...}``."""
+    check_widget_scope(config.is_widget_key, "embeddings")
+    body: dict[str, Any] = {"input": check_embeddings_input(input)}
+    if model is not None:
+        if not isinstance(model, str) or not model:
+            raise InvalidRequestError(f"model must be a non-empty string; got {model!r}.")
+        body["model"] = model
+    return RequestSpec("POST", "/ai/embeddings", "embeddings", body, None, dict(_JSON_HEADERS))
+
+
+def build_list_providers(config: ClientConfig) -> RequestSpec:
+    """``GET /ai/providers``."""
+    check_widget_scope(config.is_widget_key, "list_providers")
+    return RequestSpec("GET", "/ai/providers", "list_providers", None, None, dict(_JSON_HEADERS))
+
+
+def _provider_key_spec(
+    config: ClientConfig, operation: str, method: str, provider: object, suffix: str, key: object
+) -> RequestSpec:
+    check_widget_scope(config.is_widget_key, operation)
+    name = check_provider(provider)
+    body = None
+    secrets: tuple[str, ...] = ()
+    if key is not None:
+        value = check_secret_value(key, "key")
+        body = {"key": value}
+        secrets = (value,)
+    return RequestSpec(
+        method,
+        f"/ai/providers/{name}/{suffix}",
+        operation,
+        body,
+        None,
+        dict(_JSON_HEADERS),
+        secrets=secrets,
+        provider=name,
+    )
+
+
+def build_set_provider_key(config: ClientConfig, provider: object, key: object) -> RequestSpec:
+    """``PUT /ai/providers/{provider}/key``, body ``{"key": key}``."""
+    if key is None:
+        raise InvalidRequestError("key must be a non-empty string.")
+    return _provider_key_spec(config, "set_provider_key", "PUT", provider, "key", key)
+
+
+def build_rotate_provider_key(config: ClientConfig, provider: object, key: object) -> RequestSpec:
+    """``POST /ai/providers/{provider}/rotate``, body ``{"key": key}``."""
+    if key is None:
+        raise InvalidRequestError("key must be a non-empty string.")
+    return _provider_key_spec(config, "rotate_provider_key", "POST", provider, "rotate", key)
+
+
+def build_delete_provider_key(config: ClientConfig, provider: object) -> RequestSpec:
+    """``DELETE /ai/providers/{provider}/key``."""
+    return _provider_key_spec(config, "delete_provider_key", "DELETE", provider, "key", None)
+
+
+def build_create_widget_key(config: ClientConfig, agent_id: str | None = None) -> RequestSpec:
+    """``POST /ai/widget/key``, body ``{"agent_id": ...}`` when given."""
+    check_widget_scope(config.is_widget_key, "create_widget_key")
+    body: dict[str, Any] = {}
+    if agent_id is not None:
+        if not isinstance(agent_id, str) or not agent_id:
+            raise InvalidRequestError(f"agent_id must be a non-empty string; got {agent_id!r}.")
+        body["agent_id"] = agent_id
+    return RequestSpec("POST", "/ai/widget/key", "create_widget_key", body, None, dict(_JSON_HEADERS))
+
+
+def build_revoke_widget_key(config: ClientConfig, key: object) -> RequestSpec:
+    """``DELETE /ai/widget/key``, body ``{"key": key}``."""
+    check_widget_scope(config.is_widget_key, "revoke_widget_key")
+    value = check_secret_value(key, "key")
+    return RequestSpec(
+        "DELETE",
+        "/ai/widget/key",
+        "revoke_widget_key",
+        {"key": value},
+        None,
+        dict(_JSON_HEADERS),
+        secrets=(value,),
+    )
+
+
+def http_request_args(config: ClientConfig, spec: RequestSpec, timeout: httpx.Timeout | None) -> dict[str, Any]:
+    """Keyword arguments for ``httpx.Client.build_request`` (the shell builds the request).
+
+    The body is serialised here, once, compactly; ``timeout=None`` leaves the caller-owned
+    client's own timeout in force.
+    """
+    headers = {
+        "authorization": f"Bearer {config.api_key}",
+        "user-agent": USER_AGENT,
+    }
+    if config.default_headers:
+        headers.update({name.lower(): value for name, value in config.default_headers.items()})
+    if config.surface is not None and spec.operation != "chat":
+        headers["x-neureus-surface"] = config.surface
+    headers.update(spec.headers)
+    args: dict[str, Any] = {
+        "method": spec.method,
+        "url": config.base_url + spec.path,
+        "headers": headers,
+    }
+    if spec.json_body is not None:
+        headers["content-type"] = "application/json"
+        try:
+            args["content"] = json.dumps(spec.json_body, ensure_ascii=False, separators=(",", ":")).encode()
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequestError(f"The request body cannot be sent as JSON: {exc}.") from None
+    if spec.params:
+        args["params"] = spec.params
+    if timeout is not None:
+        args["timeout"] = timeout
+    return args
+
+
+def _load_json(response: httpx.Response, operation: str) -> Any:
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        raise APIResponseValidationError.for_response(
+            f"{operation}: the gateway's answer is not valid JSON", response
+        ) from None
+
+
+def parse_model(model_type: type[Any], response: httpx.Response, operation: str) -> Any:
+    """Validate a JSON answer as ``model_type``; a mismatch is an ``APIResponseValidationError``."""
+    data = _load_json(response, operation)
+    try:
+        return model_type.model_validate(data)
+    except ValidationError as exc:
+        raise APIResponseValidationError.for_response(
+            f"{operation}: the gateway's answer does not match {model_type.__name__} "
+            f"({exc.error_count()} problem(s), first: {exc.errors()[0]['msg']})",
+            response,
+        ) from None
+
+
+def parse_chat(response: httpx.Response) -> ChatResponse:
+    """The JSON answer of ``POST /ai/chat``."""
+    result: ChatResponse = parse_model(ChatResponse, response, "chat")
+    return result
+
+
+def parse_embeddings(response: httpx.Response) -> EmbeddingsResponse:
+    """Any of the four embeddings shapes API.md lists."""
+    result: EmbeddingsResponse = parse_model(EmbeddingsResponse, response, "embeddings")
+    return result
+
+
+def parse_model_list(response: httpx.Response) -> ModelList:
+    """``{"models": [...]}`` (a bare list is accepted too)."""
+    data = _load_json(response, "list_models")
+    if isinstance(data, list):
+        data = {"models": data}
+    try:
+        return ModelList.model_validate(data)
+    except ValidationError as exc:
+        raise APIResponseValidationError.for_response(
+            f"list_models: the gateway's answer does not match ModelList ({exc.errors()[0]['msg']})", response
+        ) from None
+
+
+def parse_provider_list(response: httpx.Response) -> ProviderList:
+    """``{"providers": [...]}`` with strings or objects (a bare list is accepted too)."""
+    data = _load_json(response, "list_providers")
+    if isinstance(data, list):
+        data = {"providers": data}
+    try:
+        return ProviderList.model_validate(data)
+    except ValidationError as exc:
+        raise APIResponseValidationError.for_response(
+            f"list_providers: the gateway's answer does not match ProviderList ({exc.errors()[0]['msg']})",
+            response,
+        ) from None
+
+
+def parse_provider_key_status(spec: RequestSpec, response: httpx.Response) -> ProviderKeyStatus:
+    """``{"provider", "configured"}``; a 204 or an empty body means the operation took effect."""
+    configured = spec.operation != "delete_provider_key"
+    if response.status_code == 204 or not response.content.strip():
+        return ProviderKeyStatus(provider=spec.provider or "", configured=configured)
+    data = _load_json(response, spec.operation)
+    if isinstance(data, dict):
+        data = {"provider": spec.provider, "configured": configured, **data}
+    try:
+        return ProviderKeyStatus.model_validate(data)
+    except ValidationError as exc:
+        raise APIResponseValidationError.for_response(
+            f"{spec.operation}: the gateway's answer does not match ProviderKeyStatus ({exc.errors()[0]['msg']})",
+            response,
+        ) from None
+
+
+def parse_widget_key(response: httpx.Response) -> WidgetKey:
+    """``{"key": "pk_...", "keyPreview": "pk_xxxx"}``."""
+    result: WidgetKey = parse_model(WidgetKey, response, "create_widget_key")
+    return result
+
+
+def parse_widget_key_revocation(response: httpx.Response) -> WidgetKeyRevocation:
+    """A 204 or an empty body counts as revoked; otherwise ``{"revoked": bool}`` (default true)."""
+    if response.status_code == 204 or not response.content.strip():
+        return WidgetKeyRevocation(revoked=True)
+    result: WidgetKeyRevocation = parse_model(WidgetKeyRevocation, response, "revoke_widget_key")
+    return result
