@@ -364,5 +364,8 @@ def translate_transport_error(exc: BaseException) -> APIConnectionError:
             "WriteTimeout": "sending",
             "PoolTimeout": "waiting for a free connection",
         }.get(name, "waiting")
-        return APITimeoutError(f"Timed out {kind} ({name}: {detail}).")
-    return APIConnectionError(f"Connection error ({name}: {detail}).")
+        error: APIConnectionError = APITimeoutError(f"Timed out {kind} ({name}: {detail}).")
+    else:
+        error = APIConnectionError(f"Connection error ({name}: {detail}).")
+    error.__cause__ = exc
+    return error

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import httpx
+import pytest
+
+import neureus
+from neureus import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    UnprocessableEntityError,
+)
+from neureus._exceptions import error_message_from_body, make_status_error, translate_transport_error
+
+
+def test_the_tree_of_api_md() -> None:
+    assert issubclass(neureus.APIError, neureus.NeureusError)
+    assert issubclass(APITimeoutError, APIConnectionError)
+    assert issubclass(APIConnectionError, neureus.APIError)
+    assert issubclass(neureus.StreamError, neureus.APIError)
+    assert issubclass(neureus.IncompleteStreamError, neureus.APIError)
+    assert issubclass(neureus.WidgetKeyScopeError, neureus.NeureusError)
+    for cls in (neureus.ConfigurationError, neureus.InvalidRequestError):
+        assert issubclass(cls, neureus.NeureusError) and issubclass(cls, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (403, PermissionDeniedError),
+        (404, NotFoundError),
+        (409, ConflictError),
+        (422, UnprocessableEntityError),
+        (429, RateLimitError),
+        (500, InternalServerError),
+        (503, InternalServerError),
+        (418, APIStatusError),
+    ],
+)
+def test_status_table(status: int, cls: type[APIStatusError]) -> None:
+    error = make_status_error(status, {}, b"")
+    assert type(error) is cls
+    assert error.status_code == status
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"error": "model overloaded"}',
+        b'{"error": {"message": "model overloaded", "type": "overloaded"}}',
+        b'{"message": "model overloaded"}',
+        b'{"detail": "model overloaded"}',
+        b'{"errors": [{"message": "model overloaded"}]}',
+    ],
+)
+def test_json_error_shapes_give_the_message(body: bytes) -> None:
+    error = make_status_error(503, {"content-type": "application/json"}, body)
+    assert "model overloaded" in str(error)
+    assert isinstance(error.body, dict)
+
+
+def test_html_error_page_gives_a_readable_message() -> None:
+    page = b"<html><head><title>502 Bad Gateway</title></head><body><h1>nginx</h1></body></html>"
+    error = make_status_error(502, {"content-type": "text/html"}, page)
+    assert "502 Bad Gateway" in str(error)
+    assert "<html>" not in str(error)
+    assert isinstance(error.body, str)
+
+
+def test_html_without_title_and_long_text() -> None:
+    _, message = error_message_from_body(b"<p>" + b"x" * 1000 + b"</p>")
+    assert len(message) <= 300 and "<p>" not in message
+    assert error_message_from_body(b"") == (None, "")
+    data, message = error_message_from_body(b"{not json", "application/json")
+    assert data == "{not json" and message == "{not json"
+
+
+def test_request_id_and_headers() -> None:
+    error = make_status_error(500, {"x-request-id": "req_1", "cf-ray": "ray"}, b"{}")
+    assert error.request_id == "req_1"
+    assert "req_1" in str(error)
+    assert make_status_error(500, {"cf-ray": "ray_9"}, b"").request_id == "ray_9"
+    assert make_status_error(500, {}, b"").request_id is None
+    assert isinstance(error.headers, httpx.Headers)
+
+
+def test_rate_limit_carries_retry_after() -> None:
+    error = make_status_error(429, {}, b"", retry_after=2.5)
+    assert isinstance(error, RateLimitError) and error.retry_after == 2.5
+
+
+def test_echoed_secrets_are_redacted_in_message_and_body() -> None:
+    secret = "sk-proj-SECRETSECRET1234"
+    body = f'{{"error": {{"message": "bad key {secret}", "echo": ["{secret}"]}}}}'.encode()
+    error = make_status_error(400, {}, body, secrets=[secret])
+    assert secret not in str(error)
+    assert secret not in repr(error.body)
+    text_error = make_status_error(400, {}, f"bad {secret}".encode(), secrets=[secret])
+    assert secret not in str(text_error.body)
+
+
+def test_401_hints_at_the_key_variable() -> None:
+    assert "NEUREUS_API_KEY" in str(make_status_error(401, {}, b""))
+
+
+def test_transport_errors_are_translated() -> None:
+    assert type(translate_transport_error(httpx.ReadTimeout("x"))) is APITimeoutError
+    assert "connecting" in str(translate_transport_error(httpx.ConnectTimeout("x")))
+    assert type(translate_transport_error(httpx.ConnectError("refused"))) is APIConnectionError
+    assert "ConnectError" in str(translate_transport_error(httpx.ConnectError("")))
+
+
+def test_response_validation_error_quotes_the_body() -> None:
+    response = httpx.Response(200, content=b"<html>oops</html>", headers={"x-request-id": "r1"})
+    error = APIResponseValidationError.for_response("chat: not JSON", response)
+    assert "<html>oops" in str(error) and error.request_id == "r1" and error.status_code == 200

@@ -1,0 +1,246 @@
+"""The retry policy and the request flow, with no socket, no loop and no clock."""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Generator
+from typing import Any
+
+import httpx
+import pytest
+from httpx_sse import ServerSentEvent
+
+from neureus import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    InternalServerError,
+    RateLimitError,
+    RetryPolicy,
+)
+from neureus._exceptions import make_status_error
+from neureus._retry import (
+    CloseResponse,
+    FlowResult,
+    PullFirstEvent,
+    SendRequest,
+    Sleep,
+    clip_timeout,
+    request_flow,
+)
+from neureus._wire import RequestSpec
+
+SPEC = RequestSpec("POST", "/ai/chat", "chat", {"messages": []})
+STREAM_SPEC = RequestSpec("POST", "/ai/chat", "chat", {"messages": []}, stream=True)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def flow(spec: RequestSpec = SPEC, *, max_retries: int = 2, deadline: float | None = None, **policy: Any):
+    clock = FakeClock()
+    gen = request_flow(
+        spec,
+        policy=RetryPolicy(jitter=lambda: 1.0, wallclock=lambda: 1_000_000.0, **policy),
+        max_retries=max_retries,
+        timeout=httpx.Timeout(10.0),
+        deadline=deadline,
+        secrets=(),
+        clock=clock,
+    )
+    return gen, clock
+
+
+def drive(gen: Generator[Any, Any, FlowResult], outcomes: list[Any], clock: FakeClock | None = None) -> list[Any]:
+    """Run a flow, answering each SendRequest/PullFirstEvent from ``outcomes``; return the actions."""
+    actions = [next(gen)]
+    outcomes = list(outcomes)
+    while True:
+        action = actions[-1]
+        if isinstance(action, (SendRequest, PullFirstEvent)):
+            reply = outcomes.pop(0)
+        else:
+            if isinstance(action, Sleep) and clock is not None:
+                clock.now += action.seconds
+            reply = None
+        try:
+            actions.append(gen.send(reply))
+        except StopIteration as stop:
+            actions.append(stop.value)
+            return actions
+
+
+def ok(status: int = 200, headers: dict[str, str] | None = None, body: bytes = b"{}") -> httpx.Response:
+    return httpx.Response(status, headers=headers, content=body)
+
+
+def test_backoff_is_between_half_and_all_of_the_exponential_cap() -> None:
+    low = RetryPolicy(jitter=lambda: 0.0)
+    high = RetryPolicy(jitter=lambda: 0.999999)
+    for attempt, cap in [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (9, 8.0), (500, 8.0)]:
+        assert low.backoff(attempt) == pytest.approx(cap / 2)
+        assert high.backoff(attempt) == pytest.approx(cap, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after-ms": "1500"}, 1.5),
+        ({"retry-after": "3"}, 3.0),
+        ({"retry-after": " 2.5 "}, 2.5),
+        ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),
+        ({"retry-after-ms": "junk", "retry-after": "4"}, 4.0),
+        ({"retry-after": "-1"}, None),
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_parsing(headers: dict[str, str], expected: float | None) -> None:
+    assert RetryPolicy().retry_after(headers) == expected
+
+
+def test_retry_after_as_http_date() -> None:
+    policy = RetryPolicy(wallclock=lambda: 1_000_000.0)
+    date = email.utils.formatdate(1_000_000.0 + 30, usegmt=True)
+    assert policy.retry_after({"retry-after": date}) == pytest.approx(30.0)
+    past = email.utils.formatdate(1_000_000.0 - 30, usegmt=True)
+    assert policy.retry_after({"retry-after": past}) == 0.0
+
+
+@pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504, 599])
+def test_retryable_statuses(status: int) -> None:
+    assert RetryPolicy().is_retryable(make_status_error(status, {}, b""))
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 413, 422])
+def test_other_4xx_are_not_retried(status: int) -> None:
+    assert not RetryPolicy().is_retryable(make_status_error(status, {}, b""))
+    gen, _ = flow()
+    with pytest.raises(type(make_status_error(status, {}, b""))):
+        drive(gen, [ok(status)])
+
+
+def test_connection_errors_and_timeouts_are_retryable() -> None:
+    assert RetryPolicy().is_retryable(APIConnectionError())
+    assert RetryPolicy().is_retryable(APITimeoutError())
+
+
+def test_success_first_time() -> None:
+    gen, _ = flow()
+    response = ok()
+    actions = drive(gen, [response])
+    assert isinstance(actions[0], SendRequest) and actions[0].attempt == 0
+    assert actions[-1] == FlowResult(response)
+
+
+def test_retries_with_backoff_then_succeeds() -> None:
+    gen, _ = flow()
+    response = ok()
+    actions = drive(gen, [ok(500), APIConnectionError(), response])
+    sleeps = [a.seconds for a in actions if isinstance(a, Sleep)]
+    assert sleeps == [0.5, 1.0]
+    assert [a.attempt for a in actions if isinstance(a, SendRequest)] == [0, 1, 2]
+    assert actions[-1].response is response
+
+
+def test_gives_up_after_max_retries_with_the_last_error() -> None:
+    gen, _ = flow(max_retries=2)
+    with pytest.raises(InternalServerError):
+        drive(gen, [ok(503), ok(503), ok(502)])
+
+
+def test_zero_retries_means_one_attempt() -> None:
+    gen, _ = flow(max_retries=0)
+    with pytest.raises(APIConnectionError):
+        drive(gen, [APIConnectionError()])
+
+
+def test_retry_after_is_waited_out() -> None:
+    gen, _ = flow()
+    actions = drive(gen, [ok(429, {"retry-after-ms": "1234"}), ok()])
+    assert [a.seconds for a in actions if isinstance(a, Sleep)] == [1.234]
+
+
+def test_retry_after_above_sixty_seconds_raises_at_once() -> None:
+    gen, _ = flow()
+    with pytest.raises(RateLimitError) as info:
+        drive(gen, [ok(429, {"retry-after": "120"})])
+    assert info.value.retry_after == 120.0
+
+
+def test_rate_limit_error_without_header_has_no_retry_after() -> None:
+    gen, _ = flow(max_retries=0)
+    with pytest.raises(RateLimitError) as info:
+        drive(gen, [ok(429)])
+    assert info.value.retry_after is None
+
+
+def test_deadline_stops_before_a_wait_that_would_pass_it() -> None:
+    gen, clock = flow(deadline=1.0)
+    with pytest.raises(APITimeoutError, match="deadline of 1 s") as info:
+        drive(gen, [ok(500), ok(500)], clock)
+    assert isinstance(info.value.__cause__, InternalServerError)
+
+
+def test_deadline_clips_each_attempts_timeout() -> None:
+    gen, clock = flow(deadline=3.0)
+    first = next(gen)
+    assert first.timeout.read == 3.0
+    clock.now = 0.4
+    second = gen.send(ok(500))
+    assert isinstance(second, Sleep) and second.seconds == 0.5
+    clock.now = 0.9
+    third = gen.send(None)
+    assert isinstance(third, SendRequest)
+    assert third.timeout.read == pytest.approx(2.1)
+
+
+def test_deadline_spent_during_an_attempt() -> None:
+    gen, clock = flow(deadline=1.0, initial_wait=0.0)
+    next(gen)
+    clock.now = 5.0
+    with pytest.raises(APITimeoutError, match="deadline"):
+        gen.send(APITimeoutError())
+
+
+def test_stream_is_retried_only_before_its_first_event() -> None:
+    gen, _ = flow(STREAM_SPEC)
+    stream_response = ok(headers={"content-type": "text/event-stream"})
+    event = ServerSentEvent(data='{"delta": {"content": "hi"}}')
+    actions = drive(gen, [stream_response, None, stream_response, APIConnectionError(), stream_response, event])
+    kinds = [type(a).__name__ for a in actions[:-1]]
+    assert kinds == [
+        "SendRequest", "PullFirstEvent", "CloseResponse", "Sleep",
+        "SendRequest", "PullFirstEvent", "CloseResponse", "Sleep",
+        "SendRequest", "PullFirstEvent",
+    ]  # fmt: skip
+    assert actions[-1] == FlowResult(stream_response, event)
+
+
+def test_stream_that_never_starts_raises_a_connection_error() -> None:
+    gen, _ = flow(STREAM_SPEC, max_retries=0)
+    response = ok()
+    actions = [next(gen), gen.send(response)]
+    assert isinstance(actions[1], PullFirstEvent)
+    assert isinstance(gen.send(None), CloseResponse)
+    with pytest.raises(APIConnectionError, match="before its first event"):
+        gen.send(None)
+
+
+def test_auth_errors_are_not_retried_even_with_retries_left() -> None:
+    gen, _ = flow(max_retries=5)
+    actions = [next(gen)]
+    with pytest.raises(AuthenticationError):
+        gen.send(ok(401))
+    assert len(actions) == 1
+
+
+def test_clip_timeout() -> None:
+    assert clip_timeout(None, 2.0) == httpx.Timeout(2.0)
+    clipped = clip_timeout(httpx.Timeout(5.0, connect=1.0, pool=None), 2.0)
+    assert (clipped.connect, clipped.read, clipped.write, clipped.pool) == (1.0, 2.0, 2.0, 2.0)

@@ -1,0 +1,279 @@
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from neureus import (
+    APIResponseValidationError,
+    ChatMessage,
+    InvalidRequestError,
+    WidgetKeyScopeError,
+)
+from neureus._config import NOT_GIVEN, resolve_config
+from neureus._wire import (
+    USER_AGENT,
+    build_chat,
+    build_create_widget_key,
+    build_delete_provider_key,
+    build_embeddings,
+    build_list_models,
+    build_list_providers,
+    build_revoke_widget_key,
+    build_rotate_provider_key,
+    build_set_provider_key,
+    http_request_args,
+    parse_chat,
+    parse_embeddings,
+    parse_model_list,
+    parse_provider_key_status,
+    parse_provider_list,
+    parse_widget_key,
+    parse_widget_key_revocation,
+)
+
+MESSAGES = [{"role": "user", "content": "Hi"}]
+
+
+def config(api_key: str = "nru_test_0123456789abcd", **extra: object):
+    args: dict[str, object] = {
+        "api_key": api_key,
+        "base_url": "https://gw.example",
+        "timeout": NOT_GIVEN,
+        "max_retries": 2,
+        "default_headers": None,
+        "surface": None,
+        "deadline": None,
+        "allow_insecure_http": False,
+        "has_http_client": False,
+        "environ": {},
+    }
+    args.update(extra)
+    return resolve_config(**args)  # type: ignore[arg-type]
+
+
+WIDGET = config("pk_0123456789abcdef")
+
+
+def test_chat_wire_mapping() -> None:
+    spec = build_chat(
+        config(),
+        [ChatMessage(role="user", content="Hi")],
+        model="gpt-4o",
+        temperature=0.2,
+        max_tokens=50,
+        system_prompt="Be brief.",
+        prefer_async=True,
+        compress=True,
+        debug=True,
+        surface="docs",
+        extra_headers={"X-Trace": "1"},
+        extra_body={"tools": []},
+        timeout=5,
+    )
+    assert (spec.method, spec.path, spec.stream) == ("POST", "/ai/chat", False)
+    assert spec.json_body == {
+        "messages": MESSAGES,
+        "model": "gpt-4o",
+        "temperature": 0.2,
+        "maxTokens": 50,
+        "systemPrompt": "Be brief.",
+        "prefer_async": True,
+        "tools": [],
+    }
+    assert spec.headers["x-neureus-options"] == "compress=true"
+    assert spec.headers["x-neureus-debug"] == "true"
+    assert spec.headers["x-neureus-surface"] == "docs"
+    assert spec.headers["x-trace"] == "1"
+    assert spec.headers["accept"] == "application/json"
+    assert spec.timeout == httpx.Timeout(5.0)
+
+
+def test_none_keywords_are_not_sent() -> None:
+    spec = build_chat(config(), MESSAGES)
+    assert spec.json_body == {"messages": MESSAGES}
+    assert not any(h.startswith("x-neureus") for h in spec.headers)
+    assert spec.timeout is None
+
+
+def test_false_flags_send_no_header_but_prefer_async_false_is_sent() -> None:
+    spec = build_chat(config(), MESSAGES, compress=False, debug=False, prefer_async=False, temperature=0)
+    assert "x-neureus-options" not in spec.headers and "x-neureus-debug" not in spec.headers
+    assert spec.json_body is not None
+    assert spec.json_body["prefer_async"] is False and spec.json_body["temperature"] == 0
+
+
+def test_stream_request() -> None:
+    spec = build_chat(config(), MESSAGES, stream=True)
+    assert spec.stream and spec.json_body is not None and spec.json_body["stream"] is True
+    assert spec.headers["accept"] == "text/event-stream"
+
+
+def test_client_surface_is_the_default_and_a_call_overrides_it() -> None:
+    cfg = config(surface="app")
+    assert build_chat(cfg, MESSAGES).headers["x-neureus-surface"] == "app"
+    assert build_chat(cfg, MESSAGES, surface="cli").headers["x-neureus-surface"] == "cli"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"temperature": 3}, "temperature"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"model": ""}, "model"),
+        ({"system_prompt": 5}, "system_prompt"),
+        ({"surface": "a\nb"}, "surface"),
+        ({"extra_headers": {"a": "b\nc"}}, "extra_headers"),
+    ],
+)
+def test_chat_local_refusals(kwargs: dict[str, object], needle: str) -> None:
+    with pytest.raises(InvalidRequestError, match=needle):
+        build_chat(config(), MESSAGES, **kwargs)  # type: ignore[arg-type]
+
+
+def test_widget_keys_may_chat_but_nothing_else() -> None:
+    build_chat(WIDGET, MESSAGES)
+    calls = [
+        lambda: build_list_models(WIDGET),
+        lambda: build_embeddings(WIDGET, "x"),
+        lambda: build_list_providers(WIDGET),
+        lambda: build_set_provider_key(WIDGET, "openai", "sk-1"),
+        lambda: build_rotate_provider_key(WIDGET, "openai", "sk-1"),
+        lambda: build_delete_provider_key(WIDGET, "openai"),
+        lambda: build_create_widget_key(WIDGET),
+        lambda: build_revoke_widget_key(WIDGET, "pk_x"),
+    ]
+    for call in calls:
+        with pytest.raises(WidgetKeyScopeError):
+            call()
+
+
+def test_other_builders() -> None:
+    cfg = config()
+    models = build_list_models(cfg, provider="openai", type="chat")
+    assert (models.method, models.path, models.params) == ("GET", "/ai/models", {"provider": "openai", "type": "chat"})
+    assert build_list_models(cfg).params is None
+    with pytest.raises(InvalidRequestError):
+        build_list_models(cfg, provider="")
+    emb = build_embeddings(cfg, ["a", "b"], model="bge")
+    assert (emb.path, emb.json_body) == ("/ai/embeddings", {"input": ["a", "b"], "model": "bge"})
+    with pytest.raises(InvalidRequestError):
+        build_embeddings(cfg, "a", model="")
+    assert build_list_providers(cfg).path == "/ai/providers"
+    put = build_set_provider_key(cfg, "openai", "sk-secret-1")
+    assert (put.method, put.path, put.json_body, put.secrets) == (
+        "PUT", "/ai/providers/openai/key", {"key": "sk-secret-1"}, ("sk-secret-1",)
+    )  # fmt: skip
+    rot = build_rotate_provider_key(cfg, "anthropic", "sk-2")
+    assert (rot.method, rot.path) == ("POST", "/ai/providers/anthropic/rotate")
+    delete = build_delete_provider_key(cfg, "openai")
+    assert (delete.method, delete.path, delete.json_body) == ("DELETE", "/ai/providers/openai/key", None)
+    assert build_create_widget_key(cfg).json_body == {}
+    assert build_create_widget_key(cfg, "agent_1").json_body == {"agent_id": "agent_1"}
+    with pytest.raises(InvalidRequestError):
+        build_create_widget_key(cfg, "")
+    revoke = build_revoke_widget_key(cfg, "pk_abc")
+    assert (revoke.method, revoke.json_body, revoke.secrets) == ("DELETE", {"key": "pk_abc"}, ("pk_abc",))
+    for bad in (None, ""):
+        with pytest.raises(InvalidRequestError):
+            build_set_provider_key(cfg, "openai", bad)
+        with pytest.raises(InvalidRequestError):
+            build_rotate_provider_key(cfg, "openai", bad)
+
+
+def test_provider_injection_is_refused() -> None:
+    for name in ("../widget", "OpenAI/x", "", "a/../../b"):
+        with pytest.raises(InvalidRequestError):
+            build_set_provider_key(config(), name, "sk-1")
+
+
+def test_http_request_args() -> None:
+    cfg = config(default_headers={"X-Team": "ml"}, surface="svc")
+    spec = build_set_provider_key(cfg, "openai", "sk-1")
+    args = http_request_args(cfg, spec, httpx.Timeout(3.0))
+    assert args["method"] == "PUT"
+    assert args["url"] == "https://gw.example/ai/providers/openai/key"
+    assert args["headers"]["authorization"] == "Bearer nru_test_0123456789abcd"
+    assert args["headers"]["user-agent"] == USER_AGENT
+    assert args["headers"]["x-team"] == "ml"
+    assert args["headers"]["x-neureus-surface"] == "svc"
+    assert args["headers"]["content-type"] == "application/json"
+    assert json.loads(args["content"]) == {"key": "sk-1"}
+    assert args["timeout"] == httpx.Timeout(3.0)
+    get = http_request_args(cfg, build_list_models(cfg, provider="openai"), None)
+    assert "content" not in get and "timeout" not in get and get["params"] == {"provider": "openai"}
+
+
+def test_unserialisable_extra_body_is_a_local_error() -> None:
+    spec = build_chat(config(), MESSAGES, extra_body={"x": object()})
+    with pytest.raises(InvalidRequestError, match="JSON"):
+        http_request_args(config(), spec, None)
+
+
+def response(data: object, status: int = 200) -> httpx.Response:
+    content = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return httpx.Response(status, content=content)
+
+
+def test_parse_chat() -> None:
+    reply = parse_chat(response({"text": "hi", "logId": "l", "costUsd": 0.1, "_preprocessing": {"trimmed": True}}))
+    assert (reply.text, reply.content, reply.log_id, reply.cost_usd) == ("hi", "hi", "l", 0.1)
+    assert reply.preprocessing is not None and reply.preprocessing.trimmed is True
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"text": 5}', b"<html>502</html>"])
+def test_unreadable_success_bodies(body: bytes) -> None:
+    with pytest.raises(APIResponseValidationError, match="chat"):
+        parse_chat(response(body))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"embeddings": [[1, 2], [3, 4]]},
+        {"data": [{"embedding": [3, 4], "index": 1}, {"embedding": [1, 2], "index": 0}]},
+        {"data": [[1, 2], [3, 4]]},
+    ],
+)
+def test_embeddings_shapes(data: object) -> None:
+    assert parse_embeddings(response(data)).embeddings == [[1.0, 2.0], [3.0, 4.0]]
+
+
+def test_single_embedding_shape_and_errors() -> None:
+    assert parse_embeddings(response({"embedding": [1, 2], "model": "m"})).embeddings == [[1.0, 2.0]]
+    with pytest.raises(APIResponseValidationError):
+        parse_embeddings(response({"nothing": 1}))
+
+
+def test_model_and_provider_lists_accept_bare_lists() -> None:
+    assert parse_model_list(response([{"id": "a"}])).models[0].id == "a"
+    with pytest.raises(APIResponseValidationError):
+        parse_model_list(response({"models": [{"name": "no id"}]}))
+    providers = parse_provider_list(response(["openai", {"provider": "anthropic", "configured": False}]))
+    assert [(p.provider, p.configured) for p in providers] == [("openai", True), ("anthropic", False)]
+    with pytest.raises(APIResponseValidationError):
+        parse_provider_list(response({"providers": [5]}))
+
+
+def test_provider_key_status_from_204_empty_and_json() -> None:
+    cfg = config()
+    put = build_set_provider_key(cfg, "openai", "sk-1")
+    delete = build_delete_provider_key(cfg, "openai")
+    assert parse_provider_key_status(put, httpx.Response(204)).model_dump() == {
+        "provider": "openai",
+        "configured": True,
+    }
+    assert parse_provider_key_status(delete, httpx.Response(200, content=b"")).configured is False
+    status = parse_provider_key_status(put, response({"configured": True}))
+    assert (status.provider, status.configured) == ("openai", True)
+    with pytest.raises(APIResponseValidationError):
+        parse_provider_key_status(put, response({"configured": "maybe"}))
+
+
+def test_widget_key_parsing() -> None:
+    key = parse_widget_key(response({"key": "pk_abcdef0123456789", "keyPreview": "pk_abcd"}))
+    assert key.key == "pk_abcdef0123456789" and key.key_preview == "pk_abcd"
+    assert "pk_abcdef0123456789" not in repr(key) and "pk_abcdef0123456789" not in str(key)
+    assert parse_widget_key_revocation(httpx.Response(204)).revoked is True
+    assert parse_widget_key_revocation(response({"revoked": False})).revoked is False
