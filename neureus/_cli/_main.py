@@ -1,0 +1,111 @@
+"""The parser, the client every gateway command shares, and the one place errors are reported.
+
+Exit codes: 0 success; 1 the gateway or the network failed (or the emulator could not
+bind); 2 bad usage or input (argparse errors, a missing key or prompt, invalid messages,
+a local refusal such as a bad temperature); 130 interrupted with Ctrl-C. An expected
+failure prints one line, ``neureus: error: ...``, with secrets redacted; ``--debug`` adds
+the traceback and turns on the ``neureus`` logger.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from .._exceptions import ConfigurationError, InvalidRequestError, NeureusError, WidgetKeyScopeError
+from .._redact import redact_text
+from .._version import __version__
+from . import _gateway, _local
+from ._io import SECRETS, UsageError
+
+__all__ = ["build_parser", "main"]
+
+_EPILOG = """\
+The API key comes from NEUREUS_API_KEY (and the gateway from NEUREUS_BASE_URL); secrets
+are never read from arguments. Try it offline: `neureus emulator`, then the export line it prints.
+
+exit codes: 0 ok, 1 gateway or network error, 2 bad usage or input, 130 interrupted
+"""
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, subcommand: bool) -> None:
+    # On subcommands the defaults are SUPPRESS, so `neureus models --json` and
+    # `neureus --json models` both work and neither overwrites the other.
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if subcommand else value
+
+    group = parser.add_argument_group("global options")
+    group.add_argument("--json", action="store_true", default=default(False), help="machine-readable JSON output")
+    group.add_argument("--debug", action="store_true", default=default(False), help="tracebacks and debug logs")
+    group.add_argument("--base-url", metavar="URL", default=default(None), help="gateway URL (NEUREUS_BASE_URL)")
+    group.add_argument("--timeout", metavar="SECONDS", type=float, default=default(None), help="per-request timeout")
+    group.add_argument(
+        "--max-retries", metavar="N", type=int, default=default(None), help="retries on network errors, 429, 5xx"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, subcommands included."""
+    parser = argparse.ArgumentParser(
+        prog="neureus",
+        description="The Neureus AI Gateway from the terminal.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"neureus {__version__}")
+    _add_global_options(parser, subcommand=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global_options(common, subcommand=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _gateway.add_commands(commands, common)
+    _local.add_commands(commands, common)
+    return parser
+
+
+def _exit_code(exc: BaseException) -> int | None:
+    """2 for usage and local refusals, 1 for the gateway and the network, None if unexpected."""
+    if isinstance(exc, (UsageError, ConfigurationError, InvalidRequestError, WidgetKeyScopeError)):
+        return 2
+    if isinstance(exc, (NeureusError, OSError)):
+        return 1
+    if isinstance(exc, ValueError):
+        return 2
+    return None
+
+
+def _report(exc: BaseException, debug: bool) -> int:
+    if debug:
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+    code = _exit_code(exc)
+    message = " ".join(redact_text(str(exc), SECRETS).split()) or type(exc).__name__
+    if code is None:
+        code = 1
+        message = f"unexpected {type(exc).__name__}: {message}"
+        if not debug:
+            message += " (run with --debug for the traceback)"
+    print(f"neureus: error: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    if args.debug:
+        os.environ.setdefault("NEUREUS_LOG", "debug")
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        # Ctrl-C (during a stream, a prompt, the emulator): end the line, no traceback.
+        print(file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`neureus models | head -1`): stop quietly, and keep Python
+        # from complaining again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except Exception as exc:
+        return _report(exc, args.debug)
