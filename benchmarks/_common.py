@@ -1,0 +1,189 @@
+"""Shared benchmark plumbing: interleaved runs, medians, min-max, the table, the ratio line.
+
+Every benchmark measures its cases *side by side*: each round runs every case once, in
+an order rotated round by round, so a noisy neighbour on a shared machine slows all cases
+alike rather than one. We report the median of the rounds, the min-max spread, and the
+ratio of medians against the case named as the baseline. The ratio is the figure the
+targets are written in, and it is printed LAST, on a line of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+_loops: list[asyncio.AbstractEventLoop] = []
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    """An event loop for ``run_until_complete`` samples; :func:`close_loops` ends it."""
+    loop = asyncio.new_event_loop()
+    _loops.append(loop)
+    return loop
+
+
+def close_loops() -> None:
+    for loop in _loops:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+    _loops.clear()
+
+
+def parse_args(description: str, extra: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", dest="full", action="store_false", help="a quick run, under a minute (default)")
+    mode.add_argument("--full", dest="full", action="store_true", help="more rounds, tighter medians")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    if extra is not None:
+        extra(parser)
+    return parser.parse_args()
+
+
+def versions(*names: str) -> dict[str, str]:
+    found = {"python": sys.version.split()[0]}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "missing"
+    return found
+
+
+@dataclass
+class Case:
+    """One thing measured: ``run()`` returns one sample (seconds, or a rate)."""
+
+    name: str
+    run: Callable[[], float]
+    samples: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+
+def interleave(cases: Sequence[Case], rounds: int, warmup: int = 1) -> None:
+    """Run every case once per round, rotating the order; keep the samples after warm-up."""
+    n = len(cases)
+    for r in range(warmup + rounds):
+        order = [cases[(r + i) % n] for i in range(n)]
+        if r % 2:
+            order.reverse()
+        for case in order:
+            gc.collect()
+            value = case.run()
+            if r >= warmup:
+                case.samples.append(value)
+
+
+def timed(fn: Callable[[], object], repeat: int = 1) -> float:
+    """Seconds per call of ``fn``, over ``repeat`` calls."""
+    start = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return (time.perf_counter() - start) / repeat
+
+
+@dataclass
+class Report:
+    """A benchmark's results: rows, the key ratio, and the target it is judged against."""
+
+    bench: str
+    title: str
+    unit: str  # e.g. "ms", "µs", "ev/s", "s"
+    higher_is_better: bool
+    cases: list[Case]
+    baseline: str
+    subject: str
+    target: float  # the ratio subject/baseline must be <= (lower is better) or >= (higher)
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    ratios: dict[str, float] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def case(self, name: str) -> Case:
+        return next(c for c in self.cases if c.name == name)
+
+    def ratio(self, subject: str | None = None, baseline: str | None = None) -> float:
+        return self.case(subject or self.subject).median / self.case(baseline or self.baseline).median
+
+    def met(self, ratio: float) -> bool:
+        return ratio >= self.target if self.higher_is_better else ratio <= self.target
+
+    def print(self, key_ratios: Sequence[tuple[str, str]] | None = None) -> None:
+        """The table, then the key ratio(s), the very last line being the headline one."""
+        width = max(len(c.name) for c in self.cases)
+        base = self.case(self.baseline).median
+        print(f"\n{self.title}")
+        print(f"  {'case':<{width}}  {'median':>12}  {'min - max':>25}  {'vs ' + self.baseline:>14}  n")
+        for c in self.cases:
+            lo, hi = min(c.samples), max(c.samples)
+            print(
+                f"  {c.name:<{width}}  {_fmt(c.median):>9} {self.unit:<3}  {_fmt(lo):>11} - {_fmt(hi):<11}  "
+                f"{c.median / base:>13.2f}x  {len(c.samples)}"
+            )
+        for note in self.notes:
+            print(f"  note: {note}")
+        if self.versions:
+            print("  versions: " + ", ".join(f"{k} {v}" for k, v in self.versions.items()))
+        pairs = list(key_ratios or [(self.subject, self.baseline)])
+        cmp = ">=" if self.higher_is_better else "<="
+        for subject, baseline in pairs:
+            r = self.ratio(subject, baseline)
+            self.ratios[f"{subject} / {baseline}"] = r
+        # the headline (first pair) goes last
+        for subject, baseline in pairs[1:] + pairs[:1]:
+            r = self.ratios[f"{subject} / {baseline}"]
+            verdict = "MET" if self.met(r) else "NOT MET"
+            print(f"RATIO {subject} / {baseline} = {r:.3f} (target {cmp} {self.target}) {verdict}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bench": self.bench,
+            "title": self.title,
+            "unit": self.unit,
+            "higher_is_better": self.higher_is_better,
+            "baseline": self.baseline,
+            "subject": self.subject,
+            "target": self.target,
+            "ratio": self.ratio(),
+            "ratios": self.ratios,
+            "met": all(self.met(r) for r in self.ratios.values()) if self.ratios else self.met(self.ratio()),
+            "cases": {
+                c.name: {"median": c.median, "min": min(c.samples), "max": max(c.samples), "n": len(c.samples)}
+                for c in self.cases
+            },
+            "notes": self.notes,
+            "extra": self.extra,
+            "versions": self.versions,
+        }
+
+    def save(self, path: str | None) -> None:
+        if path:
+            Path(path).write_text(json.dumps(self.to_json(), indent=2))
+
+
+def _fmt(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3f}"

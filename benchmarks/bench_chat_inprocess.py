@@ -1,0 +1,100 @@
+"""One small non-streaming chat call, in-process (httpx.MockTransport), µs per call.
+
+- ``raw httpx``: ``httpx.Client.post(json=...)`` + ``json.loads`` of the answer: the floor.
+- ``neureus``: ``client.ai.chat(messages).text`` (validation, request build, the retry
+  flow, the response model).
+- ``openai`` / ``anthropic``: ``chat.completions.create`` / ``messages.create``, each
+  answered in its own dialect.
+
+Each sample is the mean of a batch of calls; samples are interleaved across cases.
+Target (issue #7): neureus <= 1.3x raw httpx.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+import _common
+import httpx
+from _common import Case, Report, interleave
+from _payloads import CHAT_JSON, MESSAGES
+
+import neureus
+
+URL = "http://127.0.0.1:9"  # never dialled: MockTransport answers
+HEADERS = {"content-type": "application/json", "x-request-id": "req_bench"}
+
+
+def _mock(body: bytes) -> httpx.MockTransport:
+    return httpx.MockTransport(lambda request: httpx.Response(200, headers=HEADERS, content=body))
+
+
+def sync_cases(batch: int, with_peers: bool) -> list[Case]:
+    raw = httpx.Client(transport=_mock(CHAT_JSON["neureus"]))
+    client = neureus.Neureus(api_key="nru_bench", base_url=URL, http_client=httpx.Client(transport=_mock(CHAT_JSON["neureus"])))
+
+    def per_call(fn: Callable[[], object]) -> Callable[[], float]:
+        def run() -> float:
+            t = time.perf_counter()
+            for _ in range(batch):
+                fn()
+            return (time.perf_counter() - t) / batch * 1e6
+
+        return run
+
+    def raw_call() -> str:
+        r = raw.post(URL + "/ai/chat", json={"messages": MESSAGES}, headers={"authorization": "Bearer nru_bench"})
+        text: str = json.loads(r.content)["text"]
+        return text
+
+    def neureus_call() -> str:
+        return client.ai.chat(MESSAGES).text
+
+    cases = [Case("raw httpx", per_call(raw_call)), Case("neureus", per_call(neureus_call))]
+    if with_peers:
+        import anthropic
+        import httpx2
+        import openai
+
+        def mock2(body: bytes) -> httpx2.MockTransport:
+            return httpx2.MockTransport(lambda request: httpx2.Response(200, headers=HEADERS, content=body))
+
+        oc = openai.OpenAI(base_url=URL + "/v1", api_key="sk-bench", http_client=httpx2.Client(transport=mock2(CHAT_JSON["openai"])))
+        ac = anthropic.Anthropic(base_url=URL, api_key="sk-ant-bench", http_client=httpx2.Client(transport=mock2(CHAT_JSON["anthropic"])))
+
+        def openai_call() -> object:
+            return oc.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES).choices[0].message.content  # type: ignore[arg-type]
+
+        def anthropic_call() -> object:
+            return ac.messages.create(model="claude-sonnet-4-5", max_tokens=1024, messages=MESSAGES).content[0]  # type: ignore[arg-type]
+
+        cases += [Case("openai", per_call(openai_call)), Case("anthropic", per_call(anthropic_call))]
+    return cases
+
+
+def main() -> Report:
+    args = _common.parse_args(__doc__.splitlines()[0], lambda p: p.add_argument("--no-peers", action="store_true"))
+    rounds = 31 if args.full else 11
+    batch = 200
+    cases = sync_cases(batch, not args.no_peers)
+    interleave(cases, rounds)
+    report = Report(
+        bench="chat_inprocess",
+        title=f"One small chat call in-process (MockTransport), µs per call (batches of {batch}), {rounds} interleaved rounds",
+        unit="µs",
+        higher_is_better=False,
+        cases=cases,
+        baseline="raw httpx",
+        subject="neureus",
+        target=1.3,
+        versions=_common.versions("neureus", "httpx", "pydantic", "openai", "anthropic"),
+    )
+    report.print()
+    report.save(args.json)
+    return report
+
+
+if __name__ == "__main__":
+    main()
