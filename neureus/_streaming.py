@@ -111,6 +111,8 @@ class ChatStream(_StreamResult):
         return self
 
     def __next__(self) -> str:
+        if self._closed:
+            raise StopIteration
         state = self._state
         try:
             while True:
@@ -134,7 +136,7 @@ class ChatStream(_StreamResult):
         """The decoded SSE events themselves (the stream's state is kept up to date)."""
         state = self._state
         try:
-            while True:
+            while not self._closed:
                 event = self._next_event()
                 if event is None:
                     self.close()
@@ -224,8 +226,6 @@ class AsyncChatStream(_StreamResult):
         return self
 
     async def _next_event(self) -> ServerSentEvent | None:
-        if self._source is None:
-            await self._open()
         first = self._first
         if first is not None:
             self._first = None
@@ -238,6 +238,11 @@ class AsyncChatStream(_StreamResult):
         return self
 
     async def __anext__(self) -> str:
+        if self._closed:
+            raise StopAsyncIteration
+        if self._source is None:
+            # Opening failures (status errors, retries exhausted) propagate as they are.
+            await self._open()
         state = self._state
         try:
             while True:
@@ -266,6 +271,10 @@ class AsyncChatStream(_StreamResult):
         return _AsyncEvents(self)
 
     async def _anext_event(self) -> ServerSentEvent:
+        if self._closed:
+            raise StopAsyncIteration
+        if self._source is None:
+            await self._open()
         state = self._state
         try:
             event = await self._next_event()

@@ -92,7 +92,12 @@ class _ChunkStream(httpx.SyncByteStream, httpx.AsyncByteStream):
                 self._gateway.chunks_sent += 1
                 yield chunk
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        # An iterator object, not an async generator: a stream abandoned early then leaves
+        # nothing half-run for the garbage collector (which trio reports).
+        return self
+
+    async def __anext__(self) -> bytes:
         for chunk in self._chunks:
             if isinstance(chunk, Pause):
                 await anyio.sleep(chunk.seconds)
@@ -100,7 +105,8 @@ class _ChunkStream(httpx.SyncByteStream, httpx.AsyncByteStream):
                 raise httpx.ReadError(str(chunk))
             else:
                 self._gateway.chunks_sent += 1
-                yield chunk
+                return chunk
+        raise StopAsyncIteration
 
     def close(self) -> None:
         if not self._closed:

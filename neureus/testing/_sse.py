@@ -121,6 +121,13 @@ def encode_stream(script: StreamScript, *, log_id: str, input_tokens: int) -> It
         if script.empty_deltas:
             number += 1
             pieces.append(_event(script, json.dumps({"delta": {"content": ""}, "done": False}), number).encode())
+    if script.cut_after is not None and script.cut_after <= len(script.tokens):
+        yield from _rechunk(pieces, script.chunk_size)
+        return
+    if script.break_after is not None and script.break_after <= len(script.tokens):
+        pieces.append(BreakConnection("connection reset by the emulator"))
+        yield from _rechunk(pieces, script.chunk_size)
+        return
     if script.error_after is not None:
         number += 1
         body = {"error": {"message": script.error_message, "type": "provider_error"}}
