@@ -127,14 +127,14 @@ def emulator(args: argparse.Namespace) -> int:
         server = EmulatorServer(FakeGateway(), host=host, port=args.port, allow_public=public)
     except OSError as exc:
         raise OSError(f"cannot serve on {host}:{args.port}: {exc.strerror or exc}") from exc
-    if args.json:
-        print(json.dumps({"base_url": server.base_url, "api_key": EMULATOR_API_KEY}), flush=True)
-    else:
-        print(f"Neureus emulator serving at {server.base_url} (Ctrl-C to stop)")
-        print(f"export NEUREUS_BASE_URL={server.base_url} NEUREUS_API_KEY={EMULATOR_API_KEY}", flush=True)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
-    try:
+    try:  # from here on, Ctrl-C (or SIGTERM) is the normal way to stop
+        if args.json:
+            print(json.dumps({"base_url": server.base_url, "api_key": EMULATOR_API_KEY}), flush=True)
+        else:
+            print(f"Neureus emulator serving at {server.base_url} (Ctrl-C to stop)")
+            print(f"export NEUREUS_BASE_URL={server.base_url} NEUREUS_API_KEY={EMULATOR_API_KEY}", flush=True)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
         server.serve_forever()
     except KeyboardInterrupt:
         pass

@@ -1,0 +1,501 @@
+"""The ``neureus`` command line, run as a real subprocess (``python -m neureus``) against the
+emulator served over HTTP on 127.0.0.1, failure paths and exit codes included.
+
+Exit codes: 0 ok, 1 gateway or network error, 2 bad usage or input, 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from neureus import Neureus, __version__
+from neureus.testing import EmulatorServer, FakeGateway
+
+pytestmark = pytest.mark.network
+
+API_KEY = "nru_cli_test_key_0123456789abcd"
+PROVIDER_KEY = "sk-cli-test-provider-key-5678abcd"
+
+
+def cli_env(server: EmulatorServer | None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEUREUS_")}
+    if server is not None:
+        env.update(NEUREUS_BASE_URL=server.base_url, NEUREUS_API_KEY=API_KEY)
+    env.update(extra)
+    return env
+
+
+def run(
+    *args: str, server: EmulatorServer | None = None, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "neureus", *args],
+        input=stdin if stdin is not None else "",
+        env=env if env is not None else cli_env(server),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def assert_one_error_line(proc: subprocess.CompletedProcess[str], code: int, *fragments: str) -> str:
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("neureus: error: "), lines[0]
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Running:
+    """A CLI process we talk to while it runs (killed after ``limit`` seconds, whatever happens)."""
+
+    def __init__(self, *args: str, env: dict[str, str], limit: float = 30) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "neureus", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        self._watchdog = threading.Timer(limit, self.proc.kill)
+        self._watchdog.start()
+
+    def readline(self) -> str:
+        assert self.proc.stdout is not None
+        return self.proc.stdout.readline()
+
+    def read(self, size: int) -> str:
+        assert self.proc.stdout is not None
+        return self.proc.stdout.read(size)
+
+    def interrupt(self, signum: int = signal.SIGINT) -> tuple[int, str, str]:
+        self.proc.send_signal(signum)
+        out, err = self.proc.communicate(timeout=20)
+        return self.proc.returncode, out, err
+
+    def close(self) -> None:
+        self._watchdog.cancel()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.communicate()
+
+
+@pytest.fixture
+def running() -> Iterator[list[Running]]:
+    started: list[Running] = []
+    yield started
+    for item in started:
+        item.close()
+
+
+# -- basics ------------------------------------------------------------------------------
+
+
+def test_version_and_help() -> None:
+    proc = run("--version")
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"neureus {__version__}"
+    proc = run("--help")
+    assert proc.returncode == 0
+    for command in ("chat", "models", "providers", "widget-key", "preprocess", "emulator"):
+        assert command in proc.stdout
+
+
+def test_usage_errors_exit_2() -> None:
+    proc = run()
+    assert proc.returncode == 2
+    assert "COMMAND" in proc.stderr
+    assert run("bogus").returncode == 2
+    assert run("chat", "--temperature", "warm", "hi").returncode == 2
+
+
+def test_import_neureus_does_not_load_the_cli() -> None:
+    code = "import sys, neureus; print(any(m.split('.')[:2] == ['neureus', '_cli'] for m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "False"
+
+
+# -- chat --------------------------------------------------------------------------------
+
+
+def test_chat_streams_the_reply(server: EmulatorServer, gateway: FakeGateway) -> None:
+    proc = run("chat", "Hello", "there", server=server)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "Hello from the Neureus emulator! You said: Hello there\n"
+    assert proc.stderr == ""
+    request = gateway.last_request
+    assert request.json["stream"] is True
+    assert request.json["messages"] == [{"role": "user", "content": "Hello there"}]
+    assert request.headers["x-neureus-surface"] == "cli"
+    assert request.api_key == API_KEY
+
+
+def test_chat_tokens_reach_the_terminal_as_they_arrive(
+    server: EmulatorServer, gateway: FakeGateway, running: list[Running]
+) -> None:
+    gateway.queue_stream(["first", " second", " third"], delay=1.0)
+    chat = Running("chat", "go", env=cli_env(server))
+    running.append(chat)
+    assert chat.read(5) == "first"
+    assert chat.proc.poll() is None  # the reply is not over: the token was not buffered
+    assert chat.readline() == " second third\n"
+    assert chat.proc.wait(timeout=20) == 0
+
+
+def test_chat_options_reach_the_wire(server: EmulatorServer, gateway: FakeGateway) -> None:
+    proc = run(
+        "chat",
+        "--no-stream",
+        "--model",
+        "gpt-4o-mini",
+        "--system",
+        "Be brief.",
+        "--temperature",
+        "0.5",
+        "--max-tokens",
+        "20",
+        "Hi",
+        server=server,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "Hello from the Neureus emulator! You said: Hi\n"
+    body = gateway.last_request.json
+    assert "stream" not in body
+    assert body["model"] == "gpt-4o-mini"
+    assert body["systemPrompt"] == "Be brief."
+    assert body["temperature"] == 0.5
+    assert body["maxTokens"] == 20
+
+
+def test_chat_reads_the_prompt_from_stdin(server: EmulatorServer, gateway: FakeGateway) -> None:
+    proc = run("chat", server=server, stdin="Summarise this\nplease\n")
+    assert proc.returncode == 0, proc.stderr
+    assert gateway.last_request.json["messages"][0]["content"] == "Summarise this\nplease"
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "no-stream"])
+def test_chat_json(server: EmulatorServer, gateway: FakeGateway, stream: bool) -> None:
+    gateway.queue_reply("Machine readable.")
+    args = ["--json", "chat", "hi"] if stream else ["chat", "--no-stream", "hi", "--json"]
+    proc = run(*args, server=server)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["text"] == "Machine readable."
+    assert data["log_id"].startswith("log_")
+    assert data["output_tokens"] > 0
+
+
+def test_chat_without_a_prompt_is_a_usage_error(server: EmulatorServer, gateway: FakeGateway) -> None:
+    assert_one_error_line(run("chat", server=server), 2, "no prompt")
+    assert gateway.requests == []
+
+
+def test_chat_bad_temperature_is_refused_locally(server: EmulatorServer, gateway: FakeGateway) -> None:
+    assert_one_error_line(run("chat", "-t", "5", "hi", server=server), 2, "temperature")
+    assert gateway.requests == []
+
+
+def test_chat_stream_error_exits_1(server: EmulatorServer, gateway: FakeGateway) -> None:
+    gateway.queue_stream(["partial"], error_after=1, error_message="upstream provider failed")
+    proc = run("chat", "hi", server=server)
+    assert proc.stdout.startswith("partial")
+    assert_one_error_line(proc, 1, "upstream provider failed")
+
+
+def test_ctrl_c_during_a_stream_exits_130_quietly(
+    server: EmulatorServer, gateway: FakeGateway, running: list[Running]
+) -> None:
+    gateway.queue_stream(["one", " two", " three"], delay=5.0)
+    chat = Running("chat", "go", env=cli_env(server))
+    running.append(chat)
+    assert chat.read(3) == "one"
+    code, _, err = chat.interrupt()
+    assert code == 130
+    assert "Traceback" not in err
+    assert "KeyboardInterrupt" not in err
+
+
+# -- models ------------------------------------------------------------------------------
+
+
+def test_models_table_is_aligned(server: EmulatorServer, gateway: FakeGateway) -> None:
+    proc = run("models", server=server)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["ID", "NAME", "PROVIDER", "TYPE", "CONTEXT", "IN/1K", "OUT/1K"]
+    assert len(lines) == 1 + len(gateway.models)
+    column = lines[0].index("PROVIDER")
+    for line, model in zip(lines[1:], gateway.models, strict=True):
+        assert line.startswith(model["id"])
+        assert line[column:].startswith(model["provider"])
+
+
+def test_models_filters_and_json(server: EmulatorServer, gateway: FakeGateway) -> None:
+    proc = run("models", "--provider", "anthropic", "--json", server=server)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert {m["provider"] for m in data} == {"anthropic"}
+    assert "claude-sonnet-4-6" in [m["id"] for m in data]
+    assert data[0]["input_cost_per_1k"] is not None
+    assert gateway.last_request.query == {"provider": "anthropic"}
+
+    proc = run("models", "--type", "coding", server=server)
+    assert [line.split()[0] for line in proc.stdout.splitlines()[1:]] == ["qwen/coder-32b"]
+
+    proc = run("models", "--provider", "nobody", server=server)
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == "No models match."
+
+
+# -- providers (BYOK) --------------------------------------------------------------------
+
+
+def test_providers_set_reads_the_key_from_stdin_never_argv(server: EmulatorServer, gateway: FakeGateway) -> None:
+    proc = run("providers", "set", "openai", server=server, stdin=PROVIDER_KEY + "\n")
+    assert proc.returncode == 0, proc.stderr
+    assert PROVIDER_KEY not in " ".join(map(str, proc.args))
+    assert PROVIDER_KEY not in proc.stdout + proc.stderr
+    assert proc.stdout.strip() == "openai: key stored (configured: yes)."
+    assert gateway.provider_keys[API_KEY] == {"openai": PROVIDER_KEY}
+    assert gateway.last_request.json == {"key": PROVIDER_KEY}
+
+
+def test_providers_list_rotate_delete(server: EmulatorServer, gateway: FakeGateway) -> None:
+    assert run("providers", "list", server=server).stdout.strip() == "No provider keys are configured."
+    assert run("providers", "set", "anthropic", server=server, stdin=PROVIDER_KEY).returncode == 0
+
+    proc = run("providers", "list", server=server)
+    assert proc.stdout.splitlines() == ["PROVIDER   CONFIGURED", "anthropic  yes"]
+    proc = run("providers", "list", "--json", server=server)
+    assert json.loads(proc.stdout) == [{"provider": "anthropic", "configured": True}]
+
+    proc = run("--json", "providers", "rotate", "anthropic", server=server, stdin="sk-rotated-key-000011112222")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"provider": "anthropic", "configured": True}
+    assert "sk-rotated-key-000011112222" not in proc.stdout + proc.stderr
+    assert gateway.provider_keys[API_KEY]["anthropic"] == "sk-rotated-key-000011112222"
+
+    proc = run("providers", "delete", "anthropic", server=server)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "anthropic: key deleted (configured: no)."
+    assert gateway.provider_keys[API_KEY] == {}
+    assert_one_error_line(run("providers", "delete", "anthropic", server=server), 1, "404")
+
+
+def test_providers_bad_input(server: EmulatorServer, gateway: FakeGateway) -> None:
+    assert_one_error_line(run("providers", "set", "openai", server=server, stdin=""), 2, "no openai API key")
+    assert_one_error_line(run("providers", "set", "openai", server=server, stdin="a\nb\n"), 2, "2 lines")
+    proc = run("providers", "set", "Bad/Name", server=server, stdin=PROVIDER_KEY)
+    assert PROVIDER_KEY not in proc.stdout + proc.stderr
+    assert_one_error_line(proc, 2, "provider")
+    assert gateway.requests == []
+    # The key is never accepted as an argument.
+    proc = run("providers", "set", "openai", PROVIDER_KEY, server=server)
+    assert proc.returncode == 2
+    assert gateway.requests == []
+
+
+# -- widget keys -------------------------------------------------------------------------
+
+
+def test_widget_key_create_and_revoke_from_stdin(server: EmulatorServer, gateway: FakeGateway) -> None:
+    proc = run("widget-key", "create", "--agent-id", "agent_abc123", server=server)
+    assert proc.returncode == 0, proc.stderr
+    key = proc.stdout.strip()
+    assert key.startswith("pk_")
+    assert gateway.widget_keys[key]["agent_id"] == "agent_abc123"
+
+    proc = run("widget-key", "revoke", server=server, stdin=key + "\n")
+    assert proc.returncode == 0, proc.stderr
+    assert key not in " ".join(map(str, proc.args))
+    assert key not in proc.stdout + proc.stderr
+    assert proc.stdout.strip() == f"Widget key {key[:4]}…{key[-4:]} revoked."
+    assert key in gateway.revoked_widget_keys
+
+    assert_one_error_line(run("widget-key", "revoke", server=server, stdin=key), 1, "404")
+
+
+def test_widget_key_json(server: EmulatorServer, gateway: FakeGateway) -> None:
+    proc = run("widget-key", "create", "--json", server=server)
+    created = json.loads(proc.stdout)
+    assert created["key"] in gateway.widget_keys
+    assert created["key_preview"] == created["key"][:7]
+    proc = run("widget-key", "revoke", "--json", server=server, stdin=created["key"])
+    assert json.loads(proc.stdout) == {"key": f"{created['key'][:4]}…{created['key'][-4:]}", "revoked": True}
+
+
+# -- expected failures: one line, the right exit code, no traceback, no secret --------------
+
+
+def test_no_api_key(server: EmulatorServer, gateway: FakeGateway) -> None:
+    env = cli_env(None, NEUREUS_BASE_URL=server.base_url)
+    proc = run("models", env=env)
+    assert_one_error_line(proc, 2, "NEUREUS_API_KEY")
+    assert gateway.requests == []
+
+
+def test_wrong_api_key_is_a_401() -> None:
+    wrong = "nru_wrong_key_99999999zzzz"
+    with EmulatorServer(FakeGateway(valid_keys=["nru_the_right_key_00000000"])) as server:
+        proc = run("models", env=cli_env(None, NEUREUS_BASE_URL=server.base_url, NEUREUS_API_KEY=wrong))
+    assert_one_error_line(proc, 1, "401", "NEUREUS_API_KEY")
+    assert wrong not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("retries", ["0", None])
+def test_network_down(retries: str | None) -> None:
+    env = cli_env(None, NEUREUS_BASE_URL=f"http://127.0.0.1:{free_port()}", NEUREUS_API_KEY=API_KEY)
+    args = ["chat", "hi"] if retries is None else ["--max-retries", retries, "models"]
+    assert_one_error_line(run(*args, env=env), 1, "Connection error")
+
+
+def test_timeout_option(server: EmulatorServer, gateway: FakeGateway) -> None:
+    gateway.queue_stream(["slow", " reply"], delay=3.0)
+    proc = run("chat", "--timeout", "0.5", "hi", server=server)
+    assert proc.stdout.startswith("slow")
+    assert_one_error_line(proc, 1)
+
+
+def test_debug_shows_the_traceback(server: EmulatorServer) -> None:
+    proc = run("--debug", "chat", "-t", "9", "hi", server=server)
+    assert proc.returncode == 2
+    assert "Traceback" in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("neureus: error: ")
+
+
+# -- preprocess (local, no key) ----------------------------------------------------------
+
+MESSAGES = [
+    {"role": "user", "content": "  Hello!\r\n\r\n\r\nCan you help?  "},
+    {"role": "system", "content": "Answer in one sentence."},
+]
+
+
+def test_preprocess_file(tmp_path: Path) -> None:
+    path = tmp_path / "messages.json"
+    path.write_text(json.dumps(MESSAGES), encoding="utf-8")
+    proc = run("preprocess", str(path), "--system-prompt", "You are helpful.", env=cli_env(None))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split(None, 1) == ["system:", "You are helpful."]
+    assert lines[1].split(None, 1) == ["system:", "Answer in one sentence."]
+    assert lines[2].split(None, 1) == ["user:", "Hello!"]
+    assert "2 → 3 messages" in lines[-1]
+    assert "passes: normalize, structure, trim" in lines[-1]
+
+
+def test_preprocess_stdin_json() -> None:
+    many = [{"role": "user" if i % 2 == 0 else "assistant", "content": "word " * 50} for i in range(10)]
+    args = ["preprocess", "-", "--json", "--max-context-tokens", "100", "--keep-turns", "2"]
+    proc = run(*args, stdin=json.dumps(many), env=cli_env(None))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert len(data["messages"]) == 2
+    stats = data["stats"]
+    assert stats["original_messages"] == 10
+    assert stats["final_messages"] == 2
+    assert stats["trimmed"] is True
+    assert stats["passes"] == ["normalize", "structure", "trim"]
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"role": "user", "content": "hi"}', "JSON list of messages, not an object"),
+        ("[1, 2]", "message 0 must be an object"),
+        ('[{"role": "robot", "content": "hi"}]', "robot"),
+        ('[{"role": "user"}]', "content"),
+    ],
+    ids=["not-json", "not-a-list", "not-objects", "bad-role", "no-content"],
+)
+def test_preprocess_bad_input(tmp_path: Path, content: str, fragment: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content, encoding="utf-8")
+    assert_one_error_line(run("preprocess", str(path), env=cli_env(None)), 2, fragment)
+
+
+def test_preprocess_missing_file_and_bad_numbers(tmp_path: Path) -> None:
+    assert_one_error_line(run("preprocess", str(tmp_path / "nope.json"), env=cli_env(None)), 2, "cannot read")
+    proc = run("preprocess", "-", "--keep-turns", "-1", stdin="[]", env=cli_env(None))
+    assert proc.returncode == 2
+    assert "--keep-turns" in proc.stderr
+
+
+# -- emulator ----------------------------------------------------------------------------
+
+URL_LINE = re.compile(r"serving at (http://127\.0\.0\.1:\d+) ")
+
+
+def start_emulator(running: list[Running], *args: str) -> Running:
+    emulator = Running("emulator", *args, env=cli_env(None))
+    running.append(emulator)
+    return emulator
+
+
+def test_emulator_serves_until_ctrl_c(running: list[Running]) -> None:
+    emulator = start_emulator(running, "--port", str(free_port()))
+    match = URL_LINE.search(emulator.readline())
+    assert match, "no URL line"
+    base_url = match.group(1)
+    export = emulator.readline()
+    assert export.startswith(f"export NEUREUS_BASE_URL={base_url} NEUREUS_API_KEY=")
+    api_key = export.strip().rsplit("=", 1)[1]
+
+    with Neureus(base_url=base_url, api_key=api_key) as client:
+        assert client.ai.chat([{"role": "user", "content": "ping"}]).text.endswith("You said: ping")
+        assert "".join(client.ai.stream([{"role": "user", "content": "ping"}])).endswith("ping")
+
+    code, _, err = emulator.interrupt()
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert "Emulator stopped." in err
+
+
+def test_emulator_json_and_port_0(running: list[Running]) -> None:
+    emulator = start_emulator(running, "--port", "0", "--json")
+    info: dict[str, Any] = json.loads(emulator.readline())
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", info["base_url"])
+    with Neureus(base_url=info["base_url"], api_key=info["api_key"]) as client:
+        assert len(client.ai.list_models()) > 0
+    code, _, err = emulator.interrupt(signal.SIGTERM)  # `kill` stops it as cleanly as Ctrl-C
+    assert code == 0
+    assert "Traceback" not in err
+
+
+def test_emulator_explicit_public_host_warns(running: list[Running]) -> None:
+    emulator = start_emulator(running, "--host", "0.0.0.0", "--port", "0")
+    assert "serving at http://0.0.0.0:" in emulator.readline()
+    code, _, err = emulator.interrupt()
+    assert code == 0
+    assert err.startswith("neureus: warning: serving the emulator on 0.0.0.0")
+
+
+def test_emulator_port_in_use() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        proc = run("emulator", "--port", str(taken.getsockname()[1]), env=cli_env(None))
+    assert_one_error_line(proc, 1, "cannot serve on 127.0.0.1")
