@@ -32,6 +32,7 @@ from .types import (
 if TYPE_CHECKING:
     from ._client import AsyncNeureus, Neureus
     from .preprocessing import PreprocessResult
+    from .preprocessing._types import MessageT
 
 __all__ = ["AI", "COMPRESSION_INSTRUCTION", "COMPRESSION_MODEL", "AsyncAI", "KnownProvider"]
 
@@ -229,14 +230,14 @@ class AI(_AIBase):
 
     def preprocess(
         self,
-        messages: Sequence[MessageParam],
+        messages: Sequence[MessageT],
         *,
         system_prompt: str | None = None,
         max_context_tokens: int = 6000,
         keep_turns: int = 4,
         compress: bool = False,
         count_tokens: Callable[[str], int] | None = None,
-    ) -> PreprocessResult:
+    ) -> PreprocessResult[MessageT]:
         """Run the gateway's 4-pass pipeline locally; with ``compress=True`` the gateway's
         ``meta/llama-3.1-8b`` compresses each non-system message (one chat call each).
 
@@ -409,14 +410,14 @@ class AsyncAI(_AIBase):
 
     async def preprocess(
         self,
-        messages: Sequence[MessageParam],
+        messages: Sequence[MessageT],
         *,
         system_prompt: str | None = None,
         max_context_tokens: int = 6000,
         keep_turns: int = 4,
         compress: bool = False,
         count_tokens: Callable[[str], int] | None = None,
-    ) -> PreprocessResult:
+    ) -> PreprocessResult[MessageT]:
         """Run the gateway's 4-pass pipeline locally; ``compress=True`` uses the gateway's
         ``meta/llama-3.1-8b`` as the compressor. Without ``compress`` no request is made.
         """

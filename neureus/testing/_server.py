@@ -81,7 +81,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             self.connection.shutdown(socket.SHUT_RDWR)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+    def _serve_quietly(self) -> None:
+        try:
+            self._serve()
+        except (BrokenPipeError, ConnectionResetError):
+            # The client went away mid-answer (closed a stream early): not an error here.
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve_quietly
 
 
 class _Server(ThreadingHTTPServer):

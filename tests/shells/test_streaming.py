@@ -83,10 +83,7 @@ async def test_async_awaitable_form(api: Api) -> None:
 async def test_events_iterates_the_decoded_events(api: Api) -> None:
     api.gateway.queue_stream(["a", "b"], fields=True)
     stream = await api.run(api.client().ai.stream(MESSAGES))
-    if api.is_async:
-        events = [e async for e in stream.events()]
-    else:
-        events = list(stream.events())
+    events = [e async for e in stream.events()] if api.is_async else list(stream.events())
     assert [json.loads(e.data).get("done") for e in events] == [False, False, True]
     assert [e.id for e in events] == ["1", "2", "3"] and events[0].event == "message"
     assert stream.text == "ab" and stream.done
