@@ -33,6 +33,7 @@ from ._exceptions import (
     UnprocessableEntityError,
     WidgetKeyScopeError,
 )
+from ._notebook import adisplay_stream, display_stream
 from ._retry import RetryPolicy
 from ._streaming import AsyncChatStream, ChatStream
 from ._version import __version__
@@ -93,6 +94,8 @@ __all__ = [
     "WidgetKeyRevocation",
     "WidgetKeyScopeError",
     "__version__",
+    "adisplay_stream",
+    "display_stream",
 ]
 
 # Show public names as `neureus.X` in reprs, tracebacks and docs, not `neureus._module.X`.
