@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -27,7 +28,7 @@ def _shared_ssl_context(monkeypatch: pytest.MonkeyPatch) -> None:
     the CA bundle (about 0.1 s). The suite only speaks plain HTTP to loopback, so one
     default SSL context is shared by all of them; nothing else about the pool changes."""
 
-    def cached(verify: object = True, cert: object = None, trust_env: bool = True) -> object:
+    def cached(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
         key = (id(verify) if not isinstance(verify, bool) else verify, cert, trust_env)
         if key not in _SSL_CONTEXTS:
             _SSL_CONTEXTS[key] = _create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
@@ -111,7 +112,7 @@ def fault_server() -> Iterator[FaultServer]:
         yield server
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def other_server() -> Iterator[FaultServer]:
     """A second loopback server: the "other host" a redirect points to."""
     with FaultServer() as server:

@@ -137,7 +137,8 @@ class Stream(Reply):
     @property
     def fault(self) -> bool:  # type: ignore[override]
         return any(
-            x is not None for x in (self.cut_after, self.reset_after, self.break_after, self.stall_after, self.error_after)
+            x is not None
+            for x in (self.cut_after, self.reset_after, self.break_after, self.stall_after, self.error_after)
         ) or bool(self.first_delay)
 
 

@@ -171,9 +171,13 @@ def _request_ids_none(ctx: Context) -> None:
     assert isinstance(ctx.error, IncompleteStreamError)
 
 
+def _burst(code: int) -> Callable[[Context], list[Reply]]:
+    return lambda ctx: [Respond(code)] * 2
+
+
 _EV = sse_event
 _DONE = sse_event({"done": True, "logId": "log_c", "inputTokens": 1, "outputTokens": 1})
-_HUGE = "x" * (4 * 1024 * 1024)
+_HUGE = "x" * (1024 * 1024)
 
 FAULTS: list[Fault] = [
     # -- the connection --------------------------------------------------------------------
@@ -183,7 +187,7 @@ FAULTS: list[Fault] = [
     Fault("reset_mid_body_once", lambda c: [ResetMidBody()], attempts=2, applies="calls"),
     Fault("reset_mid_body_always", lambda c: [ResetMidBody()] * 3, APIConnectionError, attempts=3, applies="calls"),
     # -- 5xx bursts ------------------------------------------------------------------------
-    *[Fault(f"http_{code}_burst_then_ok", lambda c, code=code: [Respond(code)] * 2, attempts=3) for code in (500, 502, 503, 504)],
+    *[Fault(f"http_{code}_burst_then_ok", _burst(code), attempts=3) for code in (500, 502, 503, 504)],
     Fault(
         "http_503_exhausted", lambda c: [Respond(503)] * 3, InternalServerError, attempts=3, check=_status(503, "503")
     ),
@@ -239,31 +243,31 @@ FAULTS: list[Fault] = [
         check=_retry_after(0.005, tolerance=1e-9),
     ),
     # -- slow answers ----------------------------------------------------------------------
-    Fault("slow_headers_then_ok", lambda c: [Respond(headers_delay=0.5)], attempts=2, client={"timeout": 0.15}),
+    Fault("slow_headers_then_ok", lambda c: [Respond(headers_delay=0.3)], attempts=2, client={"timeout": 0.1}),
     Fault(
         "slow_headers_always",
-        lambda c: [Respond(headers_delay=0.5)] * 2,
+        lambda c: [Respond(headers_delay=0.3)] * 2,
         APITimeoutError,
         attempts=2,
-        client={"timeout": 0.15, "max_retries": 1},
-        min_elapsed=0.25,
+        client={"timeout": 0.1, "max_retries": 1},
+        min_elapsed=0.18,
         max_elapsed=2.0,
     ),
     Fault("body_trickle_within_timeout", lambda c: [Respond(trickle=(16, 0.01))], applies="calls"),
     Fault(
         "body_stalls_past_timeout",
-        lambda c: [Respond(trickle=(16, 0.5))],
+        lambda c: [Respond(trickle=(16, 0.3))],
         attempts=2,
         applies="calls",
-        client={"timeout": 0.15},
+        client={"timeout": 0.1},
     ),
     Fault(
         "deadline_slow_headers",
-        lambda c: [Respond(headers_delay=2.0)],
+        lambda c: [Respond(headers_delay=1.0)],
         APITimeoutError,
         attempts=1,
-        client={"deadline": 0.3},
-        min_elapsed=0.25,
+        client={"deadline": 0.2},
+        min_elapsed=0.15,
         max_elapsed=1.5,
     ),
     Fault(
@@ -288,11 +292,14 @@ FAULTS: list[Fault] = [
         applies="calls",
     ),
     Fault(
-        "invalid_utf8_body", lambda c: [Respond(body=b'{"text": "\xff\xfe\xfd"}')], APIResponseValidationError, applies="calls"
+        "invalid_utf8_body",
+        lambda c: [Respond(body=b'{"text": "\xff\xfe\xfd"}')],
+        APIResponseValidationError,
+        applies="calls",
     ),
     Fault(
         "huge_body",
-        lambda c: [Respond(body=b"x" * (8 * 1024 * 1024))],
+        lambda c: [Respond(body=b"x" * (2 * 1024 * 1024))],
         APIResponseValidationError,
         applies="calls",
         check=_short_message,
@@ -315,10 +322,10 @@ FAULTS: list[Fault] = [
     ),
     Fault(
         "stall_before_first_event_once",
-        lambda c: [Stream(first_delay=0.5)],
+        lambda c: [Stream(first_delay=0.3)],
         attempts=2,
         applies="stream",
-        client={"timeout": 0.15},
+        client={"timeout": 0.1},
     ),
     Fault(
         "reset_mid_stream",
@@ -354,19 +361,19 @@ FAULTS: list[Fault] = [
     Fault("stall_between_events_within_timeout", lambda c: [Stream(stall_after=2, stall=0.05)], applies="stream"),
     Fault(
         "stall_between_events_past_timeout",
-        lambda c: [Stream(stall_after=2, stall=0.6)],
+        lambda c: [Stream(stall_after=2, stall=0.4)],
         IncompleteStreamError,
         applies="stream",
-        client={"timeout": 0.15},
+        client={"timeout": 0.1},
         cause=APITimeoutError,
         max_elapsed=2.0,
     ),
     Fault(
         "deadline_stall_mid_stream",
-        lambda c: [Stream(stall_after=2, stall=2.0)],
+        lambda c: [Stream(stall_after=2, stall=1.0)],
         IncompleteStreamError,
         applies="stream",
-        client={"deadline": 0.3},
+        client={"deadline": 0.2},
         cause=APITimeoutError,
         max_elapsed=1.5,
     ),
@@ -431,7 +438,7 @@ def pool_in_use(client: Any) -> int:
 def compare_tokens(sent: list[str] | tuple[str, ...], delivered: list[str], prefix_ok: bool) -> tuple[int, int]:
     """(lost, duplicated): tokens written but not delivered, tokens delivered beyond or unlike those written."""
     common = 0
-    for a, b in zip(sent, delivered):
+    for a, b in zip(sent, delivered, strict=False):
         if a != b:
             break
         common += 1
@@ -462,6 +469,7 @@ async def test_fault(
     case: Fault,
 ) -> None:
     operation = OPERATIONS[op]
+    other_server.reset_records()
     ctx = Context(fault_server, other_server, operation, [])
     fault_server.script(*case.replies(ctx), path=operation.path)
     client = new_client(api, fault_server, **case.client)
@@ -519,9 +527,10 @@ async def test_fault(
     await api.close(client)
     assert fault_server.wait_idle(0) == 0, "a connection is still open on the server after close()"
 
-    # Anything abandoned (an un-exhausted async generator, an unclosed socket) warns now,
+    # Anything an async stream abandoned (an un-exhausted async generator) warns now,
     # inside this test, rather than in whichever test the garbage collector next runs in.
-    gc.collect()
+    if api.is_async and operation.stream:
+        gc.collect()
 
     retried = made > 1
     ledger_case.done("surfaced" if ctx.error is not None else ("recovered" if retried else "passed"))

@@ -72,7 +72,12 @@ class Exposure:
         self.texts.append((f"{where} traceback", "".join(traceback.format_exception(error))))
 
     def leaks(self, secrets: tuple[str, ...] = SECRETS) -> list[str]:
-        return [f"{where}: {secret[:8]}... in {text[:300]!r}" for where, text in self.texts for secret in secrets if secret in text]
+        return [
+            f"{where}: {secret[:8]}... in {text[:300]!r}"
+            for where, text in self.texts
+            for secret in secrets
+            if secret in text
+        ]
 
 
 async def run_all(api: Any, client: Any, seen: Exposure, label: str) -> int:
@@ -146,7 +151,8 @@ async def test_successful_calls_show_no_secret(api: Any, debug_logs: pytest.LogC
     seen.add("created widget key", created)
     seen.texts += log_texts(debug_logs)
     assert debug_logs.records, "nothing was logged at DEBUG: the capture is not working"
-    assert not seen.leaks(SECRETS + (created.key,)), seen.leaks(SECRETS + (created.key,))
+    every = (*SECRETS, created.key)
+    assert not seen.leaks(every), seen.leaks(every)
 
 
 # What a careless server might echo back. The odd-shaped key is not in it: the SDK can only
@@ -268,7 +274,9 @@ async def test_unreadable_2xx_echoing_a_byok_key_is_redacted(api: Any) -> None:
     gateway = make_gateway()
     api.gateway = gateway
     client = api.client()
-    gateway.queue_error(200, f'{{"configured": [], "echo": "{ODD_BYOK_KEY}"}}'.encode(), path="/ai/providers/google/key")
+    gateway.queue_error(
+        200, f'{{"configured": [], "echo": "{ODD_BYOK_KEY}"}}'.encode(), path="/ai/providers/google/key"
+    )
     seen = Exposure()
     with pytest.raises(neureus.APIResponseValidationError) as caught:
         await api.run(client.ai.set_provider_key("google", ODD_BYOK_KEY))
