@@ -117,6 +117,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     ratios: dict[str, float] = field(default_factory=dict)
+    info: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
 
     def case(self, name: str) -> Case:
@@ -128,8 +129,16 @@ class Report:
     def met(self, ratio: float) -> bool:
         return ratio >= self.target if self.higher_is_better else ratio <= self.target
 
-    def print(self, key_ratios: Sequence[tuple[str, str]] | None = None) -> None:
-        """The table, then the key ratio(s), the very last line being the headline one."""
+    def print(
+        self,
+        key_ratios: Sequence[tuple[str, str]] | None = None,
+        info_ratios: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """The table, then the ratios; the very last line is the headline ratio.
+
+        ``key_ratios`` are judged against the target (the first is the headline);
+        ``info_ratios`` are printed for context only.
+        """
         width = max(len(c.name) for c in self.cases)
         base = self.case(self.baseline).median
         print(f"\n{self.title}")
@@ -137,20 +146,22 @@ class Report:
         for c in self.cases:
             lo, hi = min(c.samples), max(c.samples)
             print(
-                f"  {c.name:<{width}}  {_fmt(c.median):>9} {self.unit:<3}  {_fmt(lo):>11} - {_fmt(hi):<11}  "
+                f"  {c.name:<{width}}  {_fmt(c.median):>9} {self.unit:<4}  {_fmt(lo):>11} - {_fmt(hi):<11}  "
                 f"{c.median / base:>13.2f}x  {len(c.samples)}"
             )
         for note in self.notes:
             print(f"  note: {note}")
         if self.versions:
             print("  versions: " + ", ".join(f"{k} {v}" for k, v in self.versions.items()))
+        for subject, baseline in info_ratios:
+            r = self.ratio(subject, baseline)
+            self.info[f"{subject} / {baseline}"] = r
+            print(f"  info: {subject} / {baseline} = {r:.3f}")
         pairs = list(key_ratios or [(self.subject, self.baseline)])
         cmp = ">=" if self.higher_is_better else "<="
         for subject, baseline in pairs:
-            r = self.ratio(subject, baseline)
-            self.ratios[f"{subject} / {baseline}"] = r
-        # the headline (first pair) goes last
-        for subject, baseline in pairs[1:] + pairs[:1]:
+            self.ratios[f"{subject} / {baseline}"] = self.ratio(subject, baseline)
+        for subject, baseline in pairs[1:] + pairs[:1]:  # the headline goes last
             r = self.ratios[f"{subject} / {baseline}"]
             verdict = "MET" if self.met(r) else "NOT MET"
             print(f"RATIO {subject} / {baseline} = {r:.3f} (target {cmp} {self.target}) {verdict}")
@@ -166,6 +177,7 @@ class Report:
             "target": self.target,
             "ratio": self.ratio(),
             "ratios": self.ratios,
+            "info_ratios": self.info,
             "met": all(self.met(r) for r in self.ratios.values()) if self.ratios else self.met(self.ratio()),
             "cases": {
                 c.name: {"median": c.median, "min": min(c.samples), "max": max(c.samples), "n": len(c.samples)}

@@ -58,14 +58,24 @@ def anthropic_events(n: int) -> list[bytes]:
     }
     events = [
         _sse(start, "message_start"),
-        _sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}, "content_block_start"),
+        _sse(
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            "content_block_start",
+        ),
     ]
-    delta = _sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": TOKEN}}, "content_block_delta")
+    delta = _sse(
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": TOKEN}},
+        "content_block_delta",
+    )
     events += [delta] * n
     events.append(_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
     events.append(
         _sse(
-            {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": n}},
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": n},
+            },
             "message_delta",
         )
     )
@@ -79,7 +89,9 @@ CHAT_JSON = {
     "neureus": json.dumps(
         {
             "text": "Hello! How can I help?",
-            "choices": [{"message": {"role": "assistant", "content": "Hello! How can I help?"}, "finish_reason": "stop"}],
+            "choices": [
+                {"message": {"role": "assistant", "content": "Hello! How can I help?"}, "finish_reason": "stop"}
+            ],
             "logId": "log_bench",
             "inputTokens": 12,
             "outputTokens": 7,
@@ -94,7 +106,12 @@ CHAT_JSON = {
             "created": 1700000000,
             "model": "gpt-4o-mini",
             "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": "Hello! How can I help?"}, "finish_reason": "stop", "logprobs": None}
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "Hello! How can I help?"},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
             ],
             "usage": {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19},
         }

@@ -33,7 +33,9 @@ def _mock(body: bytes) -> httpx.MockTransport:
 
 def sync_cases(batch: int, with_peers: bool) -> list[Case]:
     raw = httpx.Client(transport=_mock(CHAT_JSON["neureus"]))
-    client = neureus.Neureus(api_key="nru_bench", base_url=URL, http_client=httpx.Client(transport=_mock(CHAT_JSON["neureus"])))
+    client = neureus.Neureus(
+        api_key="nru_bench", base_url=URL, http_client=httpx.Client(transport=_mock(CHAT_JSON["neureus"]))
+    )
 
     def per_call(fn: Callable[[], object]) -> Callable[[], float]:
         def run() -> float:
@@ -61,8 +63,12 @@ def sync_cases(batch: int, with_peers: bool) -> list[Case]:
         def mock2(body: bytes) -> httpx2.MockTransport:
             return httpx2.MockTransport(lambda request: httpx2.Response(200, headers=HEADERS, content=body))
 
-        oc = openai.OpenAI(base_url=URL + "/v1", api_key="sk-bench", http_client=httpx2.Client(transport=mock2(CHAT_JSON["openai"])))
-        ac = anthropic.Anthropic(base_url=URL, api_key="sk-ant-bench", http_client=httpx2.Client(transport=mock2(CHAT_JSON["anthropic"])))
+        oc = openai.OpenAI(
+            base_url=URL + "/v1", api_key="sk-bench", http_client=httpx2.Client(transport=mock2(CHAT_JSON["openai"]))
+        )
+        ac = anthropic.Anthropic(
+            base_url=URL, api_key="sk-ant-bench", http_client=httpx2.Client(transport=mock2(CHAT_JSON["anthropic"]))
+        )
 
         def openai_call() -> object:
             return oc.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES).choices[0].message.content  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import _common
 import httpx
@@ -28,6 +29,7 @@ from _payloads import MESSAGES, STREAMS
 
 import neureus
 
+Factory = Callable[[str, str, bool], tuple[Any, str]]
 URL = "http://127.0.0.1:9"  # never dialled: MockTransport answers
 
 
@@ -65,7 +67,23 @@ def _handler2(events: list[bytes], asynchronous: bool):  # type: ignore[no-untyp
     return async_handler if asynchronous else sync_handler
 
 
-def build_cases(n: int, with_peers: bool) -> tuple[list[Case], list[Case]]:
+def mock_factory(n: int) -> Factory:
+    """httpx / httpx2 clients answered in-process by MockTransport, in each dialect."""
+
+    def make(lib: str, dialect: str, asynchronous: bool) -> tuple[Any, str]:
+        events = STREAMS[dialect](n)
+        if lib == "httpx":
+            cls = httpx.AsyncClient if asynchronous else httpx.Client
+            return cls(transport=httpx.MockTransport(_handler(events, asynchronous))), URL
+        import httpx2
+
+        cls2 = httpx2.AsyncClient if asynchronous else httpx2.Client
+        return cls2(transport=httpx2.MockTransport(_handler2(events, asynchronous))), URL
+
+    return make
+
+
+def build_cases(n: int, with_peers: bool, make: Factory) -> tuple[list[Case], list[Case]]:
     loop = _common.new_loop()
     ne = STREAMS["neureus"](n)
     body = b"".join(ne)
@@ -82,13 +100,15 @@ def build_cases(n: int, with_peers: bool) -> tuple[list[Case], list[Case]]:
         assert count == n + 1
         return count / (time.perf_counter() - t)
 
-    sync_http = httpx.Client(transport=httpx.MockTransport(_handler(ne, False)))
-    async_http = httpx.AsyncClient(transport=httpx.MockTransport(_handler(ne, True)))
+    sync_http, url = make("httpx", "neureus", False)
+    async_http, _ = make("httpx", "neureus", True)
 
     def raw_sync() -> float:
         t = time.perf_counter()
         count = 0
-        with httpx_sse.connect_sse(sync_http, "POST", URL + "/ai/chat", json={"messages": MESSAGES, "stream": True}) as es:
+        with httpx_sse.connect_sse(
+            sync_http, "POST", url + "/ai/chat", json={"messages": MESSAGES, "stream": True}
+        ) as es:
             for sse in es.iter_sse():
                 d = json.loads(sse.data)
                 if not d.get("done"):
@@ -99,7 +119,9 @@ def build_cases(n: int, with_peers: bool) -> tuple[list[Case], list[Case]]:
 
     async def _raw_async() -> int:
         count = 0
-        async with httpx_sse.aconnect_sse(async_http, "POST", URL + "/ai/chat", json={"messages": MESSAGES, "stream": True}) as es:
+        async with httpx_sse.aconnect_sse(
+            async_http, "POST", url + "/ai/chat", json={"messages": MESSAGES, "stream": True}
+        ) as es:
             async for sse in es.aiter_sse():
                 d = json.loads(sse.data)
                 if not d.get("done"):
@@ -113,10 +135,10 @@ def build_cases(n: int, with_peers: bool) -> tuple[list[Case], list[Case]]:
         assert count == n + 1
         return count / (time.perf_counter() - t)
 
-    client = neureus.Neureus(api_key="nru_bench", base_url=URL, http_client=httpx.Client(transport=httpx.MockTransport(_handler(ne, False))))
-    aclient = neureus.AsyncNeureus(
-        api_key="nru_bench", base_url=URL, http_client=httpx.AsyncClient(transport=httpx.MockTransport(_handler(ne, True)))
-    )
+    http, url = make("httpx", "neureus", False)
+    client = neureus.Neureus(api_key="nru_bench", base_url=url, http_client=http)
+    ahttp, url = make("httpx", "neureus", True)
+    aclient = neureus.AsyncNeureus(api_key="nru_bench", base_url=url, http_client=ahttp)
 
     def neureus_sync() -> float:
         t = time.perf_counter()
@@ -151,24 +173,21 @@ def build_cases(n: int, with_peers: bool) -> tuple[list[Case], list[Case]]:
         Case("neureus async", neureus_async),
     ]
     if with_peers:
-        sync_cases += peer_cases(n, loop, asynchronous=False)
-        async_cases += peer_cases(n, loop, asynchronous=True)
+        sync_cases += peer_cases(n, loop, False, make)
+        async_cases += peer_cases(n, loop, True, make)
     return sync_cases, async_cases
 
 
-def peer_cases(n: int, loop: asyncio.AbstractEventLoop, asynchronous: bool) -> list[Case]:
+def peer_cases(n: int, loop: asyncio.AbstractEventLoop, asynchronous: bool, make: Factory) -> list[Case]:
     import anthropic
-    import httpx2
     import openai
 
-    oe = STREAMS["openai"](n)
-    ae = STREAMS["anthropic"](n)
     cases: list[Case] = []
+    ohttp, ourl = make("httpx2", "openai", asynchronous)
+    ahttp, aurl = make("httpx2", "anthropic", asynchronous)
     if not asynchronous:
-        oc = openai.OpenAI(base_url=URL + "/v1", api_key="sk-bench", http_client=httpx2.Client(transport=httpx2.MockTransport(_handler2(oe, False))))
-        ac = anthropic.Anthropic(
-            base_url=URL, api_key="sk-ant-bench", http_client=httpx2.Client(transport=httpx2.MockTransport(_handler2(ae, False)))
-        )
+        oc = openai.OpenAI(base_url=ourl + "/v1", api_key="sk-bench", http_client=ohttp)
+        ac = anthropic.Anthropic(base_url=aurl, api_key="sk-ant-bench", http_client=ahttp)
 
         def openai_sync() -> float:
             t = time.perf_counter()
@@ -190,12 +209,8 @@ def peer_cases(n: int, loop: asyncio.AbstractEventLoop, asynchronous: bool) -> l
 
         cases += [Case("openai", openai_sync), Case("anthropic", anthropic_sync)]
     else:
-        oc2 = openai.AsyncOpenAI(
-            base_url=URL + "/v1", api_key="sk-bench", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(_handler2(oe, True)))
-        )
-        ac2 = anthropic.AsyncAnthropic(
-            base_url=URL, api_key="sk-ant-bench", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(_handler2(ae, True)))
-        )
+        oc2 = openai.AsyncOpenAI(base_url=ourl + "/v1", api_key="sk-bench", http_client=ohttp)
+        ac2 = anthropic.AsyncAnthropic(base_url=aurl, api_key="sk-ant-bench", http_client=ahttp)
 
         async def _openai() -> int:
             count = 0
@@ -206,7 +221,9 @@ def peer_cases(n: int, loop: asyncio.AbstractEventLoop, asynchronous: bool) -> l
 
         async def _anthropic() -> int:
             count = 0
-            async for event in await ac2.messages.create(model="claude-sonnet-4-5", max_tokens=1024, messages=MESSAGES, stream=True):  # type: ignore[arg-type]
+            async for event in await ac2.messages.create(
+                model="claude-sonnet-4-5", max_tokens=1024, messages=MESSAGES, stream=True
+            ):  # type: ignore[arg-type]
                 if event.type == "content_block_delta" and event.delta.type == "text_delta":
                     count += 1
             return count
@@ -227,9 +244,9 @@ def peer_cases(n: int, loop: asyncio.AbstractEventLoop, asynchronous: bool) -> l
 
 def main() -> Report:
     args = _common.parse_args(__doc__.splitlines()[0], lambda p: p.add_argument("--no-peers", action="store_true"))
-    n = 5000
-    rounds = 21 if args.full else 5
-    sync_cases, async_cases = build_cases(n, not args.no_peers)
+    n = 5000 if args.full else 2000
+    rounds = 15 if args.full else 5
+    sync_cases, async_cases = build_cases(n, not args.no_peers, mock_factory(n))
     interleave(sync_cases + async_cases, rounds)
     _common.close_loops()
     report = Report(

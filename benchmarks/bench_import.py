@@ -1,0 +1,84 @@
+"""``import neureus`` plus building a client, each sample in a fresh interpreter, ms.
+
+Every sample is a new ``python -c`` process that times, with ``perf_counter``, the
+imports and the client construction (interpreter start-up is excluded, for every case
+alike). Cases:
+
+- ``deps``: ``import httpx, pydantic, httpx_sse, anyio``: the floor of issue #7.
+- ``deps + httpx.Client()``: the same plus building one httpx pool, which imports
+  httpcore (and h11, and trio when it is installed) and loads the CA bundle: the floor
+  for any SDK that builds its pool at construction.
+- ``neureus``: ``import neureus; neureus.Neureus(api_key=...)``.
+- ``neureus import only``: ``import neureus``.
+- ``openai`` / ``anthropic``: ``import openai; openai.OpenAI(api_key=...)`` and the same.
+
+Target (issue #7): neureus <= 1.15x deps.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import _common
+from _common import ROOT, Case, Report, interleave
+
+SNIPPETS = {
+    "deps": "import httpx, pydantic, httpx_sse, anyio",
+    "deps + httpx.Client()": "import httpx, pydantic, httpx_sse, anyio; httpx.Client()",
+    "neureus": "import neureus; neureus.Neureus(api_key='nru_bench')",
+    "neureus import only": "import neureus",
+    "openai": "import openai; openai.OpenAI(api_key='sk-bench')",
+    "anthropic": "import anthropic; anthropic.Anthropic(api_key='sk-ant-bench')",
+}
+
+TEMPLATE = """\
+import time
+_t = time.perf_counter()
+{code}
+print((time.perf_counter() - _t) * 1000)
+"""
+
+
+def sample(code: str) -> float:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEUREUS_", "OPENAI_", "ANTHROPIC_"))}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    out = subprocess.run(
+        [sys.executable, "-c", TEMPLATE.format(code=code)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env=env,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> Report:
+    args = _common.parse_args(__doc__.splitlines()[0], lambda p: p.add_argument("--no-peers", action="store_true"))
+    rounds = 31 if args.full else 5
+    names = [n for n in SNIPPETS if not (args.no_peers and n in ("openai", "anthropic"))]
+    cases = [Case(name, (lambda code=SNIPPETS[name]: sample(code))) for name in names]  # type: ignore[misc]
+    interleave(cases, rounds)
+    report = Report(
+        bench="import",
+        title=f"import + build a client, fresh interpreter each sample, ms, {rounds} interleaved rounds",
+        unit="ms",
+        higher_is_better=False,
+        cases=cases,
+        baseline="deps",
+        subject="neureus",
+        target=1.15,
+        notes=["interpreter start-up excluded; bytecode caches warm (a second run after install)"],
+        versions=_common.versions(
+            "neureus", "httpx", "httpcore", "pydantic", "httpx-sse", "anyio", "trio", "openai", "anthropic"
+        ),
+    )
+    report.print(info_ratios=[("neureus", "deps + httpx.Client()"), ("neureus import only", "deps")])
+    report.save(args.json)
+    return report
+
+
+if __name__ == "__main__":
+    main()
