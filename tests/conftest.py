@@ -21,6 +21,7 @@ import pytest
 
 from neureus import AsyncChatStream, AsyncNeureus, ChatStream, Neureus
 from neureus.testing import EmulatorServer, FakeGateway
+from neureus.testing import fake_gateway as fake_gateway  # the fixture users import the same way
 
 MESSAGES = [{"role": "user", "content": "Hello"}]
 
