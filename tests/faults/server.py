@@ -388,15 +388,17 @@ _REASONS = {
 class FaultServer:
     """The server; use as a context manager or call :meth:`start` and :meth:`stop`."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", *, echo: bool = False) -> None:
         if not host.startswith("127."):
             raise ValueError("the fault server only binds loopback addresses")
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind((host, 0))
-        self._listener.listen(256)
+        self._listener.listen(1024)
         self._listener.settimeout(0.05)
         self.host = host
+        self.echo = echo
+        """Unscripted chats answer with the last message's words (streamed one per event)."""
         self.port: int = self._listener.getsockname()[1]
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -447,7 +449,7 @@ class FaultServer:
                     reply = item[1]
                     break
             else:
-                reply = Stream() if _wants_stream(request) else Respond()
+                reply = _default_reply(request, self.echo)
             if reply.fault:
                 self.faults_injected += 1
         return reply
@@ -517,6 +519,24 @@ class FaultServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def echo_tokens(text: str) -> list[str]:
+    """How an echo server cuts a message into tokens: words with their leading space."""
+    words = text.split(" ")
+    return [words[0]] + [" " + w for w in words[1:]] if text else ["(empty)"]
+
+
+def _default_reply(request: Received, echo: bool) -> Reply:
+    stream = _wants_stream(request)
+    if not echo or request.path != "/ai/chat":
+        return Stream() if stream else Respond()
+    body = request.json if isinstance(request.json, dict) else {}
+    messages = body.get("messages") or [{}]
+    text = str(messages[-1].get("content", "")) if isinstance(messages[-1], dict) else ""
+    if stream:
+        return Stream(tokens=echo_tokens(text))
+    return Respond(body=json.dumps({"text": text, "logId": "log_echo"}).encode())
 
 
 def _wants_stream(request: Received) -> bool:
