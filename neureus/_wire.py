@@ -15,10 +15,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ._config import ClientConfig, coerce_timeout
 from ._exceptions import APIResponseValidationError, InvalidRequestError
@@ -63,6 +63,8 @@ __all__ = [
     "parse_widget_key",
     "parse_widget_key_revocation",
 ]
+
+_ModelT = TypeVar("_ModelT", bound=BaseModel)
 
 USER_AGENT: Final = f"neureus-python/{__version__}"
 _JSON_HEADERS: Final = {"accept": "application/json"}
@@ -295,9 +297,7 @@ def _load_json(response: httpx.Response, operation: str) -> Any:
         ) from None
 
 
-def parse_model(model_type: type[Any], response: httpx.Response, operation: str) -> Any:
-    """Validate a JSON answer as ``model_type``; a mismatch is an ``APIResponseValidationError``."""
-    data = _load_json(response, operation)
+def _validate(model_type: type[_ModelT], data: Any, response: httpx.Response, operation: str) -> _ModelT:
     try:
         return model_type.model_validate(data)
     except ValidationError as exc:
@@ -308,43 +308,31 @@ def parse_model(model_type: type[Any], response: httpx.Response, operation: str)
         ) from None
 
 
+def parse_model(model_type: type[_ModelT], response: httpx.Response, operation: str) -> _ModelT:
+    """Validate a JSON answer as ``model_type``; a mismatch is an ``APIResponseValidationError``."""
+    return _validate(model_type, _load_json(response, operation), response, operation)
+
+
 def parse_chat(response: httpx.Response) -> ChatResponse:
     """The JSON answer of ``POST /ai/chat``."""
-    result: ChatResponse = parse_model(ChatResponse, response, "chat")
-    return result
+    return parse_model(ChatResponse, response, "chat")
 
 
 def parse_embeddings(response: httpx.Response) -> EmbeddingsResponse:
     """Any of the four embeddings shapes API.md lists."""
-    result: EmbeddingsResponse = parse_model(EmbeddingsResponse, response, "embeddings")
-    return result
+    return parse_model(EmbeddingsResponse, response, "embeddings")
 
 
 def parse_model_list(response: httpx.Response) -> ModelList:
     """``{"models": [...]}`` (a bare list is accepted too)."""
     data = _load_json(response, "list_models")
-    if isinstance(data, list):
-        data = {"models": data}
-    try:
-        return ModelList.model_validate(data)
-    except ValidationError as exc:
-        raise APIResponseValidationError.for_response(
-            f"list_models: the gateway's answer does not match ModelList ({exc.errors()[0]['msg']})", response
-        ) from None
+    return _validate(ModelList, {"models": data} if isinstance(data, list) else data, response, "list_models")
 
 
 def parse_provider_list(response: httpx.Response) -> ProviderList:
     """``{"providers": [...]}`` with strings or objects (a bare list is accepted too)."""
     data = _load_json(response, "list_providers")
-    if isinstance(data, list):
-        data = {"providers": data}
-    try:
-        return ProviderList.model_validate(data)
-    except ValidationError as exc:
-        raise APIResponseValidationError.for_response(
-            f"list_providers: the gateway's answer does not match ProviderList ({exc.errors()[0]['msg']})",
-            response,
-        ) from None
+    return _validate(ProviderList, {"providers": data} if isinstance(data, list) else data, response, "list_providers")
 
 
 def parse_provider_key_status(spec: RequestSpec, response: httpx.Response) -> ProviderKeyStatus:
@@ -355,24 +343,16 @@ def parse_provider_key_status(spec: RequestSpec, response: httpx.Response) -> Pr
     data = _load_json(response, spec.operation)
     if isinstance(data, dict):
         data = {"provider": spec.provider, "configured": configured, **data}
-    try:
-        return ProviderKeyStatus.model_validate(data)
-    except ValidationError as exc:
-        raise APIResponseValidationError.for_response(
-            f"{spec.operation}: the gateway's answer does not match ProviderKeyStatus ({exc.errors()[0]['msg']})",
-            response,
-        ) from None
+    return _validate(ProviderKeyStatus, data, response, spec.operation)
 
 
 def parse_widget_key(response: httpx.Response) -> WidgetKey:
     """``{"key": "pk_...", "keyPreview": "pk_xxxx"}``."""
-    result: WidgetKey = parse_model(WidgetKey, response, "create_widget_key")
-    return result
+    return parse_model(WidgetKey, response, "create_widget_key")
 
 
 def parse_widget_key_revocation(response: httpx.Response) -> WidgetKeyRevocation:
     """A 204 or an empty body counts as revoked; otherwise ``{"revoked": bool}`` (default true)."""
     if response.status_code == 204 or not response.content.strip():
         return WidgetKeyRevocation(revoked=True)
-    result: WidgetKeyRevocation = parse_model(WidgetKeyRevocation, response, "revoke_widget_key")
-    return result
+    return parse_model(WidgetKeyRevocation, response, "revoke_widget_key")

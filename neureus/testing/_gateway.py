@@ -281,19 +281,19 @@ class FakeGateway:
 
     def client(self, **options: Any) -> Neureus:
         """A :class:`~neureus.Neureus` client wired to this emulator (closing it is optional)."""
-        options.setdefault("api_key", self.api_key)
-        options.setdefault("base_url", DEFAULT_BASE_URL)
-        options.setdefault("retry_policy", FAST_RETRIES)
-        options.setdefault("http_client", httpx.Client(transport=httpx.MockTransport(self.handle)))
-        return Neureus(**options)
+        return Neureus(**self._client_options(options, httpx.Client))
 
     def async_client(self, **options: Any) -> AsyncNeureus:
         """An :class:`~neureus.AsyncNeureus` client wired to this emulator."""
+        return AsyncNeureus(**self._client_options(options, httpx.AsyncClient))
+
+    def _client_options(self, options: dict[str, Any], http_class: type[Any]) -> dict[str, Any]:
         options.setdefault("api_key", self.api_key)
         options.setdefault("base_url", DEFAULT_BASE_URL)
         options.setdefault("retry_policy", FAST_RETRIES)
-        options.setdefault("http_client", httpx.AsyncClient(transport=httpx.MockTransport(self.handle)))
-        return AsyncNeureus(**options)
+        if "http_client" not in options:
+            options["http_client"] = http_class(transport=httpx.MockTransport(self.handle))
+        return options
 
     def __repr__(self) -> str:
         return f"FakeGateway({len(self.requests)} requests, {len(self._replies)} queued replies)"
