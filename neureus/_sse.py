@@ -54,6 +54,20 @@ class SSEDecoder:
         if b"\r" in chunk:
             self._after_cr = chunk[-1] == 13
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if (
+            chunk[:6] == b"data: "
+            and chunk.find(b"\n") == len(chunk) - 2
+            and chunk[-1] == 10
+            and not self._partial
+            and not self._data
+            and self._started
+            and not self._event
+            and self._id is None
+            and self._retry is None
+        ):
+            # The common token chunk: one whole one-line ``data:`` event, nothing pending.
+            # Exactly what the general path below would make of it, minus the line loop.
+            return [ServerSentEvent("message", chunk[6:-2].decode("utf-8", "replace"), self._last_id)]
         if b"\n" not in chunk:
             self._partial.append(chunk)
             return []
