@@ -51,6 +51,7 @@ def parse_args(description: str, extra: Callable[[argparse.ArgumentParser], None
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", dest="full", action="store_false", help="a quick run, under a minute (default)")
     mode.add_argument("--full", dest="full", action="store_true", help="more rounds, tighter medians")
+    parser.set_defaults(full=False)
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     if extra is not None:
         extra(parser)

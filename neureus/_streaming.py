@@ -116,7 +116,15 @@ class ChatStream(_StreamResult):
         state = self._state
         try:
             while True:
-                event = self._next_event()
+                # _next_event() inlined: this loop runs once per token.
+                event = self._first
+                if event is not None:
+                    self._first = None
+                elif self._closed:
+                    event = None
+                else:
+                    assert self._source is not None
+                    event = self._source.next()
                 if event is None:
                     self.close()
                     state.finish()
@@ -246,7 +254,18 @@ class AsyncChatStream(_StreamResult):
         state = self._state
         try:
             while True:
-                event = await self._next_event()
+                # _next_event() inlined, and an event already decoded is taken without
+                # creating a coroutine: this loop runs once per token.
+                event = self._first
+                source = self._source
+                if event is not None:
+                    self._first = None
+                elif self._closed or source is None:
+                    event = None
+                else:
+                    event = source.buffered()
+                    if event is None:
+                        event = await source.next()
                 if event is None:
                     await self.aclose()
                     state.finish()

@@ -40,6 +40,11 @@ class _EventSourceBase:
         self._queue: deque[ServerSentEvent] = deque()
         self._ended = False
 
+    def buffered(self) -> ServerSentEvent | None:
+        """The next event if it is already decoded, else ``None``; no I/O."""
+        queue = self._queue
+        return queue.popleft() if queue else None
+
     def _take(self, chunk: bytes | None) -> None:
         # None marks the end of the body.
         if chunk is None:
