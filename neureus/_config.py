@@ -9,7 +9,6 @@ break a header, or an ``http://`` URL to a host that is not loopback is refused 
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import math
 import os
 from collections.abc import Mapping
@@ -85,6 +84,8 @@ def is_loopback_host(host: str) -> bool:
     host = host.strip("[]").lower()
     if host == "localhost" or host.endswith(".localhost"):
         return True
+    import ipaddress  # only for an http:// base URL: not worth its import time up front
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

@@ -17,13 +17,13 @@ from httpx_sse import ServerSentEvent
 
 from ._exceptions import APIConnectionError
 from ._stream_state import StreamState
-from .types import StreamFinal
 
 if TYPE_CHECKING:
     import httpx
 
     from ._transport import AsyncEventSource, AsyncTransport, SyncEventSource, SyncTransport
     from ._wire import RequestSpec
+    from .types import StreamFinal
 
 __all__ = ["AsyncChatStream", "ChatStream"]
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic_core import ValidationError  # the class pydantic re-exports, without loading pydantic.main
 
 from ._config import ClientConfig, coerce_timeout
 from ._exceptions import APIResponseValidationError, InvalidRequestError
@@ -32,15 +32,21 @@ from ._validation import (
     messages_to_wire,
 )
 from ._version import __version__
-from .types import (
-    ChatResponse,
-    EmbeddingsResponse,
-    ModelList,
-    ProviderKeyStatus,
-    ProviderList,
-    WidgetKey,
-    WidgetKeyRevocation,
-)
+
+if TYPE_CHECKING:
+    # The models are imported by each parser when it first runs, not here: building a
+    # client needs none of them, and defining them costs more than the rest of the SDK.
+    from pydantic import BaseModel
+
+    from .types import (
+        ChatResponse,
+        EmbeddingsResponse,
+        ModelList,
+        ProviderKeyStatus,
+        ProviderList,
+        WidgetKey,
+        WidgetKeyRevocation,
+    )
 
 __all__ = [
     "RequestSpec",
@@ -64,7 +70,7 @@ __all__ = [
     "parse_widget_key_revocation",
 ]
 
-_ModelT = TypeVar("_ModelT", bound=BaseModel)
+_ModelT = TypeVar("_ModelT", bound="BaseModel")
 
 USER_AGENT: Final = f"neureus-python/{__version__}"
 _JSON_HEADERS: Final = {"accept": "application/json"}
@@ -315,28 +321,38 @@ def parse_model(model_type: type[_ModelT], response: httpx.Response, operation: 
 
 def parse_chat(response: httpx.Response) -> ChatResponse:
     """The JSON answer of ``POST /ai/chat``."""
+    from .types import ChatResponse
+
     return parse_model(ChatResponse, response, "chat")
 
 
 def parse_embeddings(response: httpx.Response) -> EmbeddingsResponse:
     """Any of the four embeddings shapes API.md lists."""
+    from .types import EmbeddingsResponse
+
     return parse_model(EmbeddingsResponse, response, "embeddings")
 
 
 def parse_model_list(response: httpx.Response) -> ModelList:
     """``{"models": [...]}`` (a bare list is accepted too)."""
+    from .types import ModelList
+
     data = _load_json(response, "list_models")
     return _validate(ModelList, {"models": data} if isinstance(data, list) else data, response, "list_models")
 
 
 def parse_provider_list(response: httpx.Response) -> ProviderList:
     """``{"providers": [...]}`` with strings or objects (a bare list is accepted too)."""
+    from .types import ProviderList
+
     data = _load_json(response, "list_providers")
     return _validate(ProviderList, {"providers": data} if isinstance(data, list) else data, response, "list_providers")
 
 
 def parse_provider_key_status(spec: RequestSpec, response: httpx.Response) -> ProviderKeyStatus:
     """``{"provider", "configured"}``; a 204 or an empty body means the operation took effect."""
+    from .types import ProviderKeyStatus
+
     configured = spec.operation != "delete_provider_key"
     if response.status_code == 204 or not response.content.strip():
         return ProviderKeyStatus(provider=spec.provider or "", configured=configured)
@@ -348,11 +364,15 @@ def parse_provider_key_status(spec: RequestSpec, response: httpx.Response) -> Pr
 
 def parse_widget_key(response: httpx.Response) -> WidgetKey:
     """``{"key": "pk_...", "keyPreview": "pk_xxxx"}``."""
+    from .types import WidgetKey
+
     return parse_model(WidgetKey, response, "create_widget_key")
 
 
 def parse_widget_key_revocation(response: httpx.Response) -> WidgetKeyRevocation:
     """A 204 or an empty body counts as revoked; otherwise ``{"revoked": bool}`` (default true)."""
+    from .types import WidgetKeyRevocation
+
     if response.status_code == 204 or not response.content.strip():
         return WidgetKeyRevocation(revoked=True)
     return parse_model(WidgetKeyRevocation, response, "revoke_widget_key")
