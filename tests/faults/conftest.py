@@ -58,7 +58,7 @@ class Ledger:
         by_fault: dict[str, list[Row]] = defaultdict(list)
         for row in self.rows:
             by_fault[row.fault].append(row)
-        header = f"{'fault':<34} {'cases':>5} {'injected':>8} {'recovered':>9} {'surfaced':>8} {'passed':>6} {'FAILED':>6} {'lost':>4} {'dup':>4}"
+        header = f"{'fault':<36} {'cases':>5} {'injected':>8} {'recovered':>9} {'surfaced':>8} {'passed':>6} {'FAILED':>6} {'lost':>4} {'dup':>4}"
         out = [header, "-" * len(header)]
         totals: Counter[str] = Counter()
         for fault in sorted(by_fault):
@@ -73,12 +73,12 @@ class Ledger:
             totals["lost"] += lost
             totals["dup"] += dup
             out.append(
-                f"{fault:<34} {len(rows):>5} {injected:>8} {c['recovered']:>9} {c['surfaced']:>8} "
+                f"{fault:<36} {len(rows):>5} {injected:>8} {c['recovered']:>9} {c['surfaced']:>8} "
                 f"{c['passed']:>6} {c['FAILED']:>6} {lost:>4} {dup:>4}"
             )
         out.append("-" * len(header))
         out.append(
-            f"{'TOTAL':<34} {totals['cases']:>5} {totals['injected']:>8} {totals['recovered']:>9} "
+            f"{'TOTAL':<36} {totals['cases']:>5} {totals['injected']:>8} {totals['recovered']:>9} "
             f"{totals['surfaced']:>8} {totals['passed']:>6} {totals['FAILED']:>6} {totals['lost']:>4} {totals['dup']:>4}"
         )
         survived = totals["recovered"] + totals["surfaced"] + totals["passed"]

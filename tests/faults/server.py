@@ -108,6 +108,7 @@ class Chunked(Reply):
 
     chunks: Sequence[bytes] = ()
     content_type: str = "text/event-stream"
+    pause: float = 0.0  # between chunks (each chunk is flushed on its own)
 
 
 @dataclasses.dataclass
@@ -286,7 +287,9 @@ class _Connection:
             return False
         if isinstance(reply, Chunked):
             send(self.head(200, {"content-type": reply.content_type, "transfer-encoding": "chunked"}))
-            for chunk in reply.chunks:
+            for index, chunk in enumerate(reply.chunks):
+                if index and reply.pause and not wait(reply.pause):
+                    return False
                 if chunk:
                     send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             send(b"0\r\n\r\n")

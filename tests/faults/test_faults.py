@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import email.utils
 import gc
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -40,6 +41,7 @@ from neureus import (
     RateLimitError,
     RetryPolicy,
     StreamError,
+    UnprocessableEntityError,
 )
 
 from .conftest import CaseRecord
@@ -125,7 +127,7 @@ class Fault:
     applies: str = "all"  # "all", "calls" (not streaming) or "stream"
     client: dict[str, Any] = dataclasses.field(default_factory=dict)
     min_elapsed: float = 0.0
-    max_elapsed: float = 5.0
+    max_elapsed: float = 3.0
     check: Callable[[Context], None] | None = None
     expected_tokens: tuple[str, ...] | None = None  # streams: what must arrive (default: what the server wrote)
     prefix_ok: bool = False  # a reset may drop bytes already in flight: a prefix is enough
@@ -178,6 +180,13 @@ def _burst(code: int) -> Callable[[Context], list[Reply]]:
 _EV = sse_event
 _DONE = sse_event({"done": True, "logId": "log_c", "inputTokens": 1, "outputTokens": 1})
 _HUGE = "x" * (1024 * 1024)
+_TRICKLE = (
+    "data: " + json.dumps({"delta": {"content": "é"}}, ensure_ascii=False) + "\r\n\r\n"
+    ": keep-alive\r\n\r\n"
+    "data: " + json.dumps({"delta": {"content": "🙂"}}, ensure_ascii=False) + "\r\n\r\n"
+    "data: " + json.dumps({"delta": {"content": " ok"}}) + "\r\n\r\n"
+    "data: " + json.dumps({"done": True}) + "\r\n\r\n"
+).encode()
 
 FAULTS: list[Fault] = [
     # -- the connection --------------------------------------------------------------------
@@ -188,6 +197,22 @@ FAULTS: list[Fault] = [
     Fault("reset_mid_body_always", lambda c: [ResetMidBody()] * 3, APIConnectionError, attempts=3, applies="calls"),
     # -- 5xx bursts ------------------------------------------------------------------------
     *[Fault(f"http_{code}_burst_then_ok", _burst(code), attempts=3) for code in (500, 502, 503, 504)],
+    Fault("http_408_burst_then_ok", _burst(408), attempts=3),
+    Fault("http_409_burst_then_ok", _burst(409), attempts=3),
+    Fault(
+        "http_503_backoff_waited",
+        _burst(503),
+        attempts=3,
+        # jitter 1.0: the waits are exactly 0.02 s then 0.04 s
+        client={"retry_policy": RetryPolicy(initial_wait=0.02, max_wait=0.04, jitter=lambda: 1.0)},
+        min_elapsed=0.06,
+    ),
+    Fault(
+        "http_422_never_retried",
+        lambda c: [Respond(422, b'{"error": {"message": "bad input"}}')],
+        UnprocessableEntityError,
+        check=_status(422, "bad input"),
+    ),
     Fault(
         "http_503_exhausted", lambda c: [Respond(503)] * 3, InternalServerError, attempts=3, check=_status(503, "503")
     ),
@@ -357,6 +382,12 @@ FAULTS: list[Fault] = [
         IncompleteStreamError,
         applies="stream",
         expected_tokens=("Hi",),
+    ),
+    Fault(
+        "stream_trickled_byte_by_byte",
+        lambda c: [Chunked([bytes([b]) for b in _TRICKLE], pause=0.002)],
+        applies="stream",
+        expected_tokens=("é", "🙂", " ok"),
     ),
     Fault("stall_between_events_within_timeout", lambda c: [Stream(stall_after=2, stall=0.05)], applies="stream"),
     Fault(
@@ -589,5 +620,33 @@ async def test_many_faults_in_a_row_on_one_client(api: Any, fault_server: FaultS
         assert pool_in_use(client) == 0
     assert ok >= 30
     assert fault_server.pending() == 0
+    await api.close(client)
+    assert fault_server.wait_idle(0) == 0
+
+
+@pytest.mark.parametrize("op", list(OPERATIONS))
+async def test_connection_refused(api: Any, op: str) -> None:
+    """Nothing listens on the port: APIConnectionError after the retries, quickly."""
+    with FaultServer() as server:
+        url = server.url  # a loopback port that is closed once the server stops
+    client = new_client(api, server)
+    client = client.with_options(base_url=url)
+    start = time.monotonic()
+    with pytest.raises(APIConnectionError) as caught:
+        await perform(api, client, OPERATIONS[op], [])
+    assert not isinstance(caught.value, APITimeoutError)
+    assert time.monotonic() - start < 3.0
+    assert pool_in_use(client) == 0
+
+
+async def test_sync_stream_dropped_mid_way_releases_its_connection(api: Any, fault_server: FaultServer) -> None:
+    """``for token in client.ai.stream(...): break`` with no ``with`` block: released on drop."""
+    if api.is_async:
+        pytest.skip("the sync stream closes itself when dropped; an async one needs aclose()")
+    client = new_client(api, fault_server)
+    for _token in client.ai.stream(MESSAGES):
+        break
+    gc.collect()
+    assert pool_in_use(client) == 0
     await api.close(client)
     assert fault_server.wait_idle(0) == 0
