@@ -6,6 +6,8 @@ Exit codes: 0 ok, 1 gateway or network error, 2 bad usage or input, 130 Ctrl-C.
 
 from __future__ import annotations
 
+import getpass
+import io
 import json
 import os
 import re
@@ -14,13 +16,15 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import neureus.preprocessing
 from neureus import Neureus, __version__
+from neureus._cli import main
 from neureus.testing import EmulatorServer, FakeGateway
 
 pytestmark = pytest.mark.network
@@ -499,3 +503,244 @@ def test_emulator_port_in_use() -> None:
         taken.listen()
         proc = run("emulator", "--port", str(taken.getsockname()[1]), env=cli_env(None))
     assert_one_error_line(proc, 1, "cannot serve on 127.0.0.1")
+
+
+# -- in process: the same commands through main(), for branch coverage and the odd paths ---
+
+
+class FakeStdin(io.StringIO):
+    def __init__(self, text: str = "", *, tty: bool = False) -> None:
+        super().__init__(text)
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@pytest.fixture
+def cli(
+    server: EmulatorServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
+    for name in [name for name in os.environ if name.startswith("NEUREUS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("NEUREUS_BASE_URL", server.base_url)
+    monkeypatch.setenv("NEUREUS_API_KEY", API_KEY)
+
+    def invoke(*args: str, stdin: str = "", tty: bool = False) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "stdin", FakeStdin(stdin, tty=tty))
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
+
+
+def test_in_process_gateway_commands(cli: Callable[..., tuple[int, str, str]], gateway: FakeGateway) -> None:
+    assert cli("chat", "Hi") == (0, "Hello from the Neureus emulator! You said: Hi\n", "")
+    code, out, _ = cli("chat", "--no-stream", "--json", stdin="From stdin")
+    assert json.loads(out)["text"].endswith("You said: From stdin")
+    assert cli("chat", "--no-stream", "Hi")[1] == "Hello from the Neureus emulator! You said: Hi\n"
+    assert json.loads(cli("--json", "chat", "Hi")[1])["output_tokens"] > 0
+    assert cli("models", "--type", "embedding")[1].splitlines()[1].startswith("bge-base-en")
+    assert json.loads(cli("models", "--provider", "openai", "--json")[1])[0]["id"] == "gpt-4o"
+    assert cli("models", "--type", "nothing") == (0, "No models match.\n", "")
+
+    assert cli("providers", "list") == (0, "No provider keys are configured.\n", "")
+    assert cli("providers", "set", "openai", stdin=PROVIDER_KEY)[0] == 0
+    assert cli("providers", "rotate", "openai", stdin="sk-rotated-000011112222") == (
+        0,
+        "openai: key rotated (configured: yes).\n",
+        "",
+    )
+    assert json.loads(cli("providers", "list", "--json")[1]) == [{"provider": "openai", "configured": True}]
+    assert cli("providers", "list")[1] == "PROVIDER  CONFIGURED\nopenai    yes\n"
+    assert json.loads(cli("providers", "delete", "openai", "--json")[1]) == {"provider": "openai", "configured": False}
+
+    code, out, err = cli("widget-key", "create")
+    key = out.strip()
+    assert code == 0 and key in gateway.widget_keys and "revoke" in err
+    assert cli("widget-key", "revoke", stdin=key)[1] == f"Widget key {key[:4]}…{key[-4:]} revoked.\n"
+    created = json.loads(cli("widget-key", "create", "--json")[1])
+    assert json.loads(cli("widget-key", "revoke", "--json", stdin=created["key"])[1])["revoked"] is True
+
+
+def test_in_process_secrets_from_a_hidden_prompt(
+    cli: Callable[..., tuple[int, str, str]], gateway: FakeGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prompts: list[str] = []
+
+    def fake_getpass(prompt: str) -> str:
+        prompts.append(prompt)
+        return PROVIDER_KEY
+
+    monkeypatch.setattr(getpass, "getpass", fake_getpass)
+    code, out, err = cli("providers", "set", "anthropic", tty=True)
+    assert code == 0
+    assert prompts == ["anthropic API key (input hidden): "]
+    assert gateway.provider_keys[API_KEY] == {"anthropic": PROVIDER_KEY}
+    assert PROVIDER_KEY not in out + err
+
+    def no_input(prompt: str) -> str:
+        raise EOFError
+
+    monkeypatch.setattr(getpass, "getpass", no_input)
+    code, _, err = cli("widget-key", "revoke", tty=True)
+    assert code == 2
+    assert err.startswith("neureus: error: no widget key given")
+
+
+def test_in_process_failures(cli: Callable[..., tuple[int, str, str]], gateway: FakeGateway, tmp_path: Path) -> None:
+    code, _, err = cli("chat", tty=True)
+    assert code == 2 and "no prompt" in err
+    code, _, err = cli("chat", stdin="   ")
+    assert code == 2 and "stdin was empty" in err
+    code, _, err = cli("providers", "set", "openai", stdin="")
+    assert code == 2 and "no openai API key given" in err
+
+    # A revocation the gateway answers with revoked=false is a failure too.
+    gateway.queue_error(200, {"revoked": False}, path="/ai/widget/key")
+    code, out, _ = cli("widget-key", "revoke", stdin="pk_some_key_00000000")
+    assert code == 1 and "NOT revoked" in out
+
+    # The provider key is redacted from any error line, even one that would quote it.
+    gateway.queue_error(400, {"error": f"bad key {PROVIDER_KEY}"})
+    code, out, err = cli("providers", "set", "openai", stdin=PROVIDER_KEY)
+    assert code == 1 and "400" in err and PROVIDER_KEY not in out + err
+
+    (tmp_path / "latin1.json").write_bytes(b'[{"role": "user", "content": "caf\xe9"}]')
+    code, _, err = cli("preprocess", str(tmp_path / "latin1.json"))
+    assert code == 2 and "not UTF-8" in err
+
+
+def test_in_process_preprocess(cli: Callable[..., tuple[int, str, str]]) -> None:
+    code, out, _ = cli("preprocess", "-", stdin=json.dumps(MESSAGES))
+    assert code == 0
+    assert out.splitlines()[:3] == ["system:    Answer in one sentence.", "user:      Hello!", ""]
+    code, out, _ = cli("preprocess", "-", "--json", "--keep-turns", "2", stdin=json.dumps(MESSAGES))
+    assert json.loads(out)["stats"]["final_messages"] == 2
+    code, _, err = cli("preprocess", "-", stdin="null")
+    assert code == 2 and "not null" in err
+
+
+def test_in_process_unexpected_errors(
+    cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import neureus.preprocessing
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(neureus.preprocessing, "preprocess", broken)
+    monkeypatch.setenv("NEUREUS_LOG", "")
+    code, _, err = cli("preprocess", "-", stdin="[]")
+    assert code == 1
+    assert err == "neureus: error: unexpected RuntimeError: boom (run with --debug for the traceback)\n"
+    code, _, err = cli("preprocess", "-", "--debug", stdin="[]")
+    assert code == 1
+    assert "Traceback" in err
+    assert err.splitlines()[-1] == "neureus: error: unexpected RuntimeError: boom"
+
+
+def test_in_process_broken_pipe_and_ctrl_c(
+    cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    class ClosedPipe(io.StringIO):
+        def __init__(self, fd: int) -> None:
+            super().__init__()
+            self.fd = fd
+
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def fileno(self) -> int:
+            return self.fd
+
+    with open(tmp_path / "out", "w") as target:
+        monkeypatch.setattr(sys, "stdout", ClosedPipe(target.fileno()))
+        assert cli("models")[0] == 1
+    monkeypatch.undo()
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(neureus.preprocessing, "preprocess", interrupted)
+    assert cli("preprocess", "-", stdin="[]") == (130, "", "\n")
+
+
+def test_in_process_emulator(cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    installed: list[tuple[int, Callable[[int, object], object]]] = []
+    monkeypatch.setattr(signal, "signal", lambda signum, handler: installed.append((signum, handler)))
+
+    def serve_until_ctrl_c(self: EmulatorServer) -> None:
+        raise KeyboardInterrupt  # the real serving is tested in a subprocess above
+
+    monkeypatch.setattr(EmulatorServer, "serve_forever", serve_until_ctrl_c)
+    code, out, err = cli("emulator", "--port", "0")
+    assert code == 0
+    assert out.startswith("Neureus emulator serving at http://127.0.0.1:")
+    assert err == "Emulator stopped.\n"
+    ((signum, handler),) = installed
+    assert signum == signal.SIGTERM
+    with pytest.raises(KeyboardInterrupt):  # SIGTERM stops it like Ctrl-C
+        handler(signum, None)
+    code, out, err = cli("emulator", "--port", "0", "--host", "0.0.0.0", "--json")
+    assert code == 0
+    assert json.loads(out)["base_url"].startswith("http://0.0.0.0:")
+    assert err.startswith("neureus: warning:")
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        code, _, err = cli("emulator", "--port", str(taken.getsockname()[1]))
+    assert code == 1 and "cannot serve on" in err
+
+
+def test_in_process_usage_errors(
+    cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bad_inputs = {
+        "{": "not valid JSON",
+        '[{"role": "robot", "content": "x"}]': "robot",
+        "[[]]": "not a list",
+    }
+    for text, fragment in bad_inputs.items():
+        code, _, err = cli("preprocess", "-", stdin=text)
+        assert code == 2 and fragment in err, err
+    code, _, err = cli("preprocess", str(tmp_path / "missing.json"))
+    assert code == 2 and "cannot read" in err
+    code, out, _ = cli("preprocess", "-", stdin=json.dumps([{"role": "user", "content": "one\ntwo"}]))
+    assert out.splitlines()[:2] == ["user:      one", "           two"]
+    code, _, err = cli("providers", "set", "openai", stdin="one\ntwo\n")
+    assert code == 2 and "got 2 lines" in err
+    for bad in ("x", "-1"):
+        with pytest.raises(SystemExit) as exited:
+            cli("preprocess", "-", "--keep-turns", bad)
+        assert exited.value.code == 2
+    monkeypatch.delenv("NEUREUS_API_KEY")
+    code, _, err = cli("models")
+    assert code == 2 and "no API key: set NEUREUS_API_KEY" in err
+
+
+def test_exit_codes() -> None:
+    from neureus._cli._main import _exit_code
+
+    assert _exit_code(ValueError("bad")) == 2
+    assert _exit_code(neureus.InvalidRequestError("bad")) == 2
+    assert _exit_code(neureus.WidgetKeyScopeError("bad")) == 2
+    assert _exit_code(neureus.APIConnectionError()) == 1
+    assert _exit_code(OSError("port")) == 1
+    assert _exit_code(RuntimeError("bug")) is None
+
+
+def test_in_process_emulator_off_the_main_thread(
+    cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def stop(self: EmulatorServer) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(EmulatorServer, "serve_forever", stop)
+    results: list[tuple[int, str, str]] = []
+    thread = threading.Thread(target=lambda: results.append(cli("emulator", "--port", "0")))
+    thread.start()
+    thread.join(30)
+    assert results[0][0] == 0  # no signal handler can be installed there, and none is tried

@@ -57,7 +57,7 @@ def add_commands(commands: Commands, common: argparse.ArgumentParser) -> None:
 
 
 def _kind(value: Any) -> str:
-    names = {dict: "an object", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
