@@ -55,6 +55,7 @@ from .server import (
     ResetMidBody,
     Respond,
     Stream,
+    default_body,
     sse_event,
 )
 
@@ -650,3 +651,25 @@ async def test_sync_stream_dropped_mid_way_releases_its_connection(api: Any, fau
     assert pool_in_use(client) == 0
     await api.close(client)
     assert fault_server.wait_idle(0) == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: deadline= is enforced only through httpx's per-operation timeouts (_retry.clip_timeout): "
+    "a body trickling a few bytes at a time, each read within the timeout, runs far past the deadline",
+)
+@pytest.mark.parametrize("op", ["chat", "list_models"])
+async def test_deadline_bounds_a_trickling_body(api: Any, fault_server: FaultServer, op: str) -> None:
+    operation = OPERATIONS[op]
+    body = default_body("GET" if op == "list_models" else "POST", operation.path)
+    # Ten pieces, 0.1 s apart: each read well within the timeout, ~0.9 s for the whole body.
+    fault_server.script(Respond(body=body, trickle=(-(-len(body) // 10), 0.1)), path=operation.path)
+    client = new_client(api, fault_server, deadline=0.2)
+    start = time.monotonic()
+    try:
+        with pytest.raises(APITimeoutError):
+            await perform(api, client, operation, [])
+    finally:
+        elapsed = time.monotonic() - start
+        assert pool_in_use(client) == 0
+    assert elapsed < 0.5
