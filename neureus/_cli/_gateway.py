@@ -88,36 +88,29 @@ def add_commands(commands: Commands, common: argparse.ArgumentParser) -> None:
 def chat(args: argparse.Namespace) -> int:
     prompt = " ".join(args.prompt).strip() or read_prompt()
     messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
+    options: dict[str, Any] = {
+        "model": args.model,
+        "system_prompt": args.system,
+        "temperature": args.temperature,
+        "max_tokens": args.max_tokens,
+    }
     with make_client(args) as client:
         if not args.stream:
-            reply = client.ai.chat(
-                messages,
-                model=args.model,
-                system_prompt=args.system,
-                temperature=args.temperature,
-                max_tokens=args.max_tokens,
-            )
+            reply = client.ai.chat(messages, **options)
             if args.json:
                 print_json(reply.model_dump(mode="json", exclude_none=True))
             else:
                 print(reply.text)
             return 0
-        stream = client.ai.stream(
-            messages,
-            model=args.model,
-            system_prompt=args.system,
-            temperature=args.temperature,
-            max_tokens=args.max_tokens,
-        )
-        with stream:
+        with client.ai.stream(messages, **options) as stream:
             if args.json:
                 stream.until_done()
                 print_json(_stream_summary(stream))
-            else:
-                for token in stream:
-                    sys.stdout.write(token)
-                    sys.stdout.flush()
-                sys.stdout.write("\n")
+                return 0
+            for token in stream:
+                sys.stdout.write(token)
+                sys.stdout.flush()
+            sys.stdout.write("\n")
     return 0
 
 

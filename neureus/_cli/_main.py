@@ -1,4 +1,4 @@
-"""The parser, the client every gateway command shares, and the one place errors are reported.
+"""The parser, and the one place where errors become an exit code and one line on stderr.
 
 Exit codes: 0 success; 1 the gateway or the network failed (or the emulator could not
 bind); 2 bad usage or input (argparse errors, a missing key or prompt, invalid messages,
