@@ -108,6 +108,14 @@ async def run_all(api: Any, client: Any, seen: Exposure, label: str) -> int:
         seen.add_error(f"{label}/stream", exc)
     if stream is not None:
         seen.add(f"{label}/stream object", stream)
+        try:
+            response = stream.response
+        except RuntimeError:  # an async stream that never opened
+            response = None
+        if response is not None:
+            seen.add(f"{label}/stream response", response)
+            seen.add(f"{label}/stream response headers", response.headers)
+            seen.add(f"{label}/stream request", response.request)
     return failures
 
 
@@ -297,3 +305,23 @@ async def test_invalid_api_key_is_redacted_in_the_configuration_error() -> None:
         with pytest.raises(neureus.ConfigurationError) as caught:
             neureus.Neureus(api_key=bad, base_url="http://127.0.0.1:9")
         assert API_KEY not in str(caught.value) and API_KEY not in repr(caught.value)
+
+
+ODD_API_KEY = "ZZq7SECRETplainApiKey0123456789abcdef"
+
+
+@pytest.mark.parametrize("status", [401, 403, 500])
+async def test_an_odd_shaped_api_key_echoed_back_is_redacted(
+    api: Any, debug_logs: pytest.LogCaptureFixture, status: int
+) -> None:
+    """An API key of no known shape: the SDK still knows it is the secret of every call."""
+    gateway = FakeGateway(api_key=ODD_API_KEY)
+    api.gateway = gateway
+    client = api.client(max_retries=1)
+    gateway.queue_error(status, {"error": {"message": f"key {ODD_API_KEY} refused", "key": ODD_API_KEY}}, times=40)
+    seen = Exposure()
+    seen.add("client", client)
+    failures = await run_all(api, client, seen, "odd")
+    assert failures == 11
+    seen.texts += log_texts(debug_logs)
+    assert not seen.leaks((ODD_API_KEY,)), seen.leaks((ODD_API_KEY,))
