@@ -479,7 +479,7 @@ def test_emulator_serves_until_ctrl_c(running: list[Running]) -> None:
 
 
 def test_emulator_json_and_port_0(running: list[Running]) -> None:
-    emulator = start_emulator(running, "--port", "0", "--json")
+    emulator = start_emulator(running, "--port", "0", "--json", "--verbose")
     info: dict[str, Any] = json.loads(emulator.readline())
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", info["base_url"])
     with Neureus(base_url=info["base_url"], api_key=info["api_key"]) as client:
@@ -487,6 +487,7 @@ def test_emulator_json_and_port_0(running: list[Running]) -> None:
     code, _, err = emulator.interrupt(signal.SIGTERM)  # `kill` stops it as cleanly as Ctrl-C
     assert code == 0
     assert "Traceback" not in err
+    assert '"GET /ai/models HTTP/1.1" 200' in err  # --verbose logs each request
 
 
 def test_emulator_explicit_public_host_warns(running: list[Running]) -> None:

@@ -53,6 +53,7 @@ def add_commands(commands: Commands, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8787, help="port to bind (default 8787; 0 picks a free one)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log each request on stderr")
     p.set_defaults(handler=emulator)
 
 
@@ -124,7 +125,7 @@ def emulator(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     try:
-        server = EmulatorServer(FakeGateway(), host=host, port=args.port, allow_public=public)
+        server = EmulatorServer(FakeGateway(), host=host, port=args.port, allow_public=public, verbose=args.verbose)
     except OSError as exc:
         raise OSError(f"cannot serve on {host}:{args.port}: {exc.strerror or exc}") from exc
     try:  # from here on, Ctrl-C (or SIGTERM) is the normal way to stop
