@@ -493,6 +493,10 @@ def test_emulator_json_and_port_0(running: list[Running]) -> None:
 def test_emulator_explicit_public_host_warns(running: list[Running]) -> None:
     emulator = start_emulator(running, "--host", "0.0.0.0", "--port", "0")
     assert "serving at http://0.0.0.0:" in emulator.readline()
+    export = emulator.readline()  # the address to use from this machine is loopback
+    assert export.startswith("export NEUREUS_BASE_URL=http://127.0.0.1:")
+    with Neureus(base_url=export.split()[1].split("=")[1], api_key=API_KEY) as client:
+        assert client.ai.list_providers().providers == []
     code, _, err = emulator.interrupt()
     assert code == 0
     assert err.startswith("neureus: warning: serving the emulator on 0.0.0.0")
@@ -686,7 +690,9 @@ def test_in_process_emulator(cli: Callable[..., tuple[int, str, str]], monkeypat
         handler(signum, None)
     code, out, err = cli("emulator", "--port", "0", "--host", "0.0.0.0", "--json")
     assert code == 0
-    assert json.loads(out)["base_url"].startswith("http://0.0.0.0:")
+    info = json.loads(out)
+    assert info["listening"].startswith("http://0.0.0.0:")
+    assert info["base_url"] == info["listening"].replace("0.0.0.0", "127.0.0.1")
     assert err.startswith("neureus: warning:")
 
     with socket.socket() as taken:

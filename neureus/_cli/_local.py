@@ -128,12 +128,16 @@ def emulator(args: argparse.Namespace) -> int:
         server = EmulatorServer(FakeGateway(), host=host, port=args.port, allow_public=public, verbose=args.verbose)
     except OSError as exc:
         raise OSError(f"cannot serve on {host}:{args.port}: {exc.strerror or exc}") from exc
+    # Bound to every interface, it is reached locally over loopback (which the SDK accepts over http://).
+    wildcard = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(server.host)
+    local_url = server.base_url if wildcard is None else f"http://{wildcard}:{server.port}"
     try:  # from here on, Ctrl-C (or SIGTERM) is the normal way to stop
         if args.json:
-            print(json.dumps({"base_url": server.base_url, "api_key": EMULATOR_API_KEY}), flush=True)
+            info = {"base_url": local_url, "listening": server.base_url, "api_key": EMULATOR_API_KEY}
+            print(json.dumps(info), flush=True)
         else:
             print(f"Neureus emulator serving at {server.base_url} (Ctrl-C to stop)")
-            print(f"export NEUREUS_BASE_URL={server.base_url} NEUREUS_API_KEY={EMULATOR_API_KEY}", flush=True)
+            print(f"export NEUREUS_BASE_URL={local_url} NEUREUS_API_KEY={EMULATOR_API_KEY}", flush=True)
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
         server.serve_forever()
