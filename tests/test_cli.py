@@ -612,6 +612,16 @@ def test_in_process_failures(cli: Callable[..., tuple[int, str, str]], gateway: 
     code, out, err = cli("providers", "set", "openai", stdin=PROVIDER_KEY)
     assert code == 1 and "400" in err and PROVIDER_KEY not in out + err
 
+    # What the CLI adds to the SDK's message: the cause of a cut stream, the wait a 429 asks for.
+    gateway.queue_stream(["slow", " reply"], delay=2.0)
+    code, out, err = cli("chat", "--timeout", "0.3", "hi")
+    assert (code, out) == (1, "slow")
+    assert "Cause: Timed out" in err
+    gateway.queue_error(429, headers={"retry-after": "120"})
+    code, _, err = cli("models")
+    assert code == 1
+    assert "429" in err and "retry after 120 s" in err
+
     (tmp_path / "latin1.json").write_bytes(b'[{"role": "user", "content": "caf\xe9"}]')
     code, _, err = cli("preprocess", str(tmp_path / "latin1.json"))
     assert code == 2 and "not UTF-8" in err

@@ -15,7 +15,15 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from .._exceptions import ConfigurationError, InvalidRequestError, NeureusError, WidgetKeyScopeError
+from .._exceptions import (
+    APIConnectionError,
+    ConfigurationError,
+    IncompleteStreamError,
+    InvalidRequestError,
+    NeureusError,
+    RateLimitError,
+    WidgetKeyScopeError,
+)
 from .._redact import redact_text
 from .._version import __version__
 from . import _gateway, _local
@@ -76,11 +84,20 @@ def _exit_code(exc: BaseException) -> int | None:
     return None
 
 
+def _describe(exc: BaseException) -> str:
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, IncompleteStreamError) and isinstance(exc.__cause__, APIConnectionError):
+        message += f" Cause: {exc.__cause__}"  # a timeout and a reset read alike otherwise
+    if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+        message += f" (the gateway asks to retry after {exc.retry_after:g} s)"
+    return " ".join(redact_text(message, SECRETS).split())
+
+
 def _report(exc: BaseException, debug: bool) -> int:
     if debug:
         traceback.print_exception(type(exc), exc, exc.__traceback__)
     code = _exit_code(exc)
-    message = " ".join(redact_text(str(exc), SECRETS).split()) or type(exc).__name__
+    message = _describe(exc)
     if code is None:
         code = 1
         message = f"unexpected {type(exc).__name__}: {message}"
