@@ -127,6 +127,14 @@ def test_version_and_help() -> None:
         assert command in proc.stdout
 
 
+def test_the_console_script() -> None:
+    script = Path(sys.executable).with_name("neureus")
+    if not script.exists():
+        pytest.skip("the neureus console script is not installed next to this interpreter")
+    proc = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout.strip()) == (0, f"neureus {__version__}")
+
+
 def test_usage_errors_exit_2() -> None:
     proc = run()
     assert proc.returncode == 2

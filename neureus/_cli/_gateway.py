@@ -66,7 +66,11 @@ def add_commands(commands: Commands, common: argparse.ArgumentParser) -> None:
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("list", parents=[common], help="the providers with a key").set_defaults(handler=providers_list)
-    for name, text in (("set", "store a provider key"), ("rotate", "replace a stored key"), ("delete", "remove it")):
+    for name, text in (
+        ("set", "store a provider key"),
+        ("rotate", "replace a stored key"),
+        ("delete", "remove a stored key"),
+    ):
         q = actions.add_parser(name, parents=[common], help=text, description=p.description)
         q.add_argument("provider", metavar="PROVIDER", help="openai or anthropic")
         q.set_defaults(handler=providers_change)
