@@ -2,8 +2,12 @@
 
 The code under test takes a client; the tests hand it one wired to the emulator, choose
 the replies, make it fail, and check what was sent. With pytest, the ``fake_gateway``
-fixture gives a fresh emulator per test (it is installed with neureus)::
+fixture gives a fresh emulator per test; import it into your ``conftest.py``::
 
+    # conftest.py
+    from neureus.testing import fake_gateway  # noqa: F401
+
+    # test_summary.py
     def test_summary(fake_gateway):
         fake_gateway.queue_reply("Short.")
         assert summarise(fake_gateway.client(), "long text") == "Short."
