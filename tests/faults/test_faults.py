@@ -270,7 +270,7 @@ FAULTS: list[Fault] = [
         check=_retry_after(0.005, tolerance=1e-9),
     ),
     # -- slow answers ----------------------------------------------------------------------
-    Fault("slow_headers_then_ok", lambda c: [Respond(headers_delay=0.3)], attempts=2, client={"timeout": 0.1}),
+    Fault("slow_headers_then_ok", lambda c: [Respond(headers_delay=0.5)], attempts=2, client={"timeout": 0.2}),
     Fault(
         "slow_headers_always",
         lambda c: [Respond(headers_delay=0.3)] * 2,
@@ -283,10 +283,10 @@ FAULTS: list[Fault] = [
     Fault("body_trickle_within_timeout", lambda c: [Respond(trickle=(16, 0.01))], applies="calls"),
     Fault(
         "body_stalls_past_timeout",
-        lambda c: [Respond(trickle=(16, 0.3))],
+        lambda c: [Respond(trickle=(16, 0.5))],
         attempts=2,
         applies="calls",
-        client={"timeout": 0.1},
+        client={"timeout": 0.2},
     ),
     Fault(
         "deadline_slow_headers",
@@ -349,10 +349,10 @@ FAULTS: list[Fault] = [
     ),
     Fault(
         "stall_before_first_event_once",
-        lambda c: [Stream(first_delay=0.3)],
+        lambda c: [Stream(first_delay=0.5)],
         attempts=2,
         applies="stream",
-        client={"timeout": 0.1},
+        client={"timeout": 0.2},
     ),
     Fault(
         "reset_mid_stream",
@@ -394,10 +394,10 @@ FAULTS: list[Fault] = [
     Fault("stall_between_events_within_timeout", lambda c: [Stream(stall_after=2, stall=0.05)], applies="stream"),
     Fault(
         "stall_between_events_past_timeout",
-        lambda c: [Stream(stall_after=2, stall=0.4)],
+        lambda c: [Stream(stall_after=2, stall=0.6)],
         IncompleteStreamError,
         applies="stream",
-        client={"timeout": 0.1},
+        client={"timeout": 0.2},
         cause=APITimeoutError,
         max_elapsed=2.0,
     ),
@@ -406,7 +406,7 @@ FAULTS: list[Fault] = [
         lambda c: [Stream(stall_after=2, stall=1.0)],
         IncompleteStreamError,
         applies="stream",
-        client={"deadline": 0.2},
+        client={"deadline": 0.3},
         cause=APITimeoutError,
         max_elapsed=1.5,
     ),
