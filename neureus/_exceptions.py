@@ -25,6 +25,7 @@ message passes through :func:`neureus._redact.redact_text` before it is stored.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -176,12 +177,33 @@ class APIResponseValidationError(APIError):
     @classmethod
     def for_response(cls, message: str, response: httpx.Response) -> APIResponseValidationError:
         """Build one from a read response, quoting the start of its body."""
-        excerpt = response.content[:200].decode("utf-8", errors="replace")
+        secrets = _request_secrets(response)
+        excerpt = redact_text(response.content[:200].decode("utf-8", errors="replace"), secrets)
         request_id = request_id_from_headers(response.headers)
         full = f"{message}: {excerpt!r}"
         if request_id:
             full += f" (request id: {request_id})"
-        return cls(redact_text(full), status_code=response.status_code, body=excerpt, request_id=request_id)
+        return cls(redact_text(full, secrets), status_code=response.status_code, body=excerpt, request_id=request_id)
+
+
+def _request_secrets(response: httpx.Response) -> tuple[str, ...]:
+    """The secrets the request behind ``response`` carried: its bearer key and a body ``key``."""
+    try:
+        request = response.request
+    except RuntimeError:  # a response built by hand has no request
+        return ()
+    secrets: list[str] = []
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        secrets.append(auth[7:])
+    if b'"key"' in request.content:
+        try:
+            body = json.loads(request.content)
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("key"), str):
+            secrets.append(body["key"])
+    return tuple(secrets)
 
 
 class StreamError(APIError):
@@ -280,17 +302,30 @@ def error_message_from_body(body: bytes, content_type: str = "") -> tuple[object
         else:
             message = _message_from_json(data)
             return data, message or stripped[:300]
-    excerpt = stripped
-    if "<" in excerpt and ">" in excerpt:
-        import re
-
-        title = re.search(r"<title[^>]*>(.*?)</title>", excerpt, re.IGNORECASE | re.DOTALL)
-        found = title.group(1) if title else ""
-        excerpt = found if found.strip() else re.sub(r"<[^>]+>", " ", excerpt)
+    excerpt = stripped[:_HTML_SCAN_LIMIT]
+    if "<" in excerpt:
+        excerpt = _html_excerpt(excerpt)
     excerpt = " ".join(excerpt.split())
     if len(excerpt) > 300:
         excerpt = excerpt[:297] + "..."
     return text, excerpt
+
+
+# An error page is read for its <title> or its text; only its start matters, and bounding
+# the scan keeps a hostile multi-megabyte body from costing more than a few milliseconds.
+_HTML_SCAN_LIMIT = 65536
+_TAG = re.compile(r"<[^<>]*>")  # no '<' inside: each attempt stops at the next '<', so linear
+
+
+def _html_excerpt(text: str) -> str:
+    lower = text.lower()
+    start = lower.find("<title")
+    if start != -1:
+        open_end = text.find(">", start)
+        close = lower.find("</title>", open_end) if open_end != -1 else -1
+        if close != -1 and text[open_end + 1 : close].strip():
+            return text[open_end + 1 : close]
+    return _TAG.sub(" ", text)
 
 
 def _reason(status: int) -> str:

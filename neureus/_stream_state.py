@@ -15,7 +15,8 @@ import json
 import json.scanner
 from typing import TYPE_CHECKING, Any
 
-from ._exceptions import APIResponseValidationError, IncompleteStreamError, StreamError
+from ._exceptions import APIResponseValidationError, APITimeoutError, IncompleteStreamError, StreamError
+from ._redact import redact_text
 
 if TYPE_CHECKING:
     from httpx_sse import ServerSentEvent
@@ -42,14 +43,30 @@ def _loads(data: str) -> Any:
     return value
 
 
-def _stream_final(payload: dict[str, Any] | None) -> StreamFinal:
+def _stream_final(payload: dict[str, Any] | None, secrets: tuple[str, ...]) -> StreamFinal:
     # Imported here: the models module is not needed until a stream's last event.
+    from pydantic import ValidationError
+
     from .types import StreamFinal
 
-    return StreamFinal() if payload is None else StreamFinal.model_validate(payload)
+    if payload is None:
+        return StreamFinal()
+    try:
+        return StreamFinal.model_validate(payload)
+    except ValidationError as exc:
+        excerpt = redact_text(json.dumps(payload)[:200], secrets)
+        raise APIResponseValidationError(
+            f"The stream's final event does not match StreamFinal ({exc.errors()[0]['msg']}): {excerpt!r}",
+            body=excerpt,
+        ) from None
 
 
-def _stream_error(payload: Any, fallback: str) -> StreamError:
+def _bad_event(what: str, data: str, secrets: tuple[str, ...]) -> APIResponseValidationError:
+    excerpt = redact_text(data[:200], secrets)
+    return APIResponseValidationError(f"The stream sent an event {what}: {excerpt!r}", body=excerpt)
+
+
+def _stream_error(payload: Any, fallback: str, secrets: tuple[str, ...]) -> StreamError:
     error = payload.get("error") if isinstance(payload, dict) else None
     if error is None:
         error = payload
@@ -65,15 +82,17 @@ def _stream_error(payload: Any, fallback: str) -> StreamError:
     text = f"The gateway reported an error mid-stream: {message}"
     if error_type:
         text += f" ({error_type})"
-    return StreamError(text, error_type=error_type)
+    return StreamError(redact_text(text, secrets), error_type=error_type)
 
 
 class StreamState:
     """Accumulates a stream: the tokens' text, and the final event's fields."""
 
-    __slots__ = ("_parts", "events", "final")
+    __slots__ = ("_parts", "events", "final", "secrets")
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
+        self.secrets = secrets
+        """Values never to show in an error (the call's keys), besides key-shaped text."""
         self._parts: list[str] = []
         self.events = 0
         """Events received so far."""
@@ -99,7 +118,7 @@ class StreamState:
                 payload: Any = json.loads(data)
             except ValueError:
                 payload = data
-            raise _stream_error(payload, data or "unknown error")
+            raise _stream_error(payload, data or "unknown error", self.secrets)
         if not data:
             return None
         try:
@@ -108,18 +127,13 @@ class StreamState:
             if data.strip() == "[DONE]":
                 # An OpenAI-style terminator; our own done event carries the counts.
                 if self.final is None:
-                    self.final = _stream_final(None)
+                    self.final = _stream_final(None, self.secrets)
                 return None
-            raise APIResponseValidationError(
-                f"The stream sent an event whose data is not valid JSON: {data[:200]!r}",
-                body=data[:200],
-            ) from None
+            raise _bad_event("whose data is not valid JSON", data, self.secrets) from None
         if type(payload) is not dict:
-            raise APIResponseValidationError(
-                f"The stream sent an event that is not a JSON object: {data[:200]!r}", body=data[:200]
-            )
+            raise _bad_event("that is not a JSON object", data, self.secrets)
         if payload.get("error"):
-            raise _stream_error(payload, "unknown error")
+            raise _stream_error(payload, "unknown error", self.secrets)
         token: str | None = None
         delta = payload.get("delta")
         if type(delta) is dict:
@@ -129,7 +143,7 @@ class StreamState:
         elif "choices" in payload:
             token = _openai_delta(payload)
         if payload.get("done"):
-            self.final = _stream_final(payload)
+            self.final = _stream_final(payload, self.secrets)
         if token:
             self._parts.append(token)
         return token
@@ -139,7 +153,12 @@ class StreamState:
         if self.final is not None:
             return
         partial = self.text
-        reason = "the connection broke" if cause is not None else "the server closed it"
+        if cause is None:
+            reason = "the server closed it"
+        elif isinstance(cause, APITimeoutError):
+            reason = "no data arrived within the read timeout"
+        else:
+            reason = "the connection broke"
         error = IncompleteStreamError(
             f"The stream stopped before its final event ({reason}) after {self.events} event(s) "
             f"and {len(partial)} characters; the text so far is in .partial_text.",

@@ -85,7 +85,7 @@ class ChatStream(_StreamResult):
     __slots__ = ("_closed", "_first", "_source")
 
     def __init__(self, transport: SyncTransport, spec: RequestSpec) -> None:
-        self._state = StreamState()
+        self._state = StreamState(transport.config.secrets + spec.secrets)
         self._closed = False
         self._source: SyncEventSource | None = None
         self._first: ServerSentEvent | None = None
@@ -208,7 +208,7 @@ class AsyncChatStream(_StreamResult):
     __slots__ = ("_closed", "_first", "_source", "_spec", "_transport")
 
     def __init__(self, transport: AsyncTransport, spec: RequestSpec) -> None:
-        self._state = StreamState()
+        self._state = StreamState(transport.config.secrets + spec.secrets)
         self._transport = transport
         self._spec = spec
         self._source: AsyncEventSource | None = None

@@ -197,7 +197,11 @@ class EmbeddingsResponse(NeureusModel):
         elif isinstance(data.get("data"), list):
             items = data.pop("data")
             if items and all(isinstance(item, dict) for item in items):
-                ordered = sorted(enumerate(items), key=lambda pair: pair[1].get("index", pair[0]))
+                # Order by "index" when every item has an integer one; else keep the wire order.
+                if all(type(item.get("index")) is int for item in items):
+                    ordered = sorted(enumerate(items), key=lambda pair: pair[1]["index"])
+                else:
+                    ordered = list(enumerate(items))
                 data["embeddings"] = [item.get("embedding") for _, item in ordered]
             else:
                 data["embeddings"] = items

@@ -170,12 +170,6 @@ def test_parsers_refuse_only_with_api_response_validation_error(name: str, data:
     check_parser(name, body)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: types.EmbeddingsResponse._normalise_shape sorts data[] by 'index' with no type check: "
-    'mixed types ({"data": [{"index": "a"}, {"index": 1}]}) raise TypeError out of parse_embeddings '
-    "instead of APIResponseValidationError",
-)
 @FUZZ
 @example(body=b'{"data": [{"index": "a", "embedding": [1]}, {"index": 1, "embedding": [2]}]}')
 @given(

@@ -281,12 +281,6 @@ def _sse(payloads: list[Any], names: list[str | None]) -> bytes:
     return "".join(out).encode()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _stream_state.StreamState.on_event calls StreamFinal.model_validate(payload) unguarded: "
-    'a done event with a malformed count ({"done": true, "inputTokens": "x"}) raises a raw pydantic '
-    "ValidationError out of the stream instead of APIResponseValidationError",
-)
 @FUZZ_IO
 @example(events=[({"done": True, "inputTokens": "x"}, None)], flavour="sync")
 @given(
@@ -303,10 +297,6 @@ def test_random_json_events_raise_only_documented_errors(events: list[tuple[Any,
         assert error.partial_text == "".join(delivered)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: StreamState.on_event lets pydantic.ValidationError escape for a malformed done event",
-)
 def test_malformed_done_event_counts_raise_a_neureus_error_minimal() -> None:
     """The minimal case the fuzzer finds, kept as a plain regression test."""
     from httpx_sse import ServerSentEvent

@@ -204,11 +204,6 @@ async def test_failing_calls_show_no_secret(api: Any, debug_logs: pytest.LogCapt
     assert not seen.leaks(), seen.leaks()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _stream_state._stream_error builds StreamError's message from the gateway's "
-    "error text without redact_text, so a mid-stream error quoting a key shows it in full",
-)
 @pytest.mark.parametrize("style", ["event", "data"])
 async def test_stream_error_echoing_the_key_is_redacted(api: Any, style: str) -> None:
     """An error event quoting the caller's key: the StreamError must not repeat it."""
@@ -238,11 +233,6 @@ async def run_all_stream_only(api: Any, client: Any, seen: Exposure) -> None:
         pytest.fail("the stream did not fail")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _stream_state.StreamState.on_event puts undecodable event data into "
-    "APIResponseValidationError message/body without redact_text (a non-JSON event echoing a key leaks it)",
-)
 async def test_undecodable_stream_event_echoing_the_key_is_redacted(api: Any) -> None:
     gateway = make_gateway()
     api.gateway = gateway
@@ -272,11 +262,6 @@ async def test_status_error_echoing_an_odd_byok_key_is_redacted(api: Any, status
     assert not seen.leaks(), seen.leaks()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: APIResponseValidationError.for_response (called from _wire._load_json/parse_model/"
-    "parse_provider_key_status) redacts only key-shaped text, not the call's RequestSpec.secrets",
-)
 async def test_unreadable_2xx_echoing_a_byok_key_is_redacted(api: Any) -> None:
     """A 200 the SDK cannot read that quotes the provider key just sent (any key shape)."""
     gateway = make_gateway()
