@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pydantic
-import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
