@@ -83,7 +83,9 @@ def mock_factory(n: int) -> Factory:
     return make
 
 
-def build_cases(n: int, with_peers: bool, make: Factory) -> tuple[list[Case], list[Case]]:
+def build_cases(
+    n: int, with_peers: bool, make: Factory, n_peers: int | None = None, make_peers: Factory | None = None
+) -> tuple[list[Case], list[Case]]:
     loop = _common.new_loop()
     ne = STREAMS["neureus"](n)
     body = b"".join(ne)
@@ -173,8 +175,8 @@ def build_cases(n: int, with_peers: bool, make: Factory) -> tuple[list[Case], li
         Case("neureus async", neureus_async),
     ]
     if with_peers:
-        sync_cases += peer_cases(n, loop, False, make)
-        async_cases += peer_cases(n, loop, True, make)
+        sync_cases += peer_cases(n_peers or n, loop, False, make_peers or make)
+        async_cases += peer_cases(n_peers or n, loop, True, make_peers or make)
     return sync_cases, async_cases
 
 
@@ -245,13 +247,14 @@ def peer_cases(n: int, loop: asyncio.AbstractEventLoop, asynchronous: bool, make
 def main() -> Report:
     args = _common.parse_args(__doc__.splitlines()[0], lambda p: p.add_argument("--no-peers", action="store_true"))
     n = 5000 if args.full else 2000
-    rounds = 15 if args.full else 5
-    sync_cases, async_cases = build_cases(n, not args.no_peers, mock_factory(n))
+    n_peers = n if args.full else 500  # the peers are 3-40x slower: fewer events in --quick
+    rounds = 21 if args.full else 15
+    sync_cases, async_cases = build_cases(n, not args.no_peers, mock_factory(n), n_peers, mock_factory(n_peers))
     interleave(sync_cases + async_cases, rounds)
     _common.close_loops()
     report = Report(
         bench="stream_inprocess",
-        title=f"Stream decoding in-process (MockTransport), {n:,} token events, events/s, {rounds} interleaved rounds",
+        title=f"Stream decoding in-process (MockTransport), {n:,} token events (peers {n_peers:,}), events/s, {rounds} interleaved rounds",
         unit="ev/s",
         higher_is_better=True,
         cases=sync_cases + async_cases,
