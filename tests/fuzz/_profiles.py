@@ -5,8 +5,8 @@ run stays fast). The long run is::
 
     NEUREUS_FUZZ_EXAMPLES=10000 pytest tests/fuzz
 
-Profiles are applied per test (``@FUZZ``), never loaded globally, so other suites that
-use hypothesis keep their own settings.
+Profiles are applied per test (``@FUZZ``, ``@FUZZ_IO``), never loaded globally, so other
+suites that use hypothesis keep their own settings.
 """
 
 from __future__ import annotations
@@ -30,3 +30,6 @@ settings.register_profile(
     parent=settings.get_profile("neureus-fuzz"),
     max_examples=max(20, EXAMPLES // 4),
 )
+
+FUZZ = settings(settings.get_profile("neureus-fuzz"))
+FUZZ_IO = settings(settings.get_profile("neureus-fuzz-io"))

@@ -14,14 +14,14 @@ from typing import Any
 
 import httpx
 import pydantic
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import neureus
 from neureus import _wire
 from neureus import types as t
 
-FUZZ = settings(settings.get_profile("neureus-fuzz"))
+from ._profiles import FUZZ
 
 SCALARS = (
     st.none()
@@ -107,6 +107,8 @@ MODELS = sorted(KEYS, key=lambda m: m.__name__)
 @given(model=st.sampled_from(MODELS), data=st.data())
 def test_models_refuse_only_with_validation_error(model: type[Any], data: st.DataObject) -> None:
     value = data.draw(st.one_of(JSON, shaped(model)))
+    if model is t.EmbeddingsResponse and unsortable_indices(value):
+        return  # the known bug, xfailed in test_parse_embeddings_refuses_only_with_api_response_validation_error
     try:
         result = model.model_validate(value)
     except pydantic.ValidationError:
@@ -114,6 +116,18 @@ def test_models_refuse_only_with_validation_error(model: type[Any], data: st.Dat
     repr(result)
     str(result)
     result.model_dump(by_alias=True)
+
+
+def unsortable_indices(data: Any) -> bool:
+    """Whether ``data`` is embeddings as ``data[]`` objects whose ``index`` values cannot be sorted."""
+    if isinstance(data, dict) and "embeddings" not in data and "embedding" not in data:
+        items = data.get("data")
+        if isinstance(items, list) and items and all(isinstance(i, dict) for i in items):
+            try:
+                sorted(item.get("index", position) for position, item in enumerate(items))
+            except TypeError:
+                return True
+    return False
 
 
 def response(body: bytes, status: int = 200) -> httpx.Response:
@@ -190,13 +204,8 @@ def test_parse_embeddings_without_index_type_clash(body: bytes) -> None:
         data = json.loads(body)
     except ValueError:
         data = None
-    if isinstance(data, dict) and "embeddings" not in data and "embedding" not in data:
-        items = data.get("data")
-        if isinstance(items, list) and items and all(isinstance(i, dict) for i in items):
-            try:
-                sorted(item.get("index", position) for position, item in enumerate(items))
-            except TypeError:
-                return  # the bug above
+    if unsortable_indices(data):
+        return  # the bug above
     check_parser("parse_embeddings", body)
 
 

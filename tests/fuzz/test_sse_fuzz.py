@@ -18,15 +18,14 @@ from typing import Any
 
 import anyio
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import neureus
 from neureus._sse import SSEDecoder
 from neureus.testing import FakeGateway
 
-FUZZ = settings(settings.get_profile("neureus-fuzz"))
-FUZZ_IO = settings(settings.get_profile("neureus-fuzz-io"))
+from ._profiles import FUZZ, FUZZ_IO
 
 MESSAGES = [{"role": "user", "content": "Hello"}]
 

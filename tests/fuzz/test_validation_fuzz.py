@@ -13,7 +13,7 @@ import math
 import re
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import neureus
@@ -22,8 +22,7 @@ from neureus import _validation as v
 from neureus._config import DEFAULT_BASE_URL
 from neureus.testing import FakeGateway
 
-FUZZ = settings(settings.get_profile("neureus-fuzz"))
-FUZZ_IO = settings(settings.get_profile("neureus-fuzz-io"))
+from ._profiles import FUZZ, FUZZ_IO
 
 PROVIDER_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 ANY_TEXT = st.text(max_size=40)
