@@ -75,6 +75,8 @@ _ModelT = TypeVar("_ModelT", bound="BaseModel")
 USER_AGENT: Final = f"neureus-python/{__version__}"
 _JSON_HEADERS: Final = {"accept": "application/json"}
 _SSE_HEADERS: Final = {"accept": "text/event-stream", "cache-control": "no-cache"}
+# What json.dumps(..., ensure_ascii=False, separators=(",", ":")) builds on every call, built once.
+_JSON_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -284,7 +286,7 @@ def http_request_args(config: ClientConfig, spec: RequestSpec, timeout: httpx.Ti
     if spec.json_body is not None:
         headers["content-type"] = "application/json"
         try:
-            args["content"] = json.dumps(spec.json_body, ensure_ascii=False, separators=(",", ":")).encode()
+            args["content"] = _JSON_ENCODER.encode(spec.json_body).encode()
         except (TypeError, ValueError) as exc:
             raise InvalidRequestError(f"The request body cannot be sent as JSON: {exc}.") from None
     if spec.params:
