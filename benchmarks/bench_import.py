@@ -17,12 +17,14 @@ Target (issue #7): neureus <= 1.15x deps.
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
+import tempfile
 
 import _common
-from _common import ROOT, Case, Report, interleave
+from _common import Case, Report, interleave
 
 SNIPPETS = {
     "deps": "import httpx, pydantic, httpx_sse, anyio",
@@ -41,25 +43,39 @@ print((time.perf_counter() - _t) * 1000)
 """
 
 
-def sample(code: str) -> float:
+def sample(code: str, tree: str | None = None) -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEUREUS_", "OPENAI_", "ANTHROPIC_"))}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if tree:
+        env["PYTHONPATH"] = tree  # a patched copy of the package, found before the installed one
     out = subprocess.run(
         [sys.executable, "-c", TEMPLATE.format(code=code)],
         capture_output=True,
         text=True,
         check=True,
-        cwd=ROOT,
+        cwd=tempfile.gettempdir(),  # not the checkout: "" on sys.path must not shadow `tree`
         env=env,
     )
     return float(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> Report:
-    args = _common.parse_args(__doc__.splitlines()[0], lambda p: p.add_argument("--no-peers", action="store_true"))
-    rounds = 31 if args.full else 5
+    def extra(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--no-peers", action="store_true")
+        p.add_argument(
+            "--patched",
+            metavar="DIR",
+            help="also time a copy of the package in DIR (e.g. with benchmarks/patches/lazy-import.patch applied)",
+        )
+
+    args = _common.parse_args(__doc__.splitlines()[0], extra)
+    rounds = 31 if args.full else 7
     names = [n for n in SNIPPETS if not (args.no_peers and n in ("openai", "anthropic"))]
     cases = [Case(name, (lambda code=SNIPPETS[name]: sample(code))) for name in names]  # type: ignore[misc]
+    info = [("neureus", "deps + httpx.Client()"), ("neureus import only", "deps")]
+    if args.patched:
+        code = SNIPPETS["neureus"]
+        cases.insert(3, Case("neureus, lazy-import patch", lambda: sample(code, args.patched)))
+        info.insert(0, ("neureus, lazy-import patch", "deps"))
     interleave(cases, rounds)
     report = Report(
         bench="import",
@@ -70,12 +86,12 @@ def main() -> Report:
         baseline="deps",
         subject="neureus",
         target=1.15,
-        notes=["interpreter start-up excluded; bytecode caches warm (a second run after install)"],
+        notes=["interpreter start-up excluded; bytecode caches warm"],
         versions=_common.versions(
             "neureus", "httpx", "httpcore", "pydantic", "httpx-sse", "anyio", "trio", "openai", "anthropic"
         ),
     )
-    report.print(info_ratios=[("neureus", "deps + httpx.Client()"), ("neureus import only", "deps")])
+    report.print(info_ratios=info)
     report.save(args.json)
     return report
 
