@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--only", nargs="*", help="benchmark names to run (default: all)")
     parser.add_argument("--out", default=str(HERE / "results" / "latest.json"))
+    parser.add_argument("--patched", metavar="DIR", help="passed to bench_import.py (a patched copy of the package)")
     args = parser.parse_args()
     out = Path(args.out)
     previous = json.loads(out.read_text()) if out.exists() else {}
@@ -55,6 +56,8 @@ def main() -> None:
             cmd = [sys.executable, str(path), "--full" if args.full else "--quick"]
             if name != "preprocess":
                 cmd += ["--json", str(json_path)]
+            if name == "import" and args.patched:
+                cmd += ["--patched", args.patched]
             print(f"== {name}: {' '.join(cmd[1:])}", flush=True)
             proc = subprocess.run(cmd, capture_output=True, text=True)
             print(proc.stdout[-3000:], end="")
