@@ -48,10 +48,15 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SendRequest:
-    """Send the request with this per-attempt timeout (``None``: the http client's own)."""
+    """Send the request with this per-attempt timeout (``None``: the http client's own).
+
+    With a deadline, ``read_by`` is the ``time.monotonic()`` by which the answer must have
+    been read whole: per-read timeouts alone cannot stop a body that trickles in.
+    """
 
     timeout: httpx.Timeout | None
     attempt: int
+    read_by: float | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -63,9 +68,11 @@ class Sleep:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PullFirstEvent:
-    """Read until the first SSE event of this open stream (``None`` back at end of body)."""
+    """Read until the first SSE event of this open stream (``None`` back at end of body),
+    giving up with :class:`~neureus.APITimeoutError` after ``read_by`` (see :class:`SendRequest`)."""
 
     response: httpx.Response
+    read_by: float | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -117,6 +124,7 @@ def request_flow(
 ) -> Generator[Action, Outcome, FlowResult]:
     """Drive one call with its retries; see the module docstring for the protocol."""
     start = clock()
+    read_by = None if deadline is None else start + deadline
     attempt = 0
     last_error: APIError | None = None
     while True:
@@ -127,7 +135,7 @@ def request_flow(
                 raise _deadline_error(deadline, attempt) from last_error
             attempt_timeout = clip_timeout(timeout, remaining)
         sent_at = clock()
-        outcome = yield SendRequest(attempt_timeout, attempt)
+        outcome = yield SendRequest(attempt_timeout, attempt, read_by)
         retry_after: float | None = None
         if isinstance(outcome, httpx.Response):
             status = outcome.status_code
@@ -144,7 +152,7 @@ def request_flow(
             if status < 300:
                 if not spec.stream:
                     return FlowResult(outcome)
-                first = yield PullFirstEvent(outcome)
+                first = yield PullFirstEvent(outcome, read_by)
                 if isinstance(first, ServerSentEvent):
                     return FlowResult(outcome, first)
                 yield CloseResponse(outcome)

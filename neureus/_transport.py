@@ -23,12 +23,19 @@ import httpx
 from httpx_sse import ServerSentEvent
 
 from ._config import ClientConfig
-from ._exceptions import APIConnectionError, translate_transport_error
+from ._exceptions import APIConnectionError, APITimeoutError, translate_transport_error
 from ._retry import FlowResult, PullFirstEvent, SendRequest, Sleep, request_flow
 from ._sse import SSEDecoder
 from ._wire import RequestSpec, http_request_args
 
 __all__ = ["AsyncEventSource", "AsyncTransport", "SyncEventSource", "SyncTransport"]
+
+
+_DRAIN_PULLS = 16
+
+
+def _seconds_left(read_by: float | None) -> float:
+    return float("inf") if read_by is None else read_by - time.monotonic()
 
 
 class _EventSourceBase:
@@ -63,8 +70,9 @@ class SyncEventSource(_EventSourceBase):
         super().__init__(response)
         self._chunks: Iterator[bytes] = response.iter_bytes()
 
-    def next(self) -> ServerSentEvent | None:
-        """The next event; ``None`` at the end of the body; ``APIConnectionError`` if it broke."""
+    def next(self, read_by: float | None = None) -> ServerSentEvent | None:
+        """The next event; ``None`` at the end of the body; ``APIConnectionError`` if it broke
+        (``APITimeoutError`` when ``read_by``, a ``time.monotonic()``, passes first)."""
         queue = self._queue
         while not queue:
             if self._ended:
@@ -74,6 +82,8 @@ class SyncEventSource(_EventSourceBase):
             except httpx.HTTPError as exc:
                 raise translate_transport_error(exc) from exc
             self._take(chunk)
+            if read_by is not None and not queue and time.monotonic() > read_by:
+                raise APITimeoutError("The deadline ran out before the stream's first event.")
         return queue.popleft()
 
     def close(self) -> None:
@@ -108,13 +118,21 @@ class AsyncEventSource(_EventSourceBase):
         """Release the connection, even inside a cancelled scope."""
         self._ended = True
         with anyio.CancelScope(shield=True):
-            # Close httpx's byte iterator (an async generator) explicitly, so it is not left
-            # for the garbage collector, which trio reports as a ResourceWarning.
+            await self.response.aclose()
+            # httpx's byte iterator is a stack of nested async generators (down to httpcore's).
+            # Closing only the outer one would leave the inner ones half-run for the garbage
+            # collector, which trio reports as a ResourceWarning. With the response closed, a
+            # pull makes the innermost raise (or hands out what was already buffered), which
+            # finishes every layer in order. Bounded, so a transport that never stops cannot
+            # keep us here.
+            with contextlib.suppress(Exception):
+                for _ in range(_DRAIN_PULLS):
+                    if await anext(self._chunks, None) is None:
+                        break
             aclose = getattr(self._chunks, "aclose", None)
             if aclose is not None:
-                with contextlib.suppress(httpx.HTTPError, RuntimeError):
+                with contextlib.suppress(Exception):
                     await aclose()
-            await self.response.aclose()
 
 
 class _TransportBase:
@@ -160,18 +178,39 @@ class SyncTransport(_TransportBase):
         return source, result.first_event
 
     def _send(self, spec: RequestSpec, action: SendRequest) -> httpx.Response | APIConnectionError:
+        read_by = action.read_by
         try:
             request = self.http.build_request(**self._request_args(spec, action))
-            response = self.http.send(request, stream=spec.stream)
+            response = self.http.send(request, stream=spec.stream or read_by is not None)
         except httpx.HTTPError as exc:
             return translate_transport_error(exc)
-        if spec.stream and response.status_code >= 300:
+        if spec.stream and response.status_code < 300:
+            return response
+        if read_by is not None:
+            return self._read_within(response, read_by)
+        if spec.stream:
             try:
                 response.read()
             except httpx.HTTPError as exc:
                 response.close()
                 return translate_transport_error(exc)
         return response
+
+    @staticmethod
+    def _read_within(response: httpx.Response, read_by: float) -> httpx.Response | APIConnectionError:
+        pieces = []
+        try:
+            for piece in response.iter_raw():
+                pieces.append(piece)
+                if time.monotonic() > read_by:
+                    response.close()
+                    return APITimeoutError("The deadline ran out while the answer was still arriving.")
+        except httpx.HTTPError as exc:
+            response.close()
+            return translate_transport_error(exc)
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=b"".join(pieces), request=response.request
+        )
 
     def _drive(self, spec: RequestSpec) -> tuple[FlowResult, SyncEventSource | None]:
         flow = self._flow(spec, self.http.timeout)
@@ -185,7 +224,7 @@ class SyncTransport(_TransportBase):
                 elif type(action) is PullFirstEvent:
                     source = SyncEventSource(action.response)
                     try:
-                        outcome = source.next()
+                        outcome = source.next(action.read_by)
                     except APIConnectionError as exc:
                         outcome = exc
                 elif type(action) is Sleep:
@@ -222,17 +261,24 @@ class AsyncTransport(_TransportBase):
         return source, result.first_event
 
     async def _send(self, spec: RequestSpec, action: SendRequest) -> httpx.Response | APIConnectionError:
+        read_by = action.read_by
         try:
             request = self.http.build_request(**self._request_args(spec, action))
-            response = await self.http.send(request, stream=spec.stream)
+            response = await self.http.send(request, stream=spec.stream or read_by is not None)
         except httpx.HTTPError as exc:
             return translate_transport_error(exc)
-        if spec.stream and response.status_code >= 300:
+        if (spec.stream and response.status_code < 300) or not (spec.stream or read_by is not None):
+            return response
+        with anyio.move_on_after(_seconds_left(read_by)) as scope:
             try:
                 await response.aread()
             except httpx.HTTPError as exc:
                 await response.aclose()
                 return translate_transport_error(exc)
+        if scope.cancelled_caught:
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
+            return APITimeoutError("The deadline ran out while the answer was still arriving.")
         return response
 
     async def _drive(self, spec: RequestSpec) -> tuple[FlowResult, AsyncEventSource | None]:
@@ -246,10 +292,12 @@ class AsyncTransport(_TransportBase):
                     outcome = await self._send(spec, action)
                 elif type(action) is PullFirstEvent:
                     source = AsyncEventSource(action.response)
-                    try:
-                        outcome = await source.next()
-                    except APIConnectionError as exc:
-                        outcome = exc
+                    outcome = APITimeoutError("The deadline ran out before the stream's first event.")
+                    with anyio.move_on_after(_seconds_left(action.read_by)):
+                        try:
+                            outcome = await source.next()
+                        except APIConnectionError as exc:
+                            outcome = exc
                 elif type(action) is Sleep:
                     await anyio.sleep(action.seconds)
                     outcome = None

@@ -84,6 +84,8 @@ class _ChunkStream(httpx.SyncByteStream, httpx.AsyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self._chunks:
+            if self._closed:
+                raise httpx.ReadError("emulated: the stream was closed")
             if isinstance(chunk, Pause):
                 time.sleep(chunk.seconds)
             elif isinstance(chunk, BreakConnection):
@@ -99,6 +101,9 @@ class _ChunkStream(httpx.SyncByteStream, httpx.AsyncByteStream):
 
     async def __anext__(self) -> bytes:
         for chunk in self._chunks:
+            if self._closed:
+                # As a closed socket would: reading after close fails.
+                raise httpx.ReadError("emulated: the stream was closed")
             if isinstance(chunk, Pause):
                 await anyio.sleep(chunk.seconds)
             elif isinstance(chunk, BreakConnection):

@@ -244,3 +244,13 @@ def test_clip_timeout() -> None:
     assert clip_timeout(None, 2.0) == httpx.Timeout(2.0)
     clipped = clip_timeout(httpx.Timeout(5.0, connect=1.0, pool=None), 2.0)
     assert (clipped.connect, clipped.read, clipped.write, clipped.pool) == (1.0, 2.0, 2.0, 2.0)
+
+
+def test_deadline_gives_the_shell_an_absolute_read_by() -> None:
+    gen, _ = flow(STREAM_SPEC, deadline=2.0)
+    first = next(gen)
+    assert isinstance(first, SendRequest) and first.read_by == 2.0
+    pull = gen.send(ok())
+    assert isinstance(pull, PullFirstEvent) and pull.read_by == 2.0
+    no_deadline, _ = flow()
+    assert next(no_deadline).read_by is None

@@ -654,11 +654,6 @@ async def test_sync_stream_dropped_mid_way_releases_its_connection(api: Any, fau
     assert fault_server.wait_idle(0) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: deadline= is enforced only through httpx's per-operation timeouts (_retry.clip_timeout): "
-    "a body trickling a few bytes at a time, each read within the timeout, runs far past the deadline",
-)
 @pytest.mark.parametrize("op", ["chat", "list_models"])
 async def test_deadline_bounds_a_trickling_body(api: Any, fault_server: FaultServer, op: str) -> None:
     operation = OPERATIONS[op]
@@ -676,13 +671,6 @@ async def test_deadline_bounds_a_trickling_body(api: Any, fault_server: FaultSer
     assert elapsed < 0.5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _transport.AsyncEventSource.aclose closes only the outer httpx aiter_bytes() generator; "
-    "the inner async generators (Response.aiter_raw down to httpcore's _receive_response_body) are "
-    "garbage collected un-exhausted, and trio warns (ResourceWarning) for each, ~5 per stream closed early. "
-    "Fix (checked): await response.aclose() first, then drain self._chunks under suppress(Exception)",
-)
 @pytest.mark.parametrize("how", ["break", "stream_error"])
 def test_trio_stream_closed_early_abandons_no_async_generator(fault_server: FaultServer, how: str) -> None:
     """Run under ``trio.run`` itself, recording the warnings trio's async-generator

@@ -25,7 +25,7 @@ from neureus import (
     RetryPolicy,
     StreamError,
 )
-from neureus.testing import EmulatorServer, FakeGateway
+from neureus.testing import EmulatorServer, FakeGateway, Pause
 from neureus.testing._routes import EmulatorResponse
 from tests.conftest import MESSAGES, Api
 
@@ -371,3 +371,24 @@ def test_recorded_streams_split_at_random_boundaries(tokens: list[str], eol: str
         stream = client.ai.stream(MESSAGES)
         assert list(stream) == [t for t in tokens if t]
         assert stream.output_tokens == len(tokens)
+
+
+async def test_deadline_bounds_a_stream_that_sends_only_keep_alives(api: Api) -> None:
+    class KeepAliveGateway(FakeGateway):
+        def respond(self, recorded: Any) -> Any:
+            self.requests.append(recorded)
+
+            def body() -> Iterator[bytes | Pause]:
+                for _ in range(100):  # 5 s of pings, each well within the read timeout
+                    yield b": ping\n"
+                    yield Pause(0.05)
+                yield b'data: {"done": true}\n\n'
+
+            return EmulatorResponse(200, {"content-type": "text/event-stream"}, body())
+
+    with EmulatorServer(KeepAliveGateway()) as pinging:
+        client = api.real_client(api_key="nru_local_0123456789", base_url=pinging.base_url, deadline=0.4, max_retries=0)
+        with anyio.fail_after(4):
+            with pytest.raises(APITimeoutError, match="deadline"):
+                await api.collect(client.ai.stream(MESSAGES))
+        assert busy_connections(client) == []
