@@ -285,12 +285,18 @@ class FakeGateway:
         return httpx.Response(answer.status, headers=answer.headers, stream=_ChunkStream(self, answer.body))
 
     def client(self, **options: Any) -> Neureus:
-        """A :class:`~neureus.Neureus` client wired to this emulator (closing it is optional)."""
-        return Neureus(**self._client_options(options, httpx.Client))
+        """A :class:`~neureus.Neureus` client wired to this emulator; ``close()`` closes its pool."""
+        owns = "http_client" not in options
+        client = Neureus(**self._client_options(options, httpx.Client))
+        client._owns_http = owns
+        return client
 
     def async_client(self, **options: Any) -> AsyncNeureus:
-        """An :class:`~neureus.AsyncNeureus` client wired to this emulator."""
-        return AsyncNeureus(**self._client_options(options, httpx.AsyncClient))
+        """An :class:`~neureus.AsyncNeureus` client wired to this emulator; ``aclose()`` closes its pool."""
+        owns = "http_client" not in options
+        client = AsyncNeureus(**self._client_options(options, httpx.AsyncClient))
+        client._owns_http = owns
+        return client
 
     def _client_options(self, options: dict[str, Any], http_class: type[Any]) -> dict[str, Any]:
         options.setdefault("api_key", self.api_key)

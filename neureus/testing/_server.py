@@ -98,6 +98,8 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], gateway: FakeGateway, verbose: bool) -> None:
         self.gateway = gateway
         self.verbose = verbose
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
 
 

@@ -120,3 +120,15 @@ def test_client_options_can_be_overridden() -> None:
         client.ai.chat(MESSAGES)
     assert len(gateway.requests) == 2
     assert isinstance(gateway.client(), Neureus)
+
+
+def test_clients_close_the_pool_they_were_given_by_the_gateway() -> None:
+    gateway = FakeGateway()
+    client = gateway.client()
+    client.close()
+    assert client.is_closed
+    mine = httpx.Client(transport=httpx.MockTransport(gateway.handle))
+    with gateway.client(http_client=mine):
+        pass
+    assert not mine.is_closed  # a pool the caller passed stays the caller's
+    mine.close()

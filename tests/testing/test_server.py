@@ -55,3 +55,13 @@ def test_html_error_pages_travel_as_is() -> None:
         response = httpx.get(server.base_url + "/ai/models", headers={"authorization": "Bearer k"})
     assert response.status_code == 502 and response.headers["content-type"] == "text/html"
     assert b"Bad Gateway" in response.content
+
+
+def test_serves_on_ipv6_loopback() -> None:
+    try:
+        server = EmulatorServer(FakeGateway(), host="::1")
+    except OSError:
+        pytest.skip("this machine has no IPv6 loopback")
+    with server, Neureus(api_key="nru_local_0123456789", base_url=server.base_url) as client:
+        assert server.base_url.startswith("http://[::1]:")
+        assert client.ai.list_models().models
