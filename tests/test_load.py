@@ -19,7 +19,7 @@ import anyio
 import pytest
 
 import neureus
-from tests.faults.server import FaultServer, echo_tokens
+from tests.faults.server import FaultServer, Raw, Reply, Reset, Respond, echo_tokens
 
 pytestmark = pytest.mark.network
 
@@ -42,11 +42,20 @@ def in_use(client: Any) -> int:
     return len([c for c in pool.connections if not (c.is_idle() or c.is_closed())]) + len(pool._requests)
 
 
-def test_one_sync_client_shared_by_32_threads(echo_server: FaultServer) -> None:
+FAULT_MIX: list[Reply] = [Reset(), Respond(503), Raw(b""), Respond(429, headers={"retry-after-ms": "1"})]
+
+
+@pytest.mark.parametrize("faults", [0, 48], ids=["clean", "with_faults"])
+def test_one_sync_client_shared_by_32_threads(echo_server: FaultServer, faults: int) -> None:
+    """With faults: the first 48 requests (whichever they are) reset, 503, close or 429;
+    every call still ends with the right answer, through its retries."""
     threads, rounds = 32, 10
     errors: list[BaseException] = []
     done = [0] * threads
-    with neureus.Neureus(api_key=API_KEY, base_url=echo_server.url, retry_policy=FAST, timeout=30.0) as client:
+    echo_server.script(*(FAULT_MIX * (faults // len(FAULT_MIX))))
+    with neureus.Neureus(
+        api_key=API_KEY, base_url=echo_server.url, retry_policy=FAST, timeout=30.0, max_retries=8
+    ) as client:
 
         def work(worker: int) -> None:
             try:
@@ -73,7 +82,8 @@ def test_one_sync_client_shared_by_32_threads(echo_server: FaultServer) -> None:
         assert not errors, errors[:3]
         assert done == [rounds] * threads
         assert in_use(client) == 0
-        assert len(echo_server.requests) == threads * rounds
+        assert echo_server.pending() == 0
+        assert len(echo_server.requests) == threads * rounds + faults
     assert echo_server.wait_idle(0, timeout=10) == 0
 
 
@@ -82,11 +92,14 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     return request.param  # type: ignore[no-any-return]
 
 
-async def concurrent_streams(server: FaultServer, count: int) -> None:
+async def concurrent_streams(server: FaultServer, count: int, faults: int = 0) -> None:
     all_open = anyio.Event()
     opened = 0
     results: dict[int, list[str]] = {}
-    async with neureus.AsyncNeureus(api_key=API_KEY, base_url=server.url, retry_policy=FAST, timeout=60.0) as client:
+    server.script(*(FAULT_MIX * (faults // len(FAULT_MIX))))
+    async with neureus.AsyncNeureus(
+        api_key=API_KEY, base_url=server.url, retry_policy=FAST, timeout=60.0, max_retries=8
+    ) as client:
 
         async def one(number: int) -> None:
             nonlocal opened
@@ -108,13 +121,16 @@ async def concurrent_streams(server: FaultServer, count: int) -> None:
         for number, tokens in results.items():
             assert tokens == echo_tokens(message(number, 0))
         assert in_use(client) == 0
-        assert len(server.streams) == count
+        assert server.pending() == 0
+        assert len(server.streams) == count  # every stream written once: none retried after its first event
+        assert len(server.requests) == count + faults
     assert server.wait_idle(0, timeout=20) == 0
 
 
 @pytest.mark.anyio
-async def test_one_async_client_200_concurrent_streams(echo_server: FaultServer) -> None:
-    await concurrent_streams(echo_server, 200)
+@pytest.mark.parametrize("faults", [0, 48], ids=["clean", "with_faults"])
+async def test_one_async_client_200_concurrent_streams(echo_server: FaultServer, faults: int) -> None:
+    await concurrent_streams(echo_server, 200, faults)
 
 
 @pytest.mark.slow
