@@ -148,10 +148,13 @@ def _retry_after(expected: float, tolerance: float = 0.0) -> Callable[[Context],
     return check
 
 
-def _status(code: int, *fragments: str) -> Callable[[Context], None]:
+def _status(code: int, *fragments: str, request_id: str | None = None) -> Callable[[Context], None]:
     def check(ctx: Context) -> None:
         assert isinstance(ctx.error, APIStatusError)
         assert ctx.error.status_code == code
+        if request_id is not None:
+            assert ctx.error.request_id == request_id
+            assert request_id in str(ctx.error)
         text = str(ctx.error)
         for fragment in fragments:
             assert fragment in text, text
@@ -216,14 +219,18 @@ FAULTS: list[Fault] = [
         check=_status(422, "bad input"),
     ),
     Fault(
-        "http_503_exhausted", lambda c: [Respond(503)] * 3, InternalServerError, attempts=3, check=_status(503, "503")
+        "http_503_exhausted",
+        lambda c: [Respond(503, headers={"x-request-id": "req_503", "cf-ray": "ray-ignored"})] * 3,
+        InternalServerError,
+        attempts=3,
+        check=_status(503, "503", request_id="req_503"),
     ),
     Fault(
         "html_error_page_502",
-        lambda c: [Respond(502, HTML_PAGE, content_type="text/html")] * 3,
+        lambda c: [Respond(502, HTML_PAGE, headers={"cf-ray": "8a1b2c3d4e5f-AMS"}, content_type="text/html")] * 3,
         InternalServerError,
         attempts=3,
-        check=_status(502, "502 Bad Gateway"),
+        check=_status(502, "502 Bad Gateway", request_id="8a1b2c3d4e5f-AMS"),
     ),
     # -- 429 and Retry-After ---------------------------------------------------------------
     Fault("429_retry_after_seconds", lambda c: [Respond(429, headers={"retry-after": "0"})], attempts=2),
