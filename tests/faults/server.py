@@ -461,6 +461,15 @@ class FaultServer:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
+    def drop_connections(self) -> int:
+        """Close every open connection from the server side (idle keep-alive ones included)."""
+        with self._lock:
+            live = list(self._live.values())
+        for connection in live:
+            with contextlib.suppress(OSError):
+                connection.sock.shutdown(socket.SHUT_RDWR)
+        return len(live)
+
     def wait_idle(self, open_at_most: int = 0, timeout: float = 3.0) -> int:
         """Wait (bounded) until at most ``open_at_most`` connections are open; return the count."""
         end = time.monotonic() + timeout

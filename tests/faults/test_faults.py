@@ -199,6 +199,12 @@ FAULTS: list[Fault] = [
     Fault("reset_before_answer_always", lambda c: [Reset()] * 3, APIConnectionError, attempts=3),
     Fault("closed_before_answer_once", lambda c: [Raw(b"")], attempts=2),
     Fault("reset_mid_body_once", lambda c: [ResetMidBody()], attempts=2, applies="calls"),
+    Fault(
+        "truncated_body_then_close_once",
+        lambda c: [Raw(b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"te')],
+        attempts=2,
+        applies="calls",
+    ),
     Fault("reset_mid_body_always", lambda c: [ResetMidBody()] * 3, APIConnectionError, attempts=3, applies="calls"),
     # -- 5xx bursts ------------------------------------------------------------------------
     *[Fault(f"http_{code}_burst_then_ok", _burst(code), attempts=3) for code in (500, 502, 503, 504)],
@@ -704,3 +710,22 @@ def test_trio_stream_closed_early_abandons_no_async_generator(fault_server: Faul
         gc.collect()
     abandoned = [str(w.message) for w in caught if "garbage collected before it had been exhausted" in str(w.message)]
     assert abandoned == [], f"{len(abandoned)} abandoned async generators, e.g. {abandoned[0]}"
+
+
+@pytest.mark.parametrize("op", list(OPERATIONS))
+async def test_stale_keepalive_connection_is_not_an_error(api: Any, fault_server: FaultServer, op: str) -> None:
+    """The server closes an idle keep-alive connection; the next call, with no retries
+    allowed, still succeeds on a fresh connection."""
+    operation = OPERATIONS[op]
+    client = new_client(api, fault_server, max_retries=0)
+    await perform(api, client, operation, [])
+    assert fault_server.wait_idle(1) <= 1
+    assert fault_server.drop_connections() == 1
+    assert fault_server.wait_idle(0) == 0
+    delivered: list[str] = []
+    await perform(api, client, operation, delivered)
+    if operation.stream:
+        assert delivered == fault_server.streams[-1]
+    assert fault_server.connections_opened == 2
+    assert pool_in_use(client) == 0
+    await api.close(client)
