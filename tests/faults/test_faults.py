@@ -174,10 +174,6 @@ def _short_message(ctx: Context) -> None:
     assert len(str(ctx.error)) < 2_000, "the error quotes the whole oversized body"
 
 
-def _request_ids_none(ctx: Context) -> None:
-    assert isinstance(ctx.error, IncompleteStreamError)
-
-
 def _burst(code: int) -> Callable[[Context], list[Reply]]:
     return lambda ctx: [Respond(code)] * 2
 
