@@ -55,6 +55,7 @@ __all__ = [
     "WidgetKeyScopeError",
     "error_message_from_body",
     "make_status_error",
+    "redact_json",
     "request_id_from_headers",
     "translate_transport_error",
 ]
@@ -359,7 +360,7 @@ def make_status_error(
     if isinstance(decoded, str):
         decoded = redact_text(decoded, secrets)
     elif decoded is not None:
-        decoded = _redact_json(decoded, secrets)
+        decoded = redact_json(decoded, secrets)
     cls = _STATUS_TO_ERROR.get(status_code)
     if cls is None:
         cls = InternalServerError if status_code >= 500 else APIStatusError
@@ -374,13 +375,17 @@ def make_status_error(
     return cls(message, **kwargs)
 
 
-def _redact_json(data: object, secrets: tuple[str | None, ...]) -> object:
+def redact_json(data: object, secrets: tuple[str | None, ...]) -> object:
+    """Decoded JSON with every secret (in keys and values) replaced by its redacted form."""
     if isinstance(data, str):
         return redact_text(data, secrets)
     if isinstance(data, list):
-        return [_redact_json(item, secrets) for item in data]
+        return [redact_json(item, secrets) for item in data]
     if isinstance(data, dict):
-        return {key: _redact_json(value, secrets) for key, value in data.items()}
+        return {
+            redact_text(key, secrets) if isinstance(key, str) else key: redact_json(value, secrets)
+            for key, value in data.items()
+        }
     return data
 
 

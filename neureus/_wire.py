@@ -21,7 +21,7 @@ import httpx
 from pydantic_core import ValidationError  # the class pydantic re-exports, without loading pydantic.main
 
 from ._config import ClientConfig, coerce_timeout
-from ._exceptions import APIResponseValidationError, InvalidRequestError
+from ._exceptions import APIResponseValidationError, InvalidRequestError, redact_json
 from ._validation import (
     check_embeddings_input,
     check_max_tokens,
@@ -365,7 +365,8 @@ def parse_provider_key_status(spec: RequestSpec, response: httpx.Response) -> Pr
     configured = spec.operation != "delete_provider_key"
     if response.status_code == 204 or not response.content.strip():
         return ProviderKeyStatus(provider=spec.provider or "", configured=configured)
-    data = _load_json(response, spec.operation)
+    # The key just sent must not live on in the model, even if the gateway echoes it.
+    data = redact_json(_load_json(response, spec.operation), spec.secrets)
     if isinstance(data, dict):
         data = {"provider": spec.provider, "configured": configured, **data}
     return _validate(ProviderKeyStatus, data, response, spec.operation)

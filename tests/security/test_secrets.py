@@ -312,11 +312,6 @@ async def test_an_odd_shaped_api_key_echoed_back_is_redacted(
     assert not seen.leaks((ODD_API_KEY,)), seen.leaks((ODD_API_KEY,))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _exceptions._redact_json redacts the values of an error body but not its keys: "
-    '{"errors": {"<key>": "invalid"}} keeps the full key in APIStatusError.body',
-)
 async def test_an_error_body_keyed_by_the_secret_is_redacted(api: Any) -> None:
     gateway = make_gateway()
     api.gateway = gateway
@@ -329,11 +324,6 @@ async def test_an_error_body_keyed_by_the_secret_is_redacted(api: Any) -> None:
     assert not seen.leaks(), seen.leaks()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a provider-key answer that echoes the key (an unknown field kept by the model) shows it in "
-    "repr/str of ProviderKeyStatus; _wire.parse_provider_key_status should drop or redact RequestSpec.secrets",
-)
 @pytest.mark.parametrize("shape", ["field", "nested"])
 async def test_a_success_answer_echoing_the_key_is_not_shown(api: Any, shape: str) -> None:
     gateway = make_gateway()
