@@ -725,3 +725,24 @@ async def test_stale_keepalive_connection_is_not_an_error(api: Any, fault_server
     assert fault_server.connections_opened == 2
     assert pool_in_use(client) == 0
     await api.close(client)
+
+
+async def test_leaving_a_stalled_stream_early_returns_at_once(api: Any, fault_server: FaultServer) -> None:
+    """``break`` out of a stream whose server then goes quiet: closing must not wait for
+    (or read) the rest of the body."""
+    fault_server.script(Stream(tokens=["a", "b", "c"], stall_after=1, stall=5.0), path="/ai/chat")
+    client = new_client(api, fault_server)
+    stream = client.ai.stream(MESSAGES)
+    start = time.monotonic()
+    if api.is_async:
+        async with stream:
+            async for _token in stream:
+                break
+    else:
+        with stream:
+            for _token in stream:
+                break
+    assert time.monotonic() - start < 1.5
+    assert pool_in_use(client) == 0
+    await api.close(client)
+    assert fault_server.wait_idle(0) == 0
