@@ -26,6 +26,7 @@ from httpx_sse import ServerSentEvent
 from ._exceptions import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APITimeoutError,
     make_status_error,
 )
@@ -152,6 +153,17 @@ def request_flow(
             if status < 300:
                 if not spec.stream:
                     return FlowResult(outcome)
+                content_type = outcome.headers.get("content-type", "text/event-stream")
+                if not content_type.startswith("text/event-stream"):
+                    # A page or a JSON reply where a stream was asked for: sending it again
+                    # would only repeat (and perhaps bill) the same answer.
+                    yield CloseResponse(outcome)
+                    raise APIResponseValidationError(
+                        f"{spec.operation}: a stream was asked for, but the gateway answered "
+                        f"{status} with content-type {content_type!r} instead of text/event-stream.",
+                        status_code=status,
+                        request_id=outcome.headers.get("x-request-id") or outcome.headers.get("cf-ray"),
+                    )
                 first = yield PullFirstEvent(outcome, read_by)
                 if isinstance(first, ServerSentEvent):
                     return FlowResult(outcome, first)

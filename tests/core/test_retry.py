@@ -12,6 +12,7 @@ from httpx_sse import ServerSentEvent
 
 from neureus import (
     APIConnectionError,
+    APIResponseValidationError,
     APITimeoutError,
     AuthenticationError,
     InternalServerError,
@@ -254,3 +255,19 @@ def test_deadline_gives_the_shell_an_absolute_read_by() -> None:
     assert isinstance(pull, PullFirstEvent) and pull.read_by == 2.0
     no_deadline, _ = flow()
     assert next(no_deadline).read_by is None
+
+
+def test_a_stream_answered_with_something_else_is_not_retried() -> None:
+    gen, _ = flow(STREAM_SPEC, max_retries=5)
+    next(gen)
+    page = ok(headers={"content-type": "application/json", "x-request-id": "r9"}, body=b'{"text": "hi"}')
+    assert isinstance(gen.send(page), CloseResponse)
+    with pytest.raises(APIResponseValidationError, match="application/json") as info:
+        gen.send(None)
+    assert info.value.request_id == "r9"
+
+
+def test_a_stream_without_content_type_is_read_as_sse() -> None:
+    gen, _ = flow(STREAM_SPEC)
+    next(gen)
+    assert isinstance(gen.send(ok()), PullFirstEvent)

@@ -325,7 +325,6 @@ FAULTS: list[Fault] = [
         "html_page_200",
         lambda c: [Respond(200, HTML_PAGE, content_type="text/html")],
         APIResponseValidationError,
-        applies="calls",
     ),
     Fault(
         "invalid_utf8_body",
