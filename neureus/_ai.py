@@ -97,6 +97,7 @@ class AI(_AIBase):
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        deadline: float | None = None,
     ) -> ChatResponse: ...
     @overload
     def chat(
@@ -115,6 +116,7 @@ class AI(_AIBase):
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        deadline: float | None = None,
     ) -> ChatStream: ...
     def chat(
         self,
@@ -132,6 +134,7 @@ class AI(_AIBase):
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        deadline: float | None = None,
     ) -> ChatResponse | ChatStream:
         """Chat with a model (``POST /ai/chat``); a :class:`ChatStream` when ``stream=True``.
 
@@ -143,7 +146,8 @@ class AI(_AIBase):
         ``maxTokens``/``systemPrompt``; ``prefer_async`` asks for the batch route.
         ``compress``, ``debug`` and ``surface`` become ``x-neureus-*`` headers (``debug``
         fills ``reply.preprocessing``). ``extra_headers``/``extra_body`` are merged in;
-        ``timeout`` overrides the client's for this call. Bad arguments raise
+        ``timeout`` overrides the client's for this call, and ``deadline`` bounds it with
+        all its retries (for a stream: until its first event). Bad arguments raise
         :class:`~neureus.InvalidRequestError` before anything is sent.
         """
         spec = _wire.build_chat(self._client._config, **_kwargs(locals()))
@@ -166,6 +170,7 @@ class AI(_AIBase):
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        deadline: float | None = None,
     ) -> ChatStream:
         """Stream a chat reply token by token (``POST /ai/chat`` with ``"stream": true``).
 
@@ -293,6 +298,7 @@ class AsyncAI(_AIBase):
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        deadline: float | None = None,
     ) -> ChatResponse: ...
     @overload
     async def chat(
@@ -311,6 +317,7 @@ class AsyncAI(_AIBase):
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        deadline: float | None = None,
     ) -> AsyncChatStream: ...
     async def chat(
         self,
@@ -328,6 +335,7 @@ class AsyncAI(_AIBase):
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        deadline: float | None = None,
     ) -> ChatResponse | AsyncChatStream:
         """Chat with a model (``POST /ai/chat``); an opened :class:`AsyncChatStream` when ``stream=True``.
 
@@ -356,6 +364,7 @@ class AsyncAI(_AIBase):
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        deadline: float | None = None,
     ) -> AsyncChatStream:
         """Stream a chat reply token by token; no ``await`` needed to start iterating.
 

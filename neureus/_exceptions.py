@@ -88,6 +88,7 @@ class APIStatusError(APIError):
 
     Attributes:
         status_code: the HTTP status.
+        retry_after: seconds the gateway asked us to wait (``Retry-After``), else ``None``.
         body: the decoded JSON body, or the text when it is not JSON (``None`` when empty).
         headers: the response headers.
         request_id: ``x-request-id`` or, failing that, ``cf-ray``; quote it to support.
@@ -97,6 +98,7 @@ class APIStatusError(APIError):
     body: object
     headers: httpx.Headers
     request_id: str | None
+    retry_after: float | None
 
     def __init__(
         self,
@@ -106,12 +108,14 @@ class APIStatusError(APIError):
         body: object = None,
         headers: Mapping[str, str] | None = None,
         request_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.body = body
         self.headers = httpx.Headers(headers or {})
         self.request_id = request_id
+        self.retry_after = retry_after
 
 
 class BadRequestError(APIStatusError):
@@ -143,13 +147,8 @@ class RateLimitError(APIStatusError):
 
     ``retry_after`` is how long the gateway asked us to wait, in seconds (``None`` when it
     did not say). When it asks for more than 60 s the SDK raises at once instead of waiting.
+    (Every :class:`APIStatusError` carries ``retry_after``; a 503 may send one too.)
     """
-
-    retry_after: float | None
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
 
 
 class InternalServerError(APIStatusError):
@@ -369,9 +368,8 @@ def make_status_error(
         "body": decoded,
         "headers": headers,
         "request_id": request_id,
+        "retry_after": retry_after,
     }
-    if cls is RateLimitError:
-        return RateLimitError(message, retry_after=retry_after, **kwargs)
     return cls(message, **kwargs)
 
 

@@ -136,6 +136,16 @@ def request_flow(
                 raise _deadline_error(deadline, attempt) from last_error
             attempt_timeout = clip_timeout(timeout, remaining)
         sent_at = clock()
+        if logger.isEnabledFor(10):
+            logger.debug(
+                "sending %s %s (attempt %d of %d, timeout %s, deadline %s)",
+                spec.method,
+                spec.path,
+                attempt + 1,
+                max_retries + 1,
+                attempt_timeout,
+                "none" if deadline is None else f"{deadline:g} s",
+            )
         outcome = yield SendRequest(attempt_timeout, attempt, read_by)
         retry_after: float | None = None
         if isinstance(outcome, httpx.Response):

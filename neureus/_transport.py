@@ -143,14 +143,15 @@ class _TransportBase:
 
     def _flow(self, spec: RequestSpec, client_timeout: httpx.Timeout) -> Any:
         timeout = spec.timeout if spec.timeout is not None else self.config.timeout
-        if timeout is None and self.config.deadline is not None:
+        deadline = spec.deadline if spec.deadline is not None else self.config.deadline
+        if timeout is None and deadline is not None:
             timeout = client_timeout
         return request_flow(
             spec,
             policy=self.config.retry_policy,
             max_retries=self.config.max_retries,
             timeout=timeout,
-            deadline=self.config.deadline,
+            deadline=deadline,
             secrets=self.config.secrets + spec.secrets,
         )
 
@@ -198,6 +199,8 @@ class SyncTransport(_TransportBase):
 
     @staticmethod
     def _read_within(response: httpx.Response, read_by: float) -> httpx.Response | APIConnectionError:
+        if response.is_stream_consumed:  # an in-memory transport hands it over already read
+            return response
         pieces = []
         try:
             for piece in response.iter_raw():

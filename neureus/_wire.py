@@ -95,6 +95,7 @@ class RequestSpec:
     headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
     timeout: httpx.Timeout | None = None
     stream: bool = False
+    deadline: float | None = None
     secrets: tuple[str, ...] = ()
     provider: str | None = None
 
@@ -107,7 +108,7 @@ def _merge_extra_headers(headers: dict[str, str], extra: Mapping[str, str] | Non
     if not extra:
         return
     for name, value in extra.items():
-        if not isinstance(name, str) or not isinstance(value, str) or "\n" in name + value:
+        if not isinstance(name, str) or not isinstance(value, str) or any(c in name + value for c in "\r\n"):
             raise InvalidRequestError(f"extra_headers[{name!r}] must map a string to a single-line string.")
         headers[name.lower()] = value
 
@@ -128,6 +129,7 @@ def build_chat(
     extra_headers: Mapping[str, str] | None = None,
     extra_body: Mapping[str, Any] | None = None,
     timeout: float | httpx.Timeout | None = None,
+    deadline: float | None = None,
 ) -> RequestSpec:
     """``POST /ai/chat`` (JSON or SSE, per ``stream``)."""
     wire_messages = messages_to_wire(messages)
@@ -135,6 +137,10 @@ def build_chat(
     check_max_tokens(max_tokens)
     if model is not None and (not isinstance(model, str) or not model):
         raise InvalidRequestError(f"model must be a non-empty string such as 'claude-sonnet-4-6'; got {model!r}.")
+    if deadline is not None and (
+        isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not deadline > 0
+    ):
+        raise InvalidRequestError(f"deadline must be a positive number of seconds; got {deadline!r}.")
     if system_prompt is not None and not isinstance(system_prompt, str):
         raise InvalidRequestError("system_prompt must be a string.")
     body: dict[str, Any] = {"messages": wire_messages}
@@ -159,11 +165,21 @@ def build_chat(
         headers["x-neureus-debug"] = "true"
     surface = surface if surface is not None else config.surface
     if surface is not None:
-        if not isinstance(surface, str) or not surface or "\n" in surface:
+        if not isinstance(surface, str) or not surface or "\n" in surface or "\r" in surface:
             raise InvalidRequestError(f"surface must be a non-empty single-line string; got {surface!r}.")
         headers["x-neureus-surface"] = surface
     _merge_extra_headers(headers, extra_headers)
-    return RequestSpec("POST", "/ai/chat", "chat", body, None, headers, _call_timeout(timeout), stream=bool(stream))
+    return RequestSpec(
+        "POST",
+        "/ai/chat",
+        "chat",
+        body,
+        None,
+        headers,
+        _call_timeout(timeout),
+        stream=bool(stream),
+        deadline=None if deadline is None else float(deadline),
+    )
 
 
 def build_list_models(config: ClientConfig, *, provider: str | None = None, type: str | None = None) -> RequestSpec:

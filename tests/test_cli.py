@@ -327,6 +327,12 @@ def test_providers_bad_input(server: EmulatorServer, gateway: FakeGateway) -> No
     proc = run("providers", "set", "openai", PROVIDER_KEY, server=server)
     assert proc.returncode == 2
     assert gateway.requests == []
+    # ... and argparse's complaint about it does not repeat it.
+    assert PROVIDER_KEY not in proc.stdout + proc.stderr
+    assert "not shown" in proc.stderr
+    odd = "AIzaSyOddShapedKey0000000000"
+    proc = run("providers", "rotate", "openai", odd, server=server)
+    assert proc.returncode == 2 and odd not in proc.stderr
 
 
 # -- widget keys -------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn, cast
 
 from .._exceptions import (
     APIConnectionError,
@@ -27,7 +28,7 @@ from .._exceptions import (
 from .._redact import redact_text
 from .._version import __version__
 from . import _gateway, _local
-from ._io import SECRETS, UsageError
+from ._io import SECRETS, Commands, UsageError
 
 __all__ = ["build_parser", "main"]
 
@@ -51,13 +52,29 @@ def _add_global_options(parser: argparse.ArgumentParser, *, subcommand: bool) ->
     group.add_argument("--base-url", metavar="URL", default=default(None), help="gateway URL (NEUREUS_BASE_URL)")
     group.add_argument("--timeout", metavar="SECONDS", type=float, default=default(None), help="per-request timeout")
     group.add_argument(
-        "--max-retries", metavar="N", type=int, default=default(None), help="retries on network errors, 429, 5xx"
+        "--max-retries",
+        metavar="N",
+        type=int,
+        default=default(None),
+        help="retries on network errors, timeouts, 408, 409, 429 and 5xx",
     )
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, minus the habit of echoing stray arguments: one may be a key typed by mistake."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments"):
+            message = (
+                "unrecognized arguments (not shown, in case one is a secret: keys are read from "
+                "stdin or a hidden prompt, never from the command line)"
+            )
+        super().error(redact_text(message, SECRETS))
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, subcommands included."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="neureus",
         description="The Neureus AI Gateway from the terminal.",
         epilog=_EPILOG,
@@ -67,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(parser, subcommand=False)
     common = argparse.ArgumentParser(add_help=False)
     _add_global_options(common, subcommand=True)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # Subcommands are _Parser too (argparse makes them of the parent's class).
+    commands = cast("Commands", parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
     _gateway.add_commands(commands, common)
     _local.add_commands(commands, common)
     return parser

@@ -19,6 +19,7 @@ import anyio
 import httpx
 
 from .._client import AsyncNeureus, Neureus
+from .._config import DEFAULT_TIMEOUT
 from .._redact import redact_key
 from .._retry_policy import RetryPolicy
 from ._routes import DEFAULT_MODELS, EmulatorResponse, error_response, json_response, route
@@ -303,7 +304,9 @@ class FakeGateway:
         options.setdefault("base_url", DEFAULT_BASE_URL)
         options.setdefault("retry_policy", FAST_RETRIES)
         if "http_client" not in options:
-            options["http_client"] = http_class(transport=httpx.MockTransport(self.handle))
+            options["http_client"] = http_class(
+                transport=httpx.MockTransport(self.handle), timeout=options.get("timeout", DEFAULT_TIMEOUT)
+            )
         return options
 
     def __repr__(self) -> str:

@@ -124,7 +124,11 @@ def test_client_surface_is_the_default_and_a_call_overrides_it() -> None:
         ({"model": ""}, "model"),
         ({"system_prompt": 5}, "system_prompt"),
         ({"surface": "a\nb"}, "surface"),
+        ({"surface": "a\rb"}, "surface"),
         ({"extra_headers": {"a": "b\nc"}}, "extra_headers"),
+        ({"extra_headers": {"a": "b\rc"}}, "extra_headers"),
+        ({"deadline": -1}, "deadline"),
+        ({"deadline": "5"}, "deadline"),
     ],
 )
 def test_chat_local_refusals(kwargs: dict[str, object], needle: str) -> None:

@@ -373,3 +373,25 @@ async def test_preprocess_with_compress_uses_the_gateway(api: Api) -> None:
     sent = api.gateway.requests[0].json
     assert sent["model"] == "meta/llama-3.1-8b" and sent["temperature"] == 0
     assert sent["messages"][-1] == {"role": "user", "content": "a long question"}
+
+
+async def test_per_call_deadline_bounds_retries(api: Api) -> None:
+    api.gateway.queue_error(503, headers={"retry-after-ms": "40"}, times=50)
+    client = api.client(max_retries=20)
+    with pytest.raises(APITimeoutError, match=r"deadline of 0\.1 s"):
+        await api.run(client.ai.chat(MESSAGES, deadline=0.1))
+    assert 2 <= len(api.gateway.requests) <= 4
+    api.gateway.reset()
+    api.gateway.queue_error(503, headers={"retry-after-ms": "40"}, times=50)
+    with pytest.raises(APITimeoutError, match="deadline"):
+        await api.collect(client.ai.stream(MESSAGES, deadline=0.1))
+    with pytest.raises(InvalidRequestError, match="deadline"):
+        await api.run(client.ai.chat(MESSAGES, deadline=0))
+
+
+async def test_status_errors_carry_retry_after(api: Api) -> None:
+    api.gateway.queue_error(503, headers={"retry-after": "120"})
+    with pytest.raises(InternalServerError) as info:
+        await api.run(api.client().ai.chat(MESSAGES))
+    assert info.value.retry_after == 120.0
+    assert len(api.gateway.requests) == 1  # over 60 s: raised at once, not waited out

@@ -135,5 +135,6 @@ async def test_logging_records_calls_without_keys_or_bodies(api: Api, caplog: py
     text = caplog.text
     assert "POST /ai/chat -> 500" in text and "POST /ai/chat -> 200" in text
     assert "retrying POST /ai/chat" in text
+    assert "sending POST /ai/chat (attempt 1 of 3" in text  # debug level adds a line per attempt
     assert KEY not in text and "very private prompt" not in text
     assert all(r.name == "neureus" for r in caplog.records)

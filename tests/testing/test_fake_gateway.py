@@ -132,3 +132,13 @@ def test_clients_close_the_pool_they_were_given_by_the_gateway() -> None:
         pass
     assert not mine.is_closed  # a pool the caller passed stays the caller's
     mine.close()
+
+
+def test_gateway_clients_use_the_sdk_default_timeout() -> None:
+    from neureus._config import DEFAULT_TIMEOUT
+
+    gateway = FakeGateway()
+    with gateway.client() as client:
+        assert client.timeout == DEFAULT_TIMEOUT
+    with gateway.client(timeout=2.0) as client:
+        assert client.timeout == httpx.Timeout(2.0)
