@@ -9,6 +9,8 @@ Public namespaces: ``neureus`` (clients and errors), ``neureus.types`` (data mod
 (an in-process emulator for tests). Importing ``neureus`` loads neither of the last two.
 """
 
+from typing import TYPE_CHECKING
+
 from ._ai import AI, AsyncAI
 from ._client import AsyncNeureus, Neureus
 from ._config import NOT_GIVEN, NotGiven
@@ -37,20 +39,51 @@ from ._notebook import adisplay_stream, display_stream
 from ._retry import RetryPolicy
 from ._streaming import AsyncChatStream, ChatStream
 from ._version import __version__
-from .types import (
-    ChatMessage,
-    ChatResponse,
-    CostEstimate,
-    EmbeddingsResponse,
-    Model,
-    ModelList,
-    ProviderKeyStatus,
-    ProviderList,
-    ProviderStatus,
-    StreamFinal,
-    WidgetKey,
-    WidgetKeyRevocation,
+
+if TYPE_CHECKING:  # type checkers see the real classes; at run time they load on first use
+    from .types import (
+        ChatMessage,
+        ChatResponse,
+        CostEstimate,
+        EmbeddingsResponse,
+        Model,
+        ModelList,
+        ProviderKeyStatus,
+        ProviderList,
+        ProviderStatus,
+        StreamFinal,
+        WidgetKey,
+        WidgetKeyRevocation,
+    )
+
+_LAZY_TYPES = frozenset(
+    {
+        "ChatMessage",
+        "ChatResponse",
+        "CostEstimate",
+        "EmbeddingsResponse",
+        "Model",
+        "ModelList",
+        "ProviderKeyStatus",
+        "ProviderList",
+        "ProviderStatus",
+        "StreamFinal",
+        "WidgetKey",
+        "WidgetKeyRevocation",
+    }
 )
+
+
+def __getattr__(name: str) -> object:
+    # The data models load on first use (pydantic model classes are the costliest part of the import).
+    if name in _LAZY_TYPES:
+        from . import types
+
+        value = getattr(types, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AI",
@@ -100,6 +133,8 @@ __all__ = [
 
 # Show public names as `neureus.X` in reprs, tracebacks and docs, not `neureus._module.X`.
 for _name in __all__:
+    if _name in _LAZY_TYPES:
+        continue
     _obj = globals()[_name]
     if isinstance(_obj, type) and _obj.__module__.startswith("neureus._"):
         _obj.__module__ = "neureus"

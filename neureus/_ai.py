@@ -17,22 +17,22 @@ import httpx
 from . import _wire
 from ._cost import PRICE_CACHE_SECONDS, estimate_cost_from_models
 from ._streaming import AsyncChatStream, ChatStream
-from .types import (
-    ChatResponse,
-    CostEstimate,
-    EmbeddingsResponse,
-    MessageParam,
-    ModelList,
-    ProviderKeyStatus,
-    ProviderList,
-    WidgetKey,
-    WidgetKeyRevocation,
-)
 
 if TYPE_CHECKING:
     from ._client import AsyncNeureus, Neureus
     from .preprocessing import PreprocessResult
     from .preprocessing._types import MessageT
+    from .types import (
+        ChatResponse,
+        CostEstimate,
+        EmbeddingsResponse,
+        MessageParam,
+        ModelList,
+        ProviderKeyStatus,
+        ProviderList,
+        WidgetKey,
+        WidgetKeyRevocation,
+    )
 
 __all__ = ["AI", "COMPRESSION_INSTRUCTION", "COMPRESSION_MODEL", "AsyncAI", "KnownProvider"]
 

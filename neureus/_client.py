@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Generic, TypeVar
+from urllib.request import getproxies
 
 import httpx
 
@@ -19,7 +20,7 @@ from ._exceptions import ConfigurationError
 from ._logs import configure_from_env
 from ._redact import redact_key
 from ._retry import RetryPolicy
-from ._transport import AsyncTransport, SyncTransport
+from ._transport import AsyncTransport, SyncTransport, lazy_transport
 
 __all__ = ["AsyncNeureus", "Neureus"]
 
@@ -66,8 +67,13 @@ class _ClientBase(Generic[_HttpT]):
             has_http_client=http_client is not None,
         )
         if http_client is None:
-            # No custom transport: httpx then honours the environment's proxy settings.
-            http_client = self._http_class(timeout=config.timeout, limits=DEFAULT_LIMITS, follow_redirects=False)
+            # Without proxy settings in the environment, the pool (httpcore, the TLS context)
+            # is built on the first request, not here: it costs more than importing the SDK.
+            # With them, no custom transport, so that httpx honours them as usual.
+            transport = None if getproxies() else lazy_transport(self._http_class is httpx.AsyncClient, DEFAULT_LIMITS)
+            http_client = self._http_class(
+                timeout=config.timeout, limits=DEFAULT_LIMITS, follow_redirects=False, transport=transport
+            )
             owns = True
         else:
             owns = False

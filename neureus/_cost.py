@@ -6,12 +6,13 @@ gateway caches ``/ai/models``) and hands it here with the messages.
 
 from __future__ import annotations
 
-import difflib
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ._exceptions import InvalidRequestError
 from ._validation import messages_to_wire
-from .types import CostEstimate, ModelList
+
+if TYPE_CHECKING:
+    from .types import CostEstimate, ModelList
 
 __all__ = ["PRICE_CACHE_SECONDS", "estimate_cost_from_models"]
 
@@ -25,7 +26,10 @@ def estimate_cost_from_models(
 
     A price the gateway does not list counts as zero (Workers AI models are free).
     """
+    import difflib
+
     from .preprocessing import estimate_tokens
+    from .types import CostEstimate
 
     if not isinstance(model, str) or not model:
         raise InvalidRequestError("model must be a model id such as 'claude-sonnet-4-6'.")

@@ -13,6 +13,7 @@ only in ``await``.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
@@ -133,6 +134,65 @@ class AsyncEventSource(_EventSourceBase):
             if aclose is not None:
                 with contextlib.suppress(Exception):
                     await aclose()
+
+
+class _LazySyncTransport(httpx.BaseTransport):
+    """httpx's default transport, built on the first request (importing httpcore and
+    loading the CA bundle take longer than importing the SDK)."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._limits = limits
+        self._lock = threading.Lock()
+        self._transport: httpx.HTTPTransport | None = None
+
+    def _get(self) -> httpx.HTTPTransport:
+        with self._lock:
+            if self._transport is None:
+                self._transport = httpx.HTTPTransport(limits=self._limits)
+            return self._transport
+
+    @property
+    def _pool(self) -> Any:
+        # httpx.HTTPTransport's attribute, for code that inspects the pool.
+        return self._get()._pool
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        transport = self._transport or self._get()
+        return transport.handle_request(request)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+class _LazyAsyncTransport(httpx.AsyncBaseTransport):
+    """The async twin of :class:`_LazySyncTransport` (built inside the event loop, no await)."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._limits = limits
+        self._transport: httpx.AsyncHTTPTransport | None = None
+
+    def _get(self) -> httpx.AsyncHTTPTransport:
+        if self._transport is None:
+            self._transport = httpx.AsyncHTTPTransport(limits=self._limits)
+        return self._transport
+
+    @property
+    def _pool(self) -> Any:
+        # httpx.AsyncHTTPTransport's attribute, for code that inspects the pool.
+        return self._get()._pool
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await (self._transport or self._get()).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()
+
+
+def lazy_transport(asynchronous: bool, limits: httpx.Limits) -> Any:
+    """A transport for a client-owned pool that builds httpx's default one on first use."""
+    return _LazyAsyncTransport(limits) if asynchronous else _LazySyncTransport(limits)
 
 
 class _TransportBase:
