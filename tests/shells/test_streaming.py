@@ -392,3 +392,47 @@ async def test_deadline_bounds_a_stream_that_sends_only_keep_alives(api: Api) ->
             with pytest.raises(APITimeoutError, match="deadline"):
                 await api.collect(client.ai.stream(MESSAGES))
         assert busy_connections(client) == []
+
+
+async def _events(api: Api, stream: Any) -> list[Any]:
+    if api.is_async:
+        return [event async for event in stream.events()]
+    return list(stream.events())
+
+
+async def test_events_surface_the_same_failures_as_tokens(api: Api) -> None:
+    client = api.client()
+    api.gateway.queue_stream(TOKENS, break_after=2)
+    stream = await api.run(client.ai.stream(MESSAGES))
+    with pytest.raises(IncompleteStreamError) as broken:
+        await _events(api, stream)
+    assert broken.value.partial_text == "".join(TOKENS[:2])
+    assert isinstance(broken.value.__cause__, APIConnectionError)
+
+    api.gateway.queue_stream(TOKENS, error_after=1)
+    stream = await api.run(client.ai.stream(MESSAGES))
+    with pytest.raises(StreamError):
+        await _events(api, stream)
+
+    api.gateway.queue_stream(TOKENS, cut_after=3)
+    stream = await api.run(client.ai.stream(MESSAGES))
+    with pytest.raises(IncompleteStreamError):
+        await _events(api, stream)
+    assert api.gateway.open_streams == 0
+
+
+async def test_events_stop_when_the_stream_is_closed(api: Api) -> None:
+    api.gateway.queue_stream(TOKENS)
+    stream = await api.run(api.client().ai.stream(MESSAGES))
+    seen = []
+    if api.is_async:
+        async for event in stream.events():
+            seen.append(event)
+            await stream.aclose()
+    else:
+        for event in stream.events():
+            seen.append(event)
+            stream.close()
+    assert len(seen) == 1 and stream.text == TOKENS[0]
+    assert await _events(api, stream) == []
+    assert api.gateway.open_streams == 0
