@@ -15,7 +15,6 @@ async shells share every decision.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Generator
 from typing import TypeAlias
@@ -31,6 +30,7 @@ from ._exceptions import (
     make_status_error,
 )
 from ._logs import logger
+from ._record import Record
 from ._retry_policy import RetryPolicy
 from ._wire import RequestSpec
 
@@ -47,52 +47,62 @@ __all__ = [
 ]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class SendRequest:
+class SendRequest(Record):
     """Send the request with this per-attempt timeout (``None``: the http client's own).
 
     With a deadline, ``read_by`` is the ``time.monotonic()`` by which the answer must have
     been read whole: per-read timeouts alone cannot stop a body that trickles in.
     """
 
-    timeout: httpx.Timeout | None
-    attempt: int
-    read_by: float | None = None
+    __slots__ = ("attempt", "read_by", "timeout")
+
+    def __init__(self, timeout: httpx.Timeout | None, attempt: int, read_by: float | None = None) -> None:
+        self.timeout = timeout
+        self.attempt = attempt
+        self.read_by = read_by
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Sleep:
+class Sleep(Record):
     """Wait this many seconds before the next attempt."""
 
-    seconds: float
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class PullFirstEvent:
+class PullFirstEvent(Record):
     """Read until the first SSE event of this open stream (``None`` back at end of body),
     giving up with :class:`~neureus.APITimeoutError` after ``read_by`` (see :class:`SendRequest`)."""
 
-    response: httpx.Response
-    read_by: float | None = None
+    __slots__ = ("read_by", "response")
+
+    def __init__(self, response: httpx.Response, read_by: float | None = None) -> None:
+        self.response = response
+        self.read_by = read_by
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class CloseResponse:
+class CloseResponse(Record):
     """Release this open response's connection; the flow is done with it."""
 
-    response: httpx.Response
+    __slots__ = ("response",)
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
 
 
 Action: TypeAlias = "SendRequest | Sleep | PullFirstEvent | CloseResponse"
 Outcome: TypeAlias = "httpx.Response | ServerSentEvent | APIConnectionError | None"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class FlowResult:
+class FlowResult(Record):
     """The successful end of a flow: the response, and for streams the first event."""
 
-    response: httpx.Response
-    first_event: ServerSentEvent | None = None
+    __slots__ = ("first_event", "response")
+
+    def __init__(self, response: httpx.Response, first_event: ServerSentEvent | None = None) -> None:
+        self.response = response
+        self.first_event = first_event
 
 
 def clip_timeout(timeout: httpx.Timeout | None, remaining: float) -> httpx.Timeout:

@@ -12,7 +12,6 @@ are not sent, and ``compress``/``debug``/``surface`` travel as ``x-neureus-*`` h
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -22,6 +21,7 @@ from pydantic_core import ValidationError  # the class pydantic re-exports, with
 
 from ._config import ClientConfig, coerce_timeout
 from ._exceptions import APIResponseValidationError, InvalidRequestError, redact_json
+from ._record import Record
 from ._validation import (
     check_embeddings_input,
     check_max_tokens,
@@ -79,25 +79,53 @@ _SSE_HEADERS: Final = {"accept": "text/event-stream", "cache-control": "no-cache
 _JSON_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class RequestSpec:
+class RequestSpec(Record):
     """Everything needed to send one call, decided before any I/O.
 
     ``secrets`` lists the values of this call that must never be shown (a BYOK or widget
     key in the body); the shells redact them from logs and errors.
     """
 
-    method: str
-    path: str
-    operation: str
-    json_body: Mapping[str, Any] | None = None
-    params: Mapping[str, str] | None = None
-    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    timeout: httpx.Timeout | None = None
-    stream: bool = False
-    deadline: float | None = None
-    secrets: tuple[str, ...] = ()
-    provider: str | None = None
+    __slots__ = (
+        "deadline",
+        "headers",
+        "json_body",
+        "method",
+        "operation",
+        "params",
+        "path",
+        "provider",
+        "secrets",
+        "stream",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        operation: str,
+        json_body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: httpx.Timeout | None = None,
+        *,
+        stream: bool = False,
+        deadline: float | None = None,
+        secrets: tuple[str, ...] = (),
+        provider: str | None = None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.operation = operation
+        self.json_body = json_body
+        self.params = params
+        self.headers: Mapping[str, str] = {} if headers is None else headers
+        self.timeout = timeout
+        self.stream = stream
+        self.deadline = deadline
+        self.secrets = secrets
+        self.provider = provider
 
 
 def _call_timeout(timeout: object) -> httpx.Timeout | None:

@@ -100,7 +100,7 @@ def test_async_calls_are_coroutines_except_stream() -> None:
         assert inspect.iscoroutinefunction(member) == (call != "stream"), call
 
 
-CORE = ["_config", "_validation", "_wire", "_exceptions", "_retry", "_retry_policy", "_stream_state", "_sse",
+CORE = ["_config", "_validation", "_wire", "_exceptions", "_retry", "_retry_policy", "_stream_state", "_sse", "_record",
         "_redact", "_logs", "_models", "types", "_cost", "_display"]  # fmt: skip
 FORBIDDEN_IMPORTS = {"anyio", "trio", "asyncio", "socket", "threading"}
 
