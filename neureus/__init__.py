@@ -35,12 +35,12 @@ from ._exceptions import (
     UnprocessableEntityError,
     WidgetKeyScopeError,
 )
-from ._notebook import adisplay_stream, display_stream
 from ._retry import RetryPolicy
 from ._streaming import AsyncChatStream, ChatStream
 from ._version import __version__
 
 if TYPE_CHECKING:  # type checkers see the real classes; at run time they load on first use
+    from ._notebook import adisplay_stream, display_stream
     from .types import (
         ChatMessage,
         ChatResponse,
@@ -82,6 +82,12 @@ def __getattr__(name: str) -> object:
         value = getattr(types, name)
         globals()[name] = value
         return value
+    if name in ("display_stream", "adisplay_stream"):  # notebook helpers, on first use too
+        from . import _notebook
+
+        helper = getattr(_notebook, name)
+        globals()[name] = helper
+        return helper
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -133,9 +139,7 @@ __all__ = [
 
 # Show public names as `neureus.X` in reprs, tracebacks and docs, not `neureus._module.X`.
 for _name in __all__:
-    if _name in _LAZY_TYPES:
-        continue
-    _obj = globals()[_name]
+    _obj = globals().get(_name)  # the lazy names are not loaded yet
     if isinstance(_obj, type) and _obj.__module__.startswith("neureus._"):
         _obj.__module__ = "neureus"
 del _name, _obj

@@ -8,7 +8,6 @@ break a header, or an ``http://`` URL to a host that is not loopback is refused 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from collections.abc import Mapping
@@ -17,6 +16,7 @@ from typing import Any, Final, Literal, TypeAlias
 import httpx
 
 from ._exceptions import ConfigurationError
+from ._record import Record
 from ._redact import redact_key
 from ._retry_policy import RetryPolicy
 
@@ -168,19 +168,46 @@ def _check_retry_policy(value: object) -> RetryPolicy:
     return value
 
 
-@dataclasses.dataclass(frozen=True, slots=True, repr=False)
-class ClientConfig:
-    """Everything a client decides at construction; ``with_options`` makes a changed copy."""
+class ClientConfig(Record):
+    """Everything a client decides at construction; ``with_options`` makes a changed copy.
 
-    api_key: str
-    base_url: str
-    timeout: httpx.Timeout | None  # None: keep the caller-owned http_client's own timeout
-    max_retries: int
-    default_headers: Mapping[str, str]
-    surface: str | None
-    deadline: float | None
-    allow_insecure_http: bool
-    retry_policy: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
+    ``timeout`` is ``None`` when a caller-owned http_client keeps its own timeout.
+    """
+
+    __slots__ = (
+        "allow_insecure_http",
+        "api_key",
+        "base_url",
+        "deadline",
+        "default_headers",
+        "max_retries",
+        "retry_policy",
+        "surface",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        timeout: httpx.Timeout | None,
+        max_retries: int,
+        default_headers: Mapping[str, str],
+        surface: str | None,
+        deadline: float | None,
+        allow_insecure_http: bool,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.base_url = base_url
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.default_headers = default_headers
+        self.surface = surface
+        self.deadline = deadline
+        self.allow_insecure_http = allow_insecure_http
+        self.retry_policy = RetryPolicy() if retry_policy is None else retry_policy
 
     @property
     def is_widget_key(self) -> bool:
@@ -200,7 +227,7 @@ class ClientConfig:
 
     def replace(self, **changes: Any) -> ClientConfig:
         """A copy with ``changes`` applied and checked like the constructor's arguments."""
-        merged = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        merged = {name: getattr(self, name) for name in self.__slots__}
         merged.update(changes)
         if "timeout" in changes:
             merged["timeout"] = coerce_timeout(changes["timeout"])

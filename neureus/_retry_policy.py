@@ -8,7 +8,6 @@ are injected so tests are exact.
 
 from __future__ import annotations
 
-import dataclasses
 import email.utils
 import random
 import time
@@ -16,34 +15,48 @@ from collections.abc import Callable, Mapping
 from typing import Final
 
 from ._exceptions import APIConnectionError, APIError, APIStatusError
+from ._record import Record
 
 __all__ = ["RetryPolicy"]
 
 _RETRYABLE_STATUSES: Final = frozenset({408, 409, 429})
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class RetryPolicy(Record):
     """Which failures are retried, and how long to wait before each retry.
 
     How many retries is the client's ``max_retries``; this says how long to wait.
     Pass one as ``retry_policy=`` to a client to shape the backoff (tests use tiny waits).
+
+    Args:
+        initial_wait: the backoff of the first retry, before jitter (0.5 s).
+        max_wait: the backoff cap, before jitter (8 s).
+        max_retry_after: a server-asked wait above this is not waited out: the error is
+            raised at once (60 s).
+        jitter: returns a number in [0, 1); the wait is between half and all of the backoff.
+        wallclock: seconds since the epoch, to read ``Retry-After`` given as an HTTP date.
 
     >>> policy = RetryPolicy(jitter=lambda: 1.0)
     >>> policy.backoff(0), policy.backoff(1), policy.backoff(10)
     (0.5, 1.0, 8.0)
     """
 
-    initial_wait: float = 0.5
-    """The backoff of the first retry, before jitter."""
-    max_wait: float = 8.0
-    """The backoff cap, before jitter."""
-    max_retry_after: float = 60.0
-    """A server-asked wait above this is not waited out: the error is raised at once."""
-    jitter: Callable[[], float] = random.random
-    """Returns a number in [0, 1); the wait is between half and all of the backoff."""
-    wallclock: Callable[[], float] = time.time
-    """Seconds since the epoch, to read ``Retry-After`` given as an HTTP date."""
+    __slots__ = ("initial_wait", "jitter", "max_retry_after", "max_wait", "wallclock")
+
+    def __init__(
+        self,
+        *,
+        initial_wait: float = 0.5,
+        max_wait: float = 8.0,
+        max_retry_after: float = 60.0,
+        jitter: Callable[[], float] = random.random,
+        wallclock: Callable[[], float] = time.time,
+    ) -> None:
+        self.initial_wait = initial_wait
+        self.max_wait = max_wait
+        self.max_retry_after = max_retry_after
+        self.jitter = jitter
+        self.wallclock = wallclock
 
     def is_retryable(self, error: APIError) -> bool:
         """Connection errors, timeouts, 408, 409, 429 and >= 500; never other 4xx."""
