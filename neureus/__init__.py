@@ -36,11 +36,11 @@ from ._exceptions import (
     WidgetKeyScopeError,
 )
 from ._retry import RetryPolicy
-from ._streaming import AsyncChatStream, ChatStream
 from ._version import __version__
 
-if TYPE_CHECKING:  # type checkers see the real classes; at run time they load on first use
+if TYPE_CHECKING:  # type checkers see the real names; at run time they load on first use
     from ._notebook import adisplay_stream, display_stream
+    from ._streaming import AsyncChatStream, ChatStream
     from .types import (
         ChatMessage,
         ChatResponse,
@@ -56,39 +56,44 @@ if TYPE_CHECKING:  # type checkers see the real classes; at run time they load o
         WidgetKeyRevocation,
     )
 
-_LAZY_TYPES = frozenset(
-    {
-        "ChatMessage",
-        "ChatResponse",
-        "CostEstimate",
-        "EmbeddingsResponse",
-        "Model",
-        "ModelList",
-        "ProviderKeyStatus",
-        "ProviderList",
-        "ProviderStatus",
-        "StreamFinal",
-        "WidgetKey",
-        "WidgetKeyRevocation",
-    }
-)
+# Loaded on first use: the pydantic models (the costliest part of an eager import), the
+# streaming machinery (needed with the first stream) and the notebook helpers.
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "ChatMessage",
+            "ChatResponse",
+            "CostEstimate",
+            "EmbeddingsResponse",
+            "Model",
+            "ModelList",
+            "ProviderKeyStatus",
+            "ProviderList",
+            "ProviderStatus",
+            "StreamFinal",
+            "WidgetKey",
+            "WidgetKeyRevocation",
+        ),
+        "types",
+    ),
+    "AsyncChatStream": "_streaming",
+    "ChatStream": "_streaming",
+    "adisplay_stream": "_notebook",
+    "display_stream": "_notebook",
+}
 
 
 def __getattr__(name: str) -> object:
-    # The data models load on first use (pydantic model classes are the costliest part of the import).
-    if name in _LAZY_TYPES:
-        from . import types
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        value = getattr(types, name)
-        globals()[name] = value
-        return value
-    if name in ("display_stream", "adisplay_stream"):  # notebook helpers, on first use too
-        from . import _notebook
-
-        helper = getattr(_notebook, name)
-        globals()[name] = helper
-        return helper
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
+    if isinstance(value, type) and value.__module__.startswith("neureus._"):
+        value.__module__ = "neureus"
+    globals()[name] = value
+    return value
 
 
 __all__ = [

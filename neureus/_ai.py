@@ -16,10 +16,10 @@ import httpx
 
 from . import _wire
 from ._cost import PRICE_CACHE_SECONDS, estimate_cost_from_models
-from ._streaming import AsyncChatStream, ChatStream
 
 if TYPE_CHECKING:
     from ._client import AsyncNeureus, Neureus
+    from ._streaming import AsyncChatStream, ChatStream
     from .preprocessing import PreprocessResult
     from .preprocessing._types import MessageT
     from .types import (
@@ -152,6 +152,8 @@ class AI(_AIBase):
         """
         spec = _wire.build_chat(self._client._config, **_kwargs(locals()))
         if spec.stream:
+            from ._streaming import ChatStream  # the streaming modules load with the first stream
+
             return ChatStream(self._client._transport, spec)
         return _wire.parse_chat(self._client._transport.request(spec))
 
@@ -181,6 +183,8 @@ class AI(_AIBase):
         arrived (errors before it are retried like any call); iterate the stream for tokens.
         """
         spec = _wire.build_chat(self._client._config, stream=True, **_kwargs(locals()))
+        from ._streaming import ChatStream
+
         return ChatStream(self._client._transport, spec)
 
     def embeddings(self, input: str | Sequence[str], *, model: str | None = None) -> EmbeddingsResponse:
@@ -346,6 +350,8 @@ class AsyncAI(_AIBase):
         """
         spec = _wire.build_chat(self._client._config, **_kwargs(locals()))
         if spec.stream:
+            from ._streaming import AsyncChatStream
+
             return await AsyncChatStream(self._client._transport, spec)
         return _wire.parse_chat(await self._client._transport.request(spec))
 
@@ -375,6 +381,8 @@ class AsyncAI(_AIBase):
         The request is sent when the stream is first awaited, entered or iterated.
         """
         spec = _wire.build_chat(self._client._config, stream=True, **_kwargs(locals()))
+        from ._streaming import AsyncChatStream
+
         return AsyncChatStream(self._client._transport, spec)
 
     async def embeddings(self, input: str | Sequence[str], *, model: str | None = None) -> EmbeddingsResponse:

@@ -26,7 +26,6 @@ from httpx_sse import ServerSentEvent
 from ._config import ClientConfig
 from ._exceptions import APIConnectionError, APITimeoutError, translate_transport_error
 from ._retry import FlowResult, PullFirstEvent, SendRequest, Sleep, request_flow
-from ._sse import SSEDecoder
 from ._wire import RequestSpec, http_request_args
 
 __all__ = ["AsyncEventSource", "AsyncTransport", "SyncEventSource", "SyncTransport"]
@@ -44,6 +43,8 @@ class _EventSourceBase:
 
     def __init__(self, response: httpx.Response) -> None:
         self.response = response
+        from ._sse import SSEDecoder  # loaded with the first stream, not with the package
+
         self._decoder = SSEDecoder()
         self._queue: deque[ServerSentEvent] = deque()
         self._ended = False
