@@ -275,7 +275,9 @@ class AI(_AIBase):
         >>> client.ai.estimate_cost(messages, model="gpt-4o-mini", max_output_tokens=500)  # doctest: +SKIP
         CostEstimate(model='gpt-4o-mini', input_tokens=12, ...)
         """
-        models = self._cached_models() or self._remember_models(self.list_models())
+        models = self._cached_models()
+        if models is None:  # not `or`: an empty ModelList is falsy, and cached all the same
+            models = self._remember_models(self.list_models())
         return estimate_cost_from_models(models, messages, model=model, max_output_tokens=max_output_tokens)
 
 
@@ -458,5 +460,7 @@ class AsyncAI(_AIBase):
         self, messages: Sequence[MessageParam], *, model: str, max_output_tokens: int | None = None
     ) -> CostEstimate:
         """What a chat call would cost on ``model``, from the listed prices (cached 5 minutes)."""
-        models = self._cached_models() or self._remember_models(await self.list_models())
+        models = self._cached_models()
+        if models is None:
+            models = self._remember_models(await self.list_models())
         return estimate_cost_from_models(models, messages, model=model, max_output_tokens=max_output_tokens)

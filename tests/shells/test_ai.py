@@ -395,3 +395,12 @@ async def test_status_errors_carry_retry_after(api: Api) -> None:
         await api.run(api.client().ai.chat(MESSAGES))
     assert info.value.retry_after == 120.0
     assert len(api.gateway.requests) == 1  # over 60 s: raised at once, not waited out
+
+
+async def test_an_empty_price_list_is_cached_too(api: Api) -> None:
+    api.gateway = FakeGateway(models=[])
+    client = api.client()
+    for _ in range(2):
+        with pytest.raises(InvalidRequestError, match="Unknown model"):
+            await api.run(client.ai.estimate_cost(MESSAGES, model="gpt-4o"))
+    assert len(api.gateway.requests_to("/ai/models")) == 1
