@@ -7,7 +7,7 @@ gateway's calls as ``client.ai``. ``repr`` shows the key redacted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 from urllib.request import getproxies
@@ -15,7 +15,7 @@ from urllib.request import getproxies
 import httpx
 
 from ._ai import AI, AsyncAI
-from ._config import DEFAULT_LIMITS, NOT_GIVEN, ClientConfig, NotGiven, resolve_config
+from ._config import DEFAULT_LIMITS, DEFAULT_MAX_RESPONSE_BYTES, NOT_GIVEN, ClientConfig, NotGiven, resolve_config
 from ._exceptions import ConfigurationError
 from ._logs import configure_from_env
 from ._redact import redact_key
@@ -47,6 +47,9 @@ class _ClientBase(Generic[_HttpT]):
         deadline: float | None = None,
         allow_insecure_http: bool = False,
         retry_policy: RetryPolicy | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_spend_usd: float | None = None,
+        hooks: Sequence[object] | None = None,
     ) -> None:
         configure_from_env()
         if http_client is not None and not isinstance(http_client, self._http_class):
@@ -64,6 +67,9 @@ class _ClientBase(Generic[_HttpT]):
             deadline=deadline,
             allow_insecure_http=allow_insecure_http,
             retry_policy=retry_policy,
+            max_response_bytes=max_response_bytes,
+            max_spend_usd=max_spend_usd,
+            hooks=hooks,
             has_http_client=http_client is not None,
         )
         if http_client is None:
@@ -110,6 +116,16 @@ class _ClientBase(Generic[_HttpT]):
         return self._config.deadline
 
     @property
+    def max_response_bytes(self) -> int:
+        """The cap on a decoded JSON body and on one SSE event, in bytes (32 MiB by default)."""
+        return self._config.max_response_bytes
+
+    @property
+    def max_spend_usd(self) -> float | None:
+        """No new call starts once this client's spending reaches it (``None``: no budget)."""
+        return self._config.max_spend_usd
+
+    @property
     def is_closed(self) -> bool:
         """Whether the underlying connection pool is closed."""
         return self._http.is_closed
@@ -125,6 +141,9 @@ class _ClientBase(Generic[_HttpT]):
         surface: str | NotGiven | None = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
         retry_policy: RetryPolicy | NotGiven = NOT_GIVEN,
+        max_response_bytes: int | NotGiven = NOT_GIVEN,
+        max_spend_usd: float | NotGiven | None = NOT_GIVEN,
+        hooks: Sequence[object] | NotGiven | None = NOT_GIVEN,
     ) -> _ClientT:
         """A client with some options changed, sharing this one's connection pool.
 
@@ -143,6 +162,9 @@ class _ClientBase(Generic[_HttpT]):
                 ("surface", surface),
                 ("deadline", deadline),
                 ("retry_policy", retry_policy),
+                ("max_response_bytes", max_response_bytes),
+                ("max_spend_usd", max_spend_usd),
+                ("hooks", hooks),
             )
             if not isinstance(value, NotGiven)
         }
@@ -173,6 +195,8 @@ class Neureus(_ClientBase[httpx.Client]):
     caller-owned ``httpx.Client``, never closed here. ``surface`` is the default
     ``x-neureus-surface``. ``http://`` to a non-loopback host is refused unless
     ``allow_insecure_http=True``. ``retry_policy`` shapes the backoff between retries.
+    ``max_response_bytes`` caps a decoded JSON body and one SSE event (32 MiB);
+    ``max_spend_usd`` is a spending budget; ``hooks`` are observers of every call.
     """
 
     _http_class = httpx.Client

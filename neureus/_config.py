@@ -23,6 +23,7 @@ from ._retry_policy import RetryPolicy
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_LIMITS",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_TIMEOUT",
     "NOT_GIVEN",
     "ClientConfig",
@@ -38,6 +39,8 @@ DEFAULT_TIMEOUT: Final = httpx.Timeout(60.0, connect=10.0)
 # httpx's own defaults (100 connections, 5 s pool timeout) make most of 1,000 concurrent
 # streams fail with PoolTimeout; openai and anthropic use 1,000 connections for that reason.
 DEFAULT_LIMITS: Final = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+# API.md, "Bounded memory": the cap on a decoded JSON body and on one SSE event.
+DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
 
 
 class NotGiven:
@@ -160,6 +163,29 @@ def _check_surface(value: object) -> str | None:
     return value
 
 
+def _check_max_response_bytes(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"max_response_bytes must be a whole number of bytes >= 1; got {value!r}.")
+    return value
+
+
+def _check_max_spend_usd(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ConfigurationError(f"max_spend_usd must be a non-negative number of US dollars or None; got {value!r}.")
+    return float(value)
+
+
+def _check_hooks(value: object) -> tuple[object, ...]:
+    # The hook dispatcher checks each hook's shape; here only the container.
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
+        raise ConfigurationError(f"hooks must be a list of hook objects or callables; got {type(value).__name__}.")
+    return tuple(value)
+
+
 def _check_retry_policy(value: object) -> RetryPolicy:
     if value is None:
         return RetryPolicy()
@@ -180,7 +206,10 @@ class ClientConfig(Record):
         "base_url",
         "deadline",
         "default_headers",
+        "hooks",
+        "max_response_bytes",
         "max_retries",
+        "max_spend_usd",
         "retry_policy",
         "surface",
         "timeout",
@@ -198,6 +227,9 @@ class ClientConfig(Record):
         deadline: float | None,
         allow_insecure_http: bool,
         retry_policy: RetryPolicy | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_spend_usd: float | None = None,
+        hooks: tuple[object, ...] = (),
     ) -> None:
         self.api_key = api_key
         self.base_url = base_url
@@ -208,6 +240,9 @@ class ClientConfig(Record):
         self.deadline = deadline
         self.allow_insecure_http = allow_insecure_http
         self.retry_policy = RetryPolicy() if retry_policy is None else retry_policy
+        self.max_response_bytes = max_response_bytes
+        self.max_spend_usd = max_spend_usd
+        self.hooks = hooks
 
     @property
     def is_widget_key(self) -> bool:
@@ -241,6 +276,9 @@ class ClientConfig(Record):
             deadline=_check_deadline(merged["deadline"]),
             allow_insecure_http=bool(merged["allow_insecure_http"]),
             retry_policy=_check_retry_policy(merged["retry_policy"]),
+            max_response_bytes=_check_max_response_bytes(merged["max_response_bytes"]),
+            max_spend_usd=_check_max_spend_usd(merged["max_spend_usd"]),
+            hooks=_check_hooks(merged["hooks"]),
         )
 
 
@@ -256,6 +294,9 @@ def resolve_config(
     allow_insecure_http: bool,
     has_http_client: bool,
     retry_policy: RetryPolicy | None = None,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    max_spend_usd: float | None = None,
+    hooks: object = None,
     environ: Mapping[str, str] | None = None,
 ) -> ClientConfig:
     """Resolve constructor arguments and the environment into a checked ``ClientConfig``."""
@@ -279,4 +320,7 @@ def resolve_config(
         deadline=_check_deadline(deadline),
         allow_insecure_http=bool(allow_insecure_http),
         retry_policy=_check_retry_policy(retry_policy),
+        max_response_bytes=_check_max_response_bytes(max_response_bytes),
+        max_spend_usd=_check_max_spend_usd(max_spend_usd),
+        hooks=_check_hooks(hooks),
     )

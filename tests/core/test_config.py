@@ -159,3 +159,29 @@ def test_coerce_timeout_and_loopback_helpers() -> None:
     assert is_loopback_host("LOCALHOST")
     assert not is_loopback_host("example.com")
     assert repr(NOT_GIVEN) == "NOT_GIVEN" and not NOT_GIVEN
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "1"])
+def test_bad_max_response_bytes(bad: object) -> None:
+    with pytest.raises(ConfigurationError, match="max_response_bytes"):
+        resolve(max_response_bytes=bad)
+
+
+@pytest.mark.parametrize("bad", [-0.01, float("nan"), float("inf"), True, "5"])
+def test_bad_max_spend_usd(bad: object) -> None:
+    with pytest.raises(ConfigurationError, match="max_spend_usd"):
+        resolve(max_spend_usd=bad)
+
+
+@pytest.mark.parametrize("bad", ["hook", 3, {"on_request": print}])
+def test_bad_hooks_container(bad: object) -> None:
+    with pytest.raises(ConfigurationError, match="hooks"):
+        resolve(hooks=bad)
+
+
+def test_new_limits_default_and_replace() -> None:
+    config = resolve()
+    assert config.max_response_bytes == 32 * 1024 * 1024
+    assert config.max_spend_usd is None and config.hooks == ()
+    changed = config.replace(max_response_bytes=1024, max_spend_usd=2, hooks=[print])
+    assert (changed.max_response_bytes, changed.max_spend_usd, changed.hooks) == (1024, 2.0, (print,))
