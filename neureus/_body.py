@@ -1,0 +1,203 @@
+"""Reading a body within ``max_response_bytes``, whatever its ``content-encoding`` stack.
+
+Pure: the shells hand raw bytes in as they arrive; :class:`BodyReader` decodes them
+through every listed coding with a bounded output per step and counts what comes out, so
+a 5 KB ``gzip, gzip`` reply that would inflate to 2 GiB stops at the cap having held at
+most the cap plus one step. httpx's own decoders inflate a whole chunk at once, which is
+why non-stream answers are read raw and decoded here.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from typing import Final
+
+from ._exceptions import APIResponseValidationError
+
+__all__ = ["ACCEPT_ENCODING", "BodyReader", "too_large"]
+
+_STEP: Final = 64 * 1024  # the most one decoding step may produce
+
+
+def _brotli() -> object | None:
+    try:
+        import brotli  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return None
+    # Only a Decompressor whose output can be bounded (brotli >= 1.2) is safe to use.
+    return brotli if hasattr(brotli.Decompressor(), "can_accept_more_data") else None
+
+
+_BROTLI: Final = _brotli()
+ACCEPT_ENCODING: Final = "gzip, deflate, br" if _BROTLI is not None else "gzip, deflate"
+"""What the SDK's own pool asks for: exactly the codings :class:`BodyReader` can bound."""
+
+
+class _Undecodable(Exception):
+    pass
+
+
+class _Zlib:
+    __slots__ = ("_obj", "_started", "_wbits")
+
+    def __init__(self, wbits: int) -> None:
+        self._wbits = wbits
+        self._obj = zlib.decompressobj(wbits)
+        self._started = False
+
+    def push(self, data: bytes) -> Iterator[bytes]:
+        obj = self._obj
+        try:
+            out = obj.decompress(data, _STEP)
+        except zlib.error as exc:
+            if self._wbits == zlib.MAX_WBITS and not self._started:
+                # "deflate" is sent both zlib-wrapped (the RFC) and raw (common): try raw.
+                self._wbits = -zlib.MAX_WBITS
+                self._obj = zlib.decompressobj(self._wbits)
+                yield from self.push(data)
+                return
+            raise _Undecodable(str(exc)) from None
+        self._started = True
+        while True:
+            if out:
+                yield out
+            if len(out) < _STEP and not obj.unconsumed_tail:
+                return
+            try:
+                out = obj.decompress(obj.unconsumed_tail, _STEP)
+            except zlib.error as exc:
+                raise _Undecodable(str(exc)) from None
+
+    def finish(self) -> Iterator[bytes]:
+        yield from self.push(b"")
+        if self._started and not self._obj.eof:
+            raise _Undecodable("the compressed body ended early")
+
+
+class _Brotli:
+    __slots__ = ("_obj",)
+
+    def __init__(self) -> None:
+        self._obj = _BROTLI.Decompressor()  # type: ignore[attr-defined]
+
+    def push(self, data: bytes) -> Iterator[bytes]:
+        obj = self._obj
+        try:
+            out = obj.process(data, output_buffer_limit=_STEP)
+            # Past the limit it keeps the rest of the input: drain it a step at a time.
+            while out:
+                yield out
+                if obj.is_finished():
+                    return
+                out = obj.process(b"", output_buffer_limit=_STEP)
+        except _BROTLI.error as exc:  # type: ignore[attr-defined]
+            raise _Undecodable(str(exc)) from None
+
+    def finish(self) -> Iterator[bytes]:
+        yield from self.push(b"")
+        if not self._obj.is_finished():
+            raise _Undecodable("the compressed body ended early")
+
+
+def _decoder(name: str) -> _Zlib | _Brotli | None:
+    if name in ("gzip", "x-gzip"):
+        return _Zlib(zlib.MAX_WBITS | 16)
+    if name == "deflate":
+        return _Zlib(zlib.MAX_WBITS)
+    if name == "br":
+        if _BROTLI is None:
+            raise _Undecodable("br was sent but cannot be decoded safely here (install brotli >= 1.2)")
+        return _Brotli()
+    if name in ("", "identity"):
+        return None
+    raise _Undecodable(f"unknown content-encoding {name!r}")
+
+
+def too_large(limit: int, operation: str = "") -> APIResponseValidationError:
+    """The error for a body past ``max_response_bytes``."""
+    where = f"{operation}: " if operation else ""
+    return APIResponseValidationError(
+        f"{where}the gateway's answer is larger than max_response_bytes={limit} "
+        f"({limit / 1048576:g} MiB) once decoded; it was not read further and the connection was closed. "
+        "Raise max_response_bytes= on the client or with_options() if such answers are expected."
+    )
+
+
+class BodyReader:
+    """Accumulates a body's decoded bytes; raises past ``limit`` (decoded or raw).
+
+    ``feed`` takes raw bytes as they arrive, ``finish`` returns the decoded body. Both raise
+    :class:`~neureus.APIResponseValidationError`: past the cap, or for a body that cannot
+    be decoded (corrupt gzip, an unknown coding).
+    """
+
+    __slots__ = ("_decoders", "_limit", "_operation", "_parts", "_raw", "_size", "_status")
+
+    def __init__(self, content_encoding: str | None, limit: int, operation: str = "", status: int = 200) -> None:
+        self._limit = limit
+        self._operation = operation
+        self._status = status
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._raw = 0
+        decoders: list[_Zlib | _Brotli] = []
+        if content_encoding:
+            try:
+                # The header lists codings in the order they were applied: undo the last first.
+                for name in reversed(content_encoding.lower().split(",")):
+                    decoder = _decoder(name.strip())
+                    if decoder is not None:
+                        decoders.append(decoder)
+            except _Undecodable as exc:
+                raise self._undecodable(exc) from None
+        self._decoders = decoders
+
+    def _undecodable(self, exc: _Undecodable) -> APIResponseValidationError:
+        where = f"{self._operation}: " if self._operation else ""
+        return APIResponseValidationError(
+            f"{where}the gateway's answer could not be decoded ({exc}).", status_code=self._status
+        )
+
+    def _take(self, out: bytes) -> None:
+        self._size += len(out)
+        if self._size > self._limit:
+            raise too_large(self._limit, self._operation)
+        self._parts.append(out)
+
+    def _through(self, level: int, data: bytes, final: bool) -> None:
+        if level == len(self._decoders):
+            if data:
+                self._take(data)
+            return
+        decoder = self._decoders[level]
+        if data:
+            for out in decoder.push(data):
+                self._through(level + 1, out, False)
+        if final:
+            for out in decoder.finish():
+                self._through(level + 1, out, False)
+            self._through(level + 1, b"", True)
+
+    def feed(self, raw: bytes) -> None:
+        """Take the next raw bytes of the body."""
+        if not self._decoders:
+            self._take(raw)
+            return
+        self._raw += len(raw)
+        if self._raw > self._limit:
+            raise too_large(self._limit, self._operation)
+        try:
+            self._through(0, raw, False)
+        except _Undecodable as exc:
+            raise self._undecodable(exc) from None
+
+    def finish(self) -> bytes:
+        """The whole decoded body (checks that every coding ended properly)."""
+        if self._decoders:
+            try:
+                self._through(0, b"", True)
+            except _Undecodable as exc:
+                raise self._undecodable(exc) from None
+        parts = self._parts
+        return parts[0] if len(parts) == 1 else b"".join(parts)
