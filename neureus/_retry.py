@@ -275,6 +275,9 @@ def request_flow(
                 raise outcome
             logger.info("%s %s failed on attempt %d: %s", spec.method, spec.path, attempt + 1, error)
         last_error = error
+        if deadline is not None and isinstance(error, APITimeoutError) and clock() - start >= deadline:
+            # The deadline itself ran out during I/O (the shells clip every wait to it).
+            raise _deadline_error(deadline, attempt + 1) from error
         if attempt >= max_retries or final:
             raise error
         if should_retry is None:
@@ -286,7 +289,10 @@ def request_flow(
         wait = retry_after if retry_after is not None else policy.backoff(attempt)
         if deadline is not None and clock() - start + wait >= deadline:
             # The wait cannot fit in what is left: the real error now (a RateLimitError
-            # keeps its retry_after), not a timeout that did not happen.
+            # keeps its retry_after), not a timeout that did not happen. An attempt that
+            # itself timed out did spend the deadline: say so.
+            if isinstance(error, APITimeoutError):
+                raise _deadline_error(deadline, attempt + 1) from error
             raise error
         logger.info(
             "retrying %s %s in %.3f s (retry %d of %d) after: %s",

@@ -182,10 +182,10 @@ def test_rate_limit_error_without_header_has_no_retry_after() -> None:
 
 
 def test_deadline_stops_before_a_wait_that_would_pass_it() -> None:
+    # The last real error, at once: no timeout happened (API.md, "The deadline bounds...").
     gen, clock = flow(deadline=1.0)
-    with pytest.raises(APITimeoutError, match="deadline of 1 s") as info:
+    with pytest.raises(InternalServerError):
         drive(gen, [ok(500), ok(500)], clock)
-    assert isinstance(info.value.__cause__, InternalServerError)
 
 
 def test_deadline_clips_each_attempts_timeout() -> None:

@@ -183,19 +183,38 @@ def ok(body: bytes | None = None, status: int = 200, headers: dict[str, str] | N
     return act
 
 
-def trickled_headers(count: int, pause: float) -> Act:
-    """The status line, then ``count`` header lines ``pause`` seconds apart, then a body."""
+def trickled_headers(count: int, pause: float, log: list[int] | None = None) -> Act:
+    """The status line, then ``count`` header lines ``pause`` seconds apart, then a body.
+
+    ``log`` receives how many header lines went out (``count`` when the answer was whole).
+    """
 
     def act(conn: Conn, request: Request) -> bool:
-        if not conn.send(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"):
-            return False
-        for i in range(count):
-            if not conn.pause(pause) or not conn.send(f"x-slow-{i}: {i}\r\n".encode()):
+        sent = 0
+        try:
+            if not conn.send(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"):
                 return False
-        body = json_body()
-        return conn.send(f"content-length: {len(body)}\r\n\r\n".encode() + body)
+            for i in range(count):
+                if not conn.pause(pause) or not conn.send(f"x-slow-{i}: {i}\r\n".encode()):
+                    return False
+                sent += 1
+            body = json_body()
+            return conn.send(f"content-length: {len(body)}\r\n\r\n".encode() + body)
+        finally:
+            if log is not None:
+                log.append(sent)
 
     return act
+
+
+def wait_for(condition: Callable[[], object], seconds: float = 10.0) -> bool:
+    """Poll ``condition`` until true or ``seconds`` pass (bounded, for acts still running)."""
+    end = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def encoded(body: bytes, encodings: list[str], *, status: int = 200, raw: bytes | None = None) -> Act:

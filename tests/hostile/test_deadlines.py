@@ -15,19 +15,25 @@ pytestmark = [pytest.mark.anyio, pytest.mark.network]
 
 async def test_trickled_headers_do_not_stretch_the_deadline(api, hostile: HostileServer) -> None:
     # 30 header lines 0.1 s apart: each read is quick, so per-read timeouts never fire;
-    # on 0.1 the call succeeded after 3 s with deadline=0.5.
-    hostile.script(acts.trickled_headers(30, 0.1))
+    # 0.1 waited for all of them with deadline=0.5 (async succeeded, sync failed after 3 s).
+    sent: list[int] = []
+    hostile.script(acts.trickled_headers(30, 0.1, sent))
     client = api.real_client(api_key=KEY, base_url=hostile.url, max_retries=0, retry_policy=FAST)
     with pytest.raises(APITimeoutError):
         await api.run(client.ai.chat(MESSAGES, deadline=0.5))
+    assert acts.wait_for(lambda: sent)
+    assert sent[0] < 30  # the client hung up while the headers were still arriving
 
 
 async def test_trickled_headers_of_a_stream_opening(api, hostile: HostileServer) -> None:
-    hostile.script(acts.trickled_headers(30, 0.1))
+    sent: list[int] = []
+    hostile.script(acts.trickled_headers(30, 0.1, sent))
     client = api.real_client(api_key=KEY, base_url=hostile.url, max_retries=0, retry_policy=FAST)
     with pytest.raises(APITimeoutError):
         stream = await api.run(client.ai.chat(MESSAGES, stream=True, deadline=0.5))
         await api.close(stream)
+    assert acts.wait_for(lambda: sent)
+    assert sent[0] < 30
 
 
 async def test_a_slow_compressed_body_is_cut_at_the_deadline(api, hostile: HostileServer) -> None:
