@@ -22,7 +22,7 @@ _STEP: Final = 64 * 1024  # the most one decoding step may produce
 
 def _brotli() -> object | None:
     try:
-        import brotli  # type: ignore[import-not-found, unused-ignore]
+        import brotli  # type: ignore[import-not-found, import-untyped, unused-ignore]
     except ImportError:
         return None
     # Only a Decompressor whose output can be bounded (brotli >= 1.2) is safe to use.

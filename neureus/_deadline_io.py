@@ -20,7 +20,7 @@ __all__ = ["DeadlineBackend"]
 
 
 def _clip(timeout: float | None, error: type[Exception]) -> float | None:
-    read_by = getattr(_CALL, "read_by", None)
+    read_by: float | None = getattr(_CALL, "read_by", None)
     if read_by is None:
         return timeout
     left = read_by - time.monotonic()
@@ -79,5 +79,3 @@ class DeadlineBackend(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:
         self._backend.sleep(seconds)
-
-

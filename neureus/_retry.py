@@ -281,7 +281,9 @@ def request_flow(
         if attempt >= max_retries or final:
             raise error
         if should_retry is None:
-            should_retry = policy.is_retryable(error) and (spec.idempotent or unsent or policy.surely_not_acted_on(error))
+            should_retry = policy.is_retryable(error) and (
+                spec.idempotent or unsent or policy.surely_not_acted_on(error)
+            )
         if not should_retry:
             raise error
         if retry_after is not None and retry_after > policy.max_retry_after:

@@ -285,7 +285,7 @@ def _drop_dead_pool(transport: httpx.AsyncHTTPTransport) -> None:
     """
     for connection in list(getattr(transport._pool, "_connections", ())):
         stream = getattr(getattr(connection, "_connection", None), "_network_stream", None)
-        inner = getattr(stream, "_stream", None)  # anyio's (asyncio) or trio's stream
+        inner: Any = getattr(stream, "_stream", None)  # anyio's (asyncio) or trio's stream
         for _ in range(4):  # TLS layers wrap the socket stream
             if not hasattr(inner, "transport_stream"):
                 break

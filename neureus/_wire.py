@@ -294,9 +294,7 @@ def build_create_widget_key(config: ClientConfig, agent_id: str | None = None) -
         if not isinstance(agent_id, str) or not agent_id:
             raise InvalidRequestError(f"agent_id must be a non-empty string; got {agent_id!r}.")
         body["agent_id"] = agent_id
-    return RequestSpec(
-        "POST", "/ai/widget/key", "create_widget_key", body, None, dict(_JSON_HEADERS), idempotent=False
-    )
+    return RequestSpec("POST", "/ai/widget/key", "create_widget_key", body, None, dict(_JSON_HEADERS), idempotent=False)
 
 
 def build_revoke_widget_key(config: ClientConfig, key: object) -> RequestSpec:

@@ -65,7 +65,7 @@ def test_after_fork_replies_never_cross(hostile: HostileServer) -> None:
             for i in range(40):
                 crossed += client.ai.chat([{"role": "user", "content": f"child {i}"}]).text != f"child {i}"
             os.write(write_end, json.dumps({"crossed": crossed}).encode())
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        except BaseException as exc:  # reported to the parent
             os.write(write_end, json.dumps({"error": repr(exc)}).encode())
         finally:
             os._exit(0)
@@ -95,8 +95,14 @@ def _roundtrip(client: object) -> object:
 def test_a_client_pickles_to_its_configuration(cls: type, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NEUREUS_API_KEY", raising=False)
     client = cls(
-        api_key=KEY, base_url="http://127.0.0.1:9", timeout=7, max_retries=5, deadline=30.0,
-        surface="batch", max_response_bytes=1 << 20, default_headers={"x-team": "a"},
+        api_key=KEY,
+        base_url="http://127.0.0.1:9",
+        timeout=7,
+        max_retries=5,
+        deadline=30.0,
+        surface="batch",
+        max_response_bytes=1 << 20,
+        default_headers={"x-team": "a"},
     )
     copy = _roundtrip(client)
     assert type(copy) is cls

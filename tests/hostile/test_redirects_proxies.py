@@ -48,7 +48,7 @@ async def test_a_secret_never_follows_a_redirect(
 async def test_a_redirect_is_a_status_error_naming_its_location(api, hostile: HostileServer) -> None:
     hostile.script(acts.redirect("https://elsewhere.example/ai/chat", 302))
     client = api.real_client(api_key=KEY, base_url=hostile.url, max_retries=2, retry_policy=FAST)
-    with pytest.raises(APIStatusError, match="elsewhere.example") as caught:
+    with pytest.raises(APIStatusError, match=r"elsewhere\.example") as caught:
         await api.run(client.ai.chat(MESSAGES))
     assert caught.value.status_code == 302
     assert len(hostile.requests) == 1
@@ -77,17 +77,13 @@ async def test_loopback_never_goes_through_a_proxy(
     assert other.requests == []
 
 
-async def test_a_remote_host_still_uses_the_proxy(
-    api, other: HostileServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_remote_host_still_uses_the_proxy(api, other: HostileServer, monkeypatch: pytest.MonkeyPatch) -> None:
     other.default = _proxy_act
     for name in ("HTTP_PROXY", "http_proxy"):
         monkeypatch.setenv(name, other.url)
     for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
-    client = api.real_client(
-        api_key=KEY, base_url="http://gateway.invalid", allow_insecure_http=True, max_retries=0
-    )
+    client = api.real_client(api_key=KEY, base_url="http://gateway.invalid", allow_insecure_http=True, max_retries=0)
     assert (await api.run(client.ai.chat(MESSAGES))).text == "via proxy"
     assert len(other.requests) == 1
     assert other.requests[0].path == "http://gateway.invalid/ai/chat"

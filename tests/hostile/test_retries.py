@@ -124,7 +124,7 @@ def tls_server():  # type: ignore[no-untyped-def]
 
 async def test_a_tls_certificate_failure_is_raised_at_once(api, tls_server: HostileServer) -> None:
     client = api.real_client(api_key=KEY, base_url=tls_server.url, max_retries=2, retry_policy=FAST)
-    with pytest.raises(APIConnectionError, match="(?i)certificate") as caught:
+    with pytest.raises(APIConnectionError, match=r"(?i)certificate") as caught:
         await api.run(client.ai.chat(MESSAGES))
     assert not isinstance(caught.value, APIStatusError)
     assert tls_server.connections == 1  # 0.1 tried three times
