@@ -39,49 +39,57 @@ class _Undecodable(Exception):
 
 
 class _Zlib:
-    __slots__ = ("_obj", "_started", "_wbits")
+    """gzip, or deflate (zlib-wrapped as the RFC says, or raw as many servers send it:
+    told apart by the zlib header's check bits, once two bytes have arrived)."""
 
-    def __init__(self, wbits: int) -> None:
-        self._wbits = wbits
-        self._obj = zlib.decompressobj(wbits)
-        self._started = False
+    __slots__ = ("_fed", "_obj", "_pending")
+
+    def __init__(self, gzip: bool) -> None:
+        self._obj = zlib.decompressobj(zlib.MAX_WBITS | 16) if gzip else None
+        self._pending = b""
+        self._fed = False
 
     def push(self, data: bytes) -> Iterator[bytes]:
+        if not data and not self._fed:
+            return
+        self._fed = True
         obj = self._obj
+        if obj is None:
+            data = self._pending + data
+            if len(data) < 2:
+                self._pending = data
+                return
+            wrapped = data[0] & 0x0F == 8 and ((data[0] << 8) | data[1]) % 31 == 0
+            obj = self._obj = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+            self._pending = b""
         try:
             out = obj.decompress(data, _STEP)
-        except zlib.error as exc:
-            if self._wbits == zlib.MAX_WBITS and not self._started:
-                # "deflate" is sent both zlib-wrapped (the RFC) and raw (common): try raw.
-                self._wbits = -zlib.MAX_WBITS
-                self._obj = zlib.decompressobj(self._wbits)
-                yield from self.push(data)
-                return
-            raise _Undecodable(str(exc)) from None
-        self._started = True
-        while True:
-            if out:
-                yield out
-            if len(out) < _STEP and not obj.unconsumed_tail:
-                return
-            try:
+            while True:
+                if out:
+                    yield out
+                if len(out) < _STEP and not obj.unconsumed_tail:
+                    return
                 out = obj.decompress(obj.unconsumed_tail, _STEP)
-            except zlib.error as exc:
-                raise _Undecodable(str(exc)) from None
+        except zlib.error as exc:
+            raise _Undecodable(str(exc)) from None
 
     def finish(self) -> Iterator[bytes]:
+        if not self._fed:  # an empty body: nothing was encoded
+            return
         yield from self.push(b"")
-        if self._started and not self._obj.eof:
+        if self._obj is None or not self._obj.eof:
             raise _Undecodable("the compressed body ended early")
 
 
 class _Brotli:
-    __slots__ = ("_obj",)
+    __slots__ = ("_fed", "_obj")
 
     def __init__(self) -> None:
         self._obj = _BROTLI.Decompressor()  # type: ignore[attr-defined]
+        self._fed = False
 
     def push(self, data: bytes) -> Iterator[bytes]:
+        self._fed = self._fed or bool(data)
         obj = self._obj
         try:
             out = obj.process(data, output_buffer_limit=_STEP)
@@ -95,6 +103,8 @@ class _Brotli:
             raise _Undecodable(str(exc)) from None
 
     def finish(self) -> Iterator[bytes]:
+        if not self._fed:  # an empty body: nothing was encoded
+            return
         yield from self.push(b"")
         if not self._obj.is_finished():
             raise _Undecodable("the compressed body ended early")
@@ -102,9 +112,9 @@ class _Brotli:
 
 def _decoder(name: str) -> _Zlib | _Brotli | None:
     if name in ("gzip", "x-gzip"):
-        return _Zlib(zlib.MAX_WBITS | 16)
+        return _Zlib(gzip=True)
     if name == "deflate":
-        return _Zlib(zlib.MAX_WBITS)
+        return _Zlib(gzip=False)
     if name == "br":
         if _BROTLI is None:
             raise _Undecodable("br was sent but cannot be decoded safely here (install brotli >= 1.2)")
@@ -117,9 +127,10 @@ def _decoder(name: str) -> _Zlib | _Brotli | None:
 def too_large(limit: int, operation: str = "") -> APIResponseValidationError:
     """The error for a body past ``max_response_bytes``."""
     where = f"{operation}: " if operation else ""
+    size = f" ({limit / 1048576:g} MiB)" if limit >= 1048576 else ""
     return APIResponseValidationError(
-        f"{where}the gateway's answer is larger than max_response_bytes={limit} "
-        f"({limit / 1048576:g} MiB) once decoded; it was not read further and the connection was closed. "
+        f"{where}the gateway's answer is larger than max_response_bytes={limit}{size} "
+        "once decoded; it was not read further and the connection was closed. "
         "Raise max_response_bytes= on the client or with_options() if such answers are expected."
     )
 
@@ -184,8 +195,10 @@ class BodyReader:
         if not self._decoders:
             self._take(raw)
             return
+        # Raw bytes count too (with room for codings that grow incompressible data), so
+        # an endless compressed body that decodes to nothing still ends.
         self._raw += len(raw)
-        if self._raw > self._limit:
+        if self._raw > 2 * self._limit + 65536:
             raise too_large(self._limit, self._operation)
         try:
             self._through(0, raw, False)
