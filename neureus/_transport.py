@@ -310,6 +310,14 @@ def _closed_error() -> APIConnectionError:
     return APIConnectionError("This client is closed: make a new one (or do not close it while it is in use).")
 
 
+def _unusable(http: httpx.Client | httpx.AsyncClient, exc: RuntimeError) -> Failed:
+    # httpx raises RuntimeError for a pool closed meanwhile (another thread or task) and for
+    # a caller-owned async pool whose event loop has closed: no retry can help either.
+    error = _closed_error() if http.is_closed else APIConnectionError(f"The HTTP client cannot send: {exc}.")
+    error.__cause__ = exc
+    return Failed(error, unsent=True, final=True)
+
+
 class _TransportBase:
     __slots__ = ("config",)
 
@@ -385,6 +393,8 @@ class SyncTransport(_TransportBase):
                 response = self.http.send(request, stream=True)
         except (httpx.HTTPError, UnicodeEncodeError) as exc:
             return failure_from(exc)
+        except RuntimeError as exc:
+            return _unusable(self.http, exc)
         if spec.stream and response.status_code < 300:
             return response
         if response.is_stream_consumed:
@@ -480,6 +490,8 @@ class AsyncTransport(_TransportBase):
                 response = await self.http.send(request, stream=True)
         except (httpx.HTTPError, UnicodeEncodeError) as exc:
             return failure_from(exc)
+        except RuntimeError as exc:
+            return _unusable(self.http, exc)
         if spec.stream and response.status_code < 300:
             return response
         if response.is_stream_consumed:

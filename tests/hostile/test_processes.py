@@ -145,3 +145,20 @@ def test_a_client_works_in_a_spawned_process_pool(hostile: HostileServer, monkey
 
 if sys.platform == "win32":  # pragma: no cover
     pytestmark = [pytestmark, pytest.mark.skip(reason="fork")]
+
+
+def test_a_client_closed_between_retries_says_so(hostile: HostileServer) -> None:
+    # The first attempt fails and, before the retry, the client is closed (the policy's
+    # jitter runs exactly then): the retry meets a closed pool (httpx's RuntimeError in 0.1).
+    from neureus import RetryPolicy
+
+    def close_then_jitter() -> float:
+        client.close()
+        return 0.0
+
+    hostile.script(acts.ok(b'{"error": "busy"}', 503))
+    policy = RetryPolicy(initial_wait=0.001, jitter=close_then_jitter)
+    client = Neureus(api_key=KEY, base_url=hostile.url, max_retries=2, retry_policy=policy)
+    with pytest.raises(NeureusError, match="closed"):
+        client.ai.chat(MESSAGES)
+    assert len(hostile.requests) == 1
