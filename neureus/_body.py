@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
-from typing import Final
+from typing import Any, Final
 
 from ._exceptions import APIResponseValidationError
 
@@ -20,18 +20,24 @@ __all__ = ["ACCEPT_ENCODING", "BodyReader", "too_large"]
 _STEP: Final = 64 * 1024  # the most one decoding step may produce
 
 
-def _brotli() -> object | None:
-    try:
-        import brotli  # type: ignore[import-not-found, import-untyped, unused-ignore]
-    except ImportError:
-        return None
-    # Only a Decompressor whose output can be bounded (brotli >= 1.2) is safe to use.
-    return brotli if hasattr(brotli.Decompressor(), "can_accept_more_data") else None
+_BROTLI: object = None  # the brotli module, loaded with the first br body
 
 
-_BROTLI: Final = _brotli()
-ACCEPT_ENCODING: Final = "gzip, deflate, br" if _BROTLI is not None else "gzip, deflate"
-"""What the SDK's own pool asks for: exactly the codings :class:`BodyReader` can bound."""
+def _brotli() -> Any:
+    global _BROTLI
+    if _BROTLI is None:
+        try:
+            import brotli  # type: ignore[import-not-found, import-untyped, unused-ignore]
+        except ImportError:
+            brotli = False
+        # Only a Decompressor whose output can be bounded (brotli >= 1.2) is safe to use.
+        _BROTLI = brotli if brotli and hasattr(brotli.Decompressor(), "can_accept_more_data") else False
+    return _BROTLI
+
+
+ACCEPT_ENCODING: Final = "gzip, deflate"
+"""What the SDK's own pool asks for (httpx would add br and zstd when their packages are
+installed). A br body sent anyway is decoded, bounded, when brotli >= 1.2 is installed."""
 
 
 class _Undecodable(Exception):
@@ -85,7 +91,7 @@ class _Brotli:
     __slots__ = ("_fed", "_obj")
 
     def __init__(self) -> None:
-        self._obj = _BROTLI.Decompressor()  # type: ignore[attr-defined]
+        self._obj = _brotli().Decompressor()
         self._fed = False
 
     def push(self, data: bytes) -> Iterator[bytes]:
@@ -99,7 +105,7 @@ class _Brotli:
                 if obj.is_finished():
                     return
                 out = obj.process(b"", output_buffer_limit=_STEP)
-        except _BROTLI.error as exc:  # type: ignore[attr-defined]
+        except _brotli().error as exc:
             raise _Undecodable(str(exc)) from None
 
     def finish(self) -> Iterator[bytes]:
@@ -116,7 +122,7 @@ def _decoder(name: str) -> _Zlib | _Brotli | None:
     if name == "deflate":
         return _Zlib(gzip=False)
     if name == "br":
-        if _BROTLI is None:
+        if not _brotli():
             raise _Undecodable("br was sent but cannot be decoded safely here (install brotli >= 1.2)")
         return _Brotli()
     if name in ("", "identity"):
