@@ -150,7 +150,7 @@ class AsyncEventSource(_EventSourceBase):
 #   closed": the async transport builds a new pool when the running loop changes;
 # - a sync read only has a per-read timeout, so headers trickled a line at a time outlive
 #   any deadline: every socket operation is clipped to what is left of the current call's
-#   deadline (``_DeadlineBackend``, reading the thread's ``_CALL.read_by``).
+#   deadline (``_deadline_io.DeadlineBackend``, reading the thread's ``_CALL.read_by``).
 
 _CALL = threading.local()  # read_by of the sync call running on this thread (None: no deadline)
 _LIVE: weakref.WeakSet[_LazySyncTransport | _LazyAsyncTransport] = weakref.WeakSet()
@@ -231,7 +231,12 @@ def _running_loop() -> object:
         except RuntimeError:
             pass
     trio = sys.modules.get("trio")
-    return None if trio is None else trio.lowlevel.current_trio_token()
+    if trio is not None:
+        try:
+            return trio.lowlevel.current_trio_token()
+        except RuntimeError:
+            pass
+    return None
 
 
 class _LazyAsyncTransport(httpx.AsyncBaseTransport):
@@ -253,9 +258,7 @@ class _LazyAsyncTransport(httpx.AsyncBaseTransport):
         loop = _running_loop()
         if self._transport is None or loop is not self._loop:
             if self._transport is not None:
-                # Its connections belong to a loop that is gone: they can be neither used
-                # nor closed from here. Dropped, their sockets close when collected.
-                _drop_dead_pool(self._transport)
+                _leave_pool(self._transport, self._loop)
             self._transport = httpx.AsyncHTTPTransport(limits=self._limits, proxy=self._proxy)
             self._loop = loop
         return self._transport
@@ -273,8 +276,16 @@ class _LazyAsyncTransport(httpx.AsyncBaseTransport):
             if _running_loop() is self._loop:
                 await self._transport.aclose()
             else:
-                _drop_dead_pool(self._transport)
+                _leave_pool(self._transport, self._loop)
             self._transport = None
+
+
+def _leave_pool(transport: httpx.AsyncHTTPTransport, loop: object) -> None:
+    # An asyncio loop still open (a client shared across threads' loops, which httpx does
+    # not support either) keeps its sockets: closing them could break its calls.
+    is_closed = getattr(loop, "is_closed", None)
+    if is_closed is None or is_closed():
+        _drop_dead_pool(transport)
 
 
 def _drop_dead_pool(transport: httpx.AsyncHTTPTransport) -> None:
