@@ -25,6 +25,7 @@ from httpx_sse import ServerSentEvent
 
 from ._config import ClientConfig
 from ._exceptions import APIConnectionError, APITimeoutError, translate_transport_error
+from ._hooks import CallObserver, HookDispatcher, Notify
 from ._retry import FlowResult, PullFirstEvent, SendRequest, Sleep, request_flow
 from ._wire import RequestSpec, http_request_args
 
@@ -197,17 +198,19 @@ def lazy_transport(asynchronous: bool, limits: httpx.Limits) -> Any:
 
 
 class _TransportBase:
-    __slots__ = ("config",)
+    __slots__ = ("config", "hooks")
+    _asynchronous = False
 
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
+        self.hooks = HookDispatcher(config.hooks, asynchronous=self._asynchronous)  # hooks: checked here, once
 
-    def _flow(self, spec: RequestSpec, client_timeout: httpx.Timeout) -> Any:
+    def _flow(self, spec: RequestSpec, client_timeout: httpx.Timeout, observer: CallObserver | None = None) -> Any:
         timeout = spec.timeout if spec.timeout is not None else self.config.timeout
         deadline = spec.deadline if spec.deadline is not None else self.config.deadline
         if timeout is None and deadline is not None:
             timeout = client_timeout
-        return request_flow(
+        flow = request_flow(
             spec,
             policy=self.config.retry_policy,
             max_retries=self.config.max_retries,
@@ -215,6 +218,8 @@ class _TransportBase:
             deadline=deadline,
             secrets=self.config.secrets + spec.secrets,
         )
+        observer = observer or self.hooks.observer(spec, self.config)  # hooks: None when nobody listens
+        return flow if observer is None else observer.observe(flow)
 
     def _request_args(self, spec: RequestSpec, action: SendRequest) -> dict[str, Any]:
         return http_request_args(self.config, spec, action.timeout)
@@ -233,9 +238,11 @@ class SyncTransport(_TransportBase):
         """Send a call with its retries; return the successful, read response."""
         return self._drive(spec)[0].response
 
-    def open_stream(self, spec: RequestSpec) -> tuple[SyncEventSource, ServerSentEvent]:
+    def open_stream(
+        self, spec: RequestSpec, observer: CallObserver | None = None
+    ) -> tuple[SyncEventSource, ServerSentEvent]:
         """Open a stream, retrying until its first event; return the source and that event."""
-        result, source = self._drive(spec)
+        result, source = self._drive(spec, observer)
         assert source is not None and result.first_event is not None
         return source, result.first_event
 
@@ -276,8 +283,8 @@ class SyncTransport(_TransportBase):
             response.status_code, headers=response.headers, content=b"".join(pieces), request=response.request
         )
 
-    def _drive(self, spec: RequestSpec) -> tuple[FlowResult, SyncEventSource | None]:
-        flow = self._flow(spec, self.http.timeout)
+    def _drive(self, spec: RequestSpec, observer: CallObserver | None = None) -> tuple[FlowResult, SyncEventSource | None]:
+        flow = self._flow(spec, self.http.timeout, observer)
         source: SyncEventSource | None = None
         outcome: Any = None
         try:
@@ -294,6 +301,9 @@ class SyncTransport(_TransportBase):
                 elif type(action) is Sleep:
                     time.sleep(action.seconds)
                     outcome = None
+                elif type(action) is Notify:  # hooks
+                    action.dispatcher.emit(action)
+                    outcome = None
                 else:
                     (source or action).response.close()
                     outcome = source = None
@@ -309,6 +319,7 @@ class AsyncTransport(_TransportBase):
     """Sends calls over an ``httpx.AsyncClient``."""
 
     __slots__ = ("http",)
+    _asynchronous = True
 
     def __init__(self, http: httpx.AsyncClient, config: ClientConfig) -> None:
         super().__init__(config)
@@ -318,9 +329,11 @@ class AsyncTransport(_TransportBase):
         """Send a call with its retries; return the successful, read response."""
         return (await self._drive(spec))[0].response
 
-    async def open_stream(self, spec: RequestSpec) -> tuple[AsyncEventSource, ServerSentEvent]:
+    async def open_stream(
+        self, spec: RequestSpec, observer: CallObserver | None = None
+    ) -> tuple[AsyncEventSource, ServerSentEvent]:
         """Open a stream, retrying until its first event; return the source and that event."""
-        result, source = await self._drive(spec)
+        result, source = await self._drive(spec, observer)
         assert source is not None and result.first_event is not None
         return source, result.first_event
 
@@ -345,8 +358,10 @@ class AsyncTransport(_TransportBase):
             return APITimeoutError("The deadline ran out while the answer was still arriving.")
         return response
 
-    async def _drive(self, spec: RequestSpec) -> tuple[FlowResult, AsyncEventSource | None]:
-        flow = self._flow(spec, self.http.timeout)
+    async def _drive(
+        self, spec: RequestSpec, observer: CallObserver | None = None
+    ) -> tuple[FlowResult, AsyncEventSource | None]:
+        flow = self._flow(spec, self.http.timeout, observer)
         source: AsyncEventSource | None = None
         outcome: Any = None
         try:
@@ -364,6 +379,9 @@ class AsyncTransport(_TransportBase):
                             outcome = exc
                 elif type(action) is Sleep:
                     await anyio.sleep(action.seconds)
+                    outcome = None
+                elif type(action) is Notify:  # hooks
+                    await action.dispatcher.aemit(action)
                     outcome = None
                 else:
                     await (source.aclose() if source is not None else action.response.aclose())
