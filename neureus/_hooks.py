@@ -210,6 +210,8 @@ def _is_async_callable(fn: object) -> bool:
 
 
 def _validate_one(hook: object, *, asynchronous: bool) -> dict[str, HookFn]:
+    if inspect.isclass(hook):
+        raise ConfigurationError(f"each hook must be an instance, not the class {hook.__name__}: pass {hook.__name__}().")
     methods: dict[str, HookFn] = {}
     for name in HOOK_NAMES:
         method = getattr(hook, name, None)
@@ -219,7 +221,7 @@ def _validate_one(hook: object, *, asynchronous: bool) -> dict[str, HookFn]:
             raise ConfigurationError(f"hook {type(hook).__name__}.{name} must be callable; got {type(method).__name__}.")
         methods[name] = method
     if not methods:
-        if inspect.isclass(hook) or not callable(hook):
+        if not callable(hook):
             raise ConfigurationError(
                 f"each hook must be an object with any of {', '.join(HOOK_NAMES)} (or a callable taking "
                 f"a neureus.HookRecord); got {type(hook).__name__}."
@@ -269,10 +271,12 @@ class HookDispatcher:
             return None
         return CallObserver(self, spec, config, clock)
 
-    def emit(self, action: Notify) -> None:
-        """Call the hooks for this event (sync client)."""
+    def emit(self, action: Notify, *, skip_async: bool = False) -> None:
+        """Call the hooks for this event (sync client; ``skip_async`` where none can be awaited)."""
         record = action.record
         for fn in self._targets(record.event):
+            if skip_async and _is_async_callable(fn):
+                continue
             try:
                 result = fn(record)
             except Exception:
@@ -283,7 +287,7 @@ class HookDispatcher:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
-                logger.warning("hook %s returned an awaitable on a sync client; it was not awaited", _name(fn))
+                logger.warning("hook %s returned an awaitable where it cannot be awaited; it was not", _name(fn))
 
     async def aemit(self, action: Notify) -> None:
         """Call the hooks for this event, awaiting async ones (async client)."""
@@ -443,9 +447,9 @@ class CallObserver:
         except GeneratorExit:
             # Abandoned mid-call (cancelled, interrupted): tell the sync hooks, which can be
             # called from here; async ones cannot be awaited without a loop turn.
-            if not self._ended and not self.dispatcher.asynchronous:
+            if not self._ended:
                 self._ended = True
-                self.dispatcher.emit(self._record("on_error", attempt=attempt, error_type="Cancelled"))
+                self.dispatcher.emit(self._record("on_error", attempt=attempt, error_type="Cancelled"), skip_async=True)
             raise
         except BaseException as exc:
             self._ended = True
@@ -503,4 +507,4 @@ class CallObserver:
         # A broken connection surfaces to the caller as IncompleteStreamError.
         error_type = "IncompleteStreamError" if isinstance(error, APIConnectionError) else type(error).__name__
         end = self._record("on_stream_end", error_type=error_type, **fields)
-        return [end, end.replace(event="on_error", completed=None, output_text=None)]
+        return [end, Notify(self.dispatcher, end.record.replace(event="on_error", completed=None, output_text=None))]

@@ -310,6 +310,7 @@ class SyncTransport(_TransportBase):
         except StopIteration as stop:
             return stop.value, source
         except BaseException:
+            flow.close()  # hooks: an abandoned call tells its observers now, not at garbage collection
             if source is not None:
                 source.close()
             raise
@@ -389,6 +390,7 @@ class AsyncTransport(_TransportBase):
         except StopIteration as stop:
             return stop.value, source
         except BaseException:
+            flow.close()  # hooks: an abandoned call tells its observers now, not at garbage collection
             # Cancelled mid-flow: never leave an opened stream behind.
             if source is not None:
                 await source.aclose()
