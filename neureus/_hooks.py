@@ -211,14 +211,18 @@ def _is_async_callable(fn: object) -> bool:
 
 def _validate_one(hook: object, *, asynchronous: bool) -> dict[str, HookFn]:
     if inspect.isclass(hook):
-        raise ConfigurationError(f"each hook must be an instance, not the class {hook.__name__}: pass {hook.__name__}().")
+        raise ConfigurationError(
+            f"each hook must be an instance, not the class {hook.__name__}: pass {hook.__name__}()."
+        )
     methods: dict[str, HookFn] = {}
     for name in HOOK_NAMES:
         method = getattr(hook, name, None)
         if method is None:
             continue
         if not callable(method):
-            raise ConfigurationError(f"hook {type(hook).__name__}.{name} must be callable; got {type(method).__name__}.")
+            raise ConfigurationError(
+                f"hook {type(hook).__name__}.{name} must be callable; got {type(method).__name__}."
+            )
         methods[name] = method
     if not methods:
         if not callable(hook):
@@ -265,7 +269,9 @@ class HookDispatcher:
         """Whether any hook (this client's or a global one) is registered."""
         return bool(_global_hooks) or any(self._by_event.values())
 
-    def observer(self, spec: RequestSpec, config: ClientConfig, clock: Callable[[], float] = time.monotonic) -> CallObserver | None:
+    def observer(
+        self, spec: RequestSpec, config: ClientConfig, clock: Callable[[], float] = time.monotonic
+    ) -> CallObserver | None:
         """A fresh observer for one call, or ``None`` when nobody listens (no cost then)."""
         if not self.active:
             return None
@@ -308,7 +314,7 @@ def _method(hook: object, event: str) -> HookFn | None:
         return method  # type: ignore[no-any-return]
     if any(callable(getattr(hook, name, None)) for name in HOOK_NAMES) or not callable(hook):
         return None
-    return hook  # type: ignore[return-value]
+    return hook
 
 
 def _name(fn: object) -> str:
@@ -316,7 +322,9 @@ def _name(fn: object) -> str:
 
 
 def _log_failure(fn: object, record: HookRecord) -> None:
-    logger.warning("hook %s raised on %s (%s); the call goes on", _name(fn), record.event, record.operation, exc_info=True)
+    logger.warning(
+        "hook %s raised on %s (%s); the call goes on", _name(fn), record.event, record.operation, exc_info=True
+    )
 
 
 def _error_type_for_status(status: int) -> str:
@@ -340,7 +348,8 @@ def _usage_from_body(operation: str, content: bytes) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         return {}
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    raw_usage = data.get("usage")
+    usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
     input_tokens = _int_or_none(data.get("inputTokens"))
     if input_tokens is None:
         input_tokens = _int_or_none(usage.get("prompt_tokens"))
@@ -353,9 +362,13 @@ def _usage_from_body(operation: str, content: bytes) -> dict[str, Any]:
     text = data.get("text")
     if not isinstance(text, str):
         choices = data.get("choices")
-        first = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
-        message = first.get("message") if isinstance(first.get("message"), dict) else {}
-        text = message.get("content") if isinstance(message.get("content"), str) else None
+        first: dict[str, Any] = (
+            choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
+        )
+        raw_message = first.get("message")
+        message: dict[str, Any] = raw_message if isinstance(raw_message, dict) else {}
+        message_text = message.get("content")
+        text = message_text if isinstance(message_text, str) else None
     return {
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
@@ -408,7 +421,9 @@ class CallObserver:
         }
 
     def _record(self, event: str, **fields: Any) -> Notify:
-        return Notify(self.dispatcher, HookRecord(event=event, duration=self._clock() - self._start, **self._base, **fields))
+        return Notify(
+            self.dispatcher, HookRecord(event=event, duration=self._clock() - self._start, **self._base, **fields)
+        )
 
     def observe(self, flow: Generator[Action, Any, FlowResult]) -> Generator[Action | Notify, Any, FlowResult]:
         """Wrap a request flow: the same actions, with a :class:`Notify` before each event."""
@@ -443,7 +458,10 @@ class CallObserver:
                 elif kind is PullFirstEvent and outcome is not None and not isinstance(outcome, APIConnectionError):
                     self._first_at = self._clock()
                 elif kind is PullFirstEvent:
-                    last = {**last, "error_type": type(outcome).__name__ if outcome is not None else "APIConnectionError"}
+                    last = {
+                        **last,
+                        "error_type": type(outcome).__name__ if outcome is not None else "APIConnectionError",
+                    }
         except GeneratorExit:
             # Abandoned mid-call (cancelled, interrupted): tell the sync hooks, which can be
             # called from here; async ones cannot be awaited without a loop turn.

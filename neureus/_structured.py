@@ -78,7 +78,7 @@ class OutputValidationError(NeureusError):
 
 
 def _rebuild(cls: type[NeureusError], message: str, fields: dict[str, Any]) -> NeureusError:
-    return cls(message, **fields)  # type: ignore[call-arg]
+    return cls(message, **fields)
 
 
 class ParsedChatResponse(Generic[T]):

@@ -283,7 +283,9 @@ class SyncTransport(_TransportBase):
             response.status_code, headers=response.headers, content=b"".join(pieces), request=response.request
         )
 
-    def _drive(self, spec: RequestSpec, observer: CallObserver | None = None) -> tuple[FlowResult, SyncEventSource | None]:
+    def _drive(
+        self, spec: RequestSpec, observer: CallObserver | None = None
+    ) -> tuple[FlowResult, SyncEventSource | None]:
         flow = self._flow(spec, self.http.timeout, observer)
         source: SyncEventSource | None = None
         outcome: Any = None

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 try:
     from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
     from langchain_core.embeddings import Embeddings
-    from langchain_core.language_models import BaseChatModel, LanguageModelInput
-    from langchain_core.language_models.chat_models import LangSmithParams
+    from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
     from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
     from langchain_core.messages.ai import UsageMetadata
     from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
@@ -110,10 +109,10 @@ def _usage(input_tokens: int | None, output_tokens: int | None) -> UsageMetadata
     if input_tokens is None and output_tokens is None:
         return None
     i, o = input_tokens or 0, output_tokens or 0
-    return UsageMetadata(input_tokens=i, output_tokens=o, total_tokens=i + o)
+    return cast("UsageMetadata", {"input_tokens": i, "output_tokens": o, "total_tokens": i + o})
 
 
-class _SchemaAdapter(TypeAdapter[Any]):
+class _SchemaAdapter(TypeAdapter[Any]):  # type: ignore[misc]  # final for type checkers; works at run time
     """Asks the model for a given JSON schema; validates a JSON object, then ``build``s it
     (for pydantic v1 models, which pydantic v2's TypeAdapter cannot describe)."""
 

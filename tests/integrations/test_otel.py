@@ -3,6 +3,7 @@ attribute with opentelemetry-sdk's in-memory exporter and reader, sync and async
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -46,6 +47,7 @@ class Telemetry:
         return found
 
 
+@contextlib.contextmanager
 def _instrument(**options: Any) -> Iterator[Telemetry]:
     telemetry = Telemetry()
     instrumentor = NeureusInstrumentor()
@@ -62,12 +64,14 @@ def _instrument(**options: Any) -> Iterator[Telemetry]:
 
 @pytest.fixture
 def otel() -> Iterator[Telemetry]:
-    yield from _instrument()
+    with _instrument() as telemetry:
+        yield telemetry
 
 
 @pytest.fixture
 def otel_with_content() -> Iterator[Telemetry]:
-    yield from _instrument(capture_content=True)
+    with _instrument(capture_content=True) as telemetry:
+        yield telemetry
 
 
 async def test_a_chat_span_has_the_genai_attributes(api: Api, otel: Telemetry) -> None:
@@ -207,14 +211,14 @@ async def test_contents_only_when_asked(api: Api, otel_with_content: Telemetry) 
 
 def test_the_environment_can_ask_for_contents(monkeypatch: pytest.MonkeyPatch, gateway: FakeGateway) -> None:
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
-    for telemetry in _instrument():
+    with _instrument() as telemetry:
         gateway.client().ai.chat(MESSAGES)
         (span,) = telemetry.spans()
         assert "gen_ai.input.messages" in span.attributes
 
 
 def test_uninstrument_stops_the_spans(gateway: FakeGateway) -> None:
-    for telemetry in _instrument():
+    with _instrument() as telemetry:
         client = gateway.client()
         client.ai.chat(MESSAGES)
     client.ai.chat(MESSAGES)
@@ -238,5 +242,10 @@ def test_no_key_reaches_a_span(gateway: FakeGateway, otel_with_content: Telemetr
     gateway.queue_error(401, body={"error": {"message": f"bad key {key}"}})
     with pytest.raises(neureus.AuthenticationError):
         client.ai.chat(MESSAGES)
-    text = repr([(s.name, dict(s.attributes or {}), [dict(e.attributes or {}) for e in s.events]) for s in otel_with_content.spans()])
+    text = repr(
+        [
+            (s.name, dict(s.attributes or {}), [dict(e.attributes or {}) for e in s.events])
+            for s in otel_with_content.spans()
+        ]
+    )
     assert key not in text and key[-12:] not in text

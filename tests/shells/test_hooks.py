@@ -120,7 +120,11 @@ async def test_a_stream_emits_response_at_first_event_and_end_at_done(api: Api, 
     _, opened, end = hook.records
     assert opened.stream and opened.time_to_first_token is not None and opened.input_tokens is None
     assert end.completed is True and end.error_type is None
-    assert (end.input_tokens, end.output_tokens, end.log_id) == (stream.input_tokens, stream.output_tokens, stream.log_id)
+    assert (end.input_tokens, end.output_tokens, end.log_id) == (
+        stream.input_tokens,
+        stream.output_tokens,
+        stream.log_id,
+    )
     assert end.time_to_first_token == opened.time_to_first_token
     assert end.output_text == "abc" and end.duration >= opened.duration
 
