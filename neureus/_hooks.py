@@ -427,6 +427,8 @@ class CallObserver:
 
     def observe(self, flow: Generator[Action, Any, FlowResult]) -> Generator[Action | Notify, Any, FlowResult]:
         """Wrap a request flow: the same actions, with a :class:`Notify` before each event."""
+        # The call starts when its flow does (an async stream is made before it is opened).
+        self._start = self._clock()
         outcome: Any = None
         last: dict[str, Any] = {}
         attempt = 0
