@@ -64,6 +64,11 @@ def _messages_json(messages: tuple[dict[str, Any], ...] | None) -> str:
     )
 
 
+def _present(*pairs: tuple[str, Any]) -> dict[str, Any]:
+    """The attributes whose value is known (OpenTelemetry refuses ``None``)."""
+    return {name: value for name, value in pairs if value is not None}
+
+
 class _TelemetryHook:
     """The hook behind the instrumentor: one span per traced call, metrics at its end."""
 
@@ -72,38 +77,30 @@ class _TelemetryHook:
         self._capture = capture_content
         self._spans: OrderedDict[int, Any] = OrderedDict()
         self._lock = threading.Lock()
-        self._token_usage = meter.create_histogram(
-            "gen_ai.client.token.usage",
-            unit="{token}",
-            description="Number of input and output tokens used.",
+        histogram = meter.create_histogram
+        self._token_usage = histogram(
+            "gen_ai.client.token.usage", unit="{token}", description="Number of input and output tokens used.",
             explicit_bucket_boundaries_advisory=_TOKEN_BUCKETS,
-        )
-        self._duration = meter.create_histogram(
-            "gen_ai.client.operation.duration",
-            unit="s",
-            description="GenAI operation duration.",
+        )  # fmt: skip
+        self._duration = histogram(
+            "gen_ai.client.operation.duration", unit="s", description="GenAI operation duration.",
             explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
-        )
-        self._first_chunk = meter.create_histogram(
-            "gen_ai.client.operation.time_to_first_chunk",
-            unit="s",
+        )  # fmt: skip
+        self._first_chunk = histogram(
+            "gen_ai.client.operation.time_to_first_chunk", unit="s",
             description="Time to receive the first chunk of a streamed response.",
             explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
-        )
+        )  # fmt: skip
 
     @staticmethod
     def _common(record: HookRecord) -> dict[str, Any]:
-        attributes: dict[str, Any] = {
-            "gen_ai.operation.name": record.operation,
-            "gen_ai.provider.name": PROVIDER_NAME,
-        }
-        if record.model is not None:
-            attributes["gen_ai.request.model"] = record.model
-        if record.server_address is not None:
-            attributes["server.address"] = record.server_address
-        if record.server_port is not None:
-            attributes["server.port"] = record.server_port
-        return attributes
+        return _present(
+            ("gen_ai.operation.name", record.operation),
+            ("gen_ai.provider.name", PROVIDER_NAME),
+            ("gen_ai.request.model", record.model),
+            ("server.address", record.server_address),
+            ("server.port", record.server_port),
+        )
 
     def on_request(self, record: HookRecord) -> None:
         if record.operation not in _TRACED_OPERATIONS or record.attempt != 0:
@@ -130,13 +127,12 @@ class _TelemetryHook:
         span = self._span(record, pop=False)
         if span is None:
             return
-        attributes: dict[str, Any] = {"gen_ai.client.retry.attempt": record.attempt + 1}
-        if record.error_type is not None:
-            attributes["error.type"] = record.error_type
-        if record.status_code is not None:
-            attributes["http.response.status_code"] = record.status_code
-        if record.retry_wait is not None:
-            attributes["gen_ai.client.retry.wait"] = record.retry_wait
+        attributes = _present(
+            ("gen_ai.client.retry.attempt", record.attempt + 1),
+            ("error.type", record.error_type),
+            ("http.response.status_code", record.status_code),
+            ("gen_ai.client.retry.wait", record.retry_wait),
+        )
         span.add_event("gen_ai.client.retry", attributes=attributes)
 
     def on_response(self, record: HookRecord) -> None:
@@ -157,20 +153,17 @@ class _TelemetryHook:
         span = self._span(record, pop=True)
         if span is None:
             return
-        attributes = self._common(record)
-        if record.response_model is not None:
-            attributes["gen_ai.response.model"] = record.response_model
-        span_attributes = dict(attributes)
-        if record.log_id is not None:
-            span_attributes["gen_ai.response.id"] = record.log_id
-        if record.input_tokens is not None:
-            span_attributes["gen_ai.usage.input_tokens"] = record.input_tokens
-        if record.output_tokens is not None:
-            span_attributes["gen_ai.usage.output_tokens"] = record.output_tokens
-        if record.status_code is not None:
-            span_attributes["http.response.status_code"] = record.status_code
-        if record.time_to_first_token is not None:
-            span_attributes["gen_ai.response.time_to_first_chunk"] = record.time_to_first_token
+        attributes = {**self._common(record), **_present(("gen_ai.response.model", record.response_model))}
+        span_attributes = {
+            **attributes,
+            **_present(
+                ("gen_ai.response.id", record.log_id),
+                ("gen_ai.usage.input_tokens", record.input_tokens),
+                ("gen_ai.usage.output_tokens", record.output_tokens),
+                ("http.response.status_code", record.status_code),
+                ("gen_ai.response.time_to_first_chunk", record.time_to_first_token),
+            ),
+        }
         if self._capture and record.output_text is not None and record.operation == "chat":
             span_attributes["gen_ai.output.messages"] = json.dumps(
                 [{"role": "assistant", "parts": [{"type": "text", "content": record.output_text}]}]
