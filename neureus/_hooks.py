@@ -153,6 +153,11 @@ class HookRecord:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"HookRecord is read-only (tried to delete {name!r})")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Slots and a refusing __setattr__: pickle through the constructor (for hooks that
+        # hand records to another process).
+        return (_record_from_fields, ({name: getattr(self, name) for name in self.__slots__},))
+
     def replace(self, **changes: Any) -> HookRecord:
         """A copy with some fields changed."""
         fields = {name: getattr(self, name) for name in self.__slots__}
@@ -173,6 +178,10 @@ class HookRecord:
                 value = repr(value)
             shown.append(f"{name}={value}")
         return f"HookRecord({', '.join(shown)})"
+
+
+def _record_from_fields(fields: dict[str, Any]) -> HookRecord:
+    return HookRecord(**fields)
 
 
 class Notify:

@@ -268,6 +268,11 @@ def test_records_are_read_only(gateway: FakeGateway) -> None:
     with pytest.raises(AttributeError, match="read-only"):
         del record.model
     assert record.replace(model="x").model == "x" and record.model is None
+    import copy
+    import pickle
+
+    for clone in (pickle.loads(pickle.dumps(record)), copy.deepcopy(record), copy.copy(record)):
+        assert repr(clone) == repr(record) and clone.messages == record.messages
     with pytest.raises(TypeError, match="unknown"):
         HookRecord(nonsense=1)
 
