@@ -42,7 +42,7 @@ def test_a_missing_extra_names_the_install_command(
     monkeypatch: pytest.MonkeyPatch, module: str, missing: str, extra: str
 ) -> None:
     for name in list(sys.modules):
-        if name == missing or name.startswith(missing + ".") or name == module:
+        if name in (missing, module) or name.startswith(missing + "."):
             monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, missing, None)  # what an uninstalled package looks like to import
     with pytest.raises(ImportError, match=rf'pip install "neureus\[{extra}\]"'):
