@@ -33,7 +33,7 @@ class Point(BaseModel):
         ('Here you go: {"x": 1} Enjoy!', '{"x": 1}'),
         ('```json\n{"x": 1}\n```', '{"x": 1}'),
         ('```\n{"x": 1}\n```', '{"x": 1}'),
-        ('Text ```json\n[1, 2]\n``` more ```json\n[3]\n```', "[1, 2]"),
+        ("Text ```json\n[1, 2]\n``` more ```json\n[3]\n```", "[1, 2]"),
         ("[1, 2] and done", "[1, 2]"),
         ('{"a": [1]}', '{"a": [1]}'),
         ("no json", "no json"),

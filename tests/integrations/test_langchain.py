@@ -59,7 +59,10 @@ async def test_invoke_maps_messages_usage_and_metadata(api: Api, gateway: FakeGa
     )
     assert isinstance(reply, AIMessage) and reply.content.startswith("Hello from the Neureus emulator")
     assert reply.usage_metadata is not None
-    assert reply.usage_metadata["total_tokens"] == reply.usage_metadata["input_tokens"] + reply.usage_metadata["output_tokens"]
+    assert (
+        reply.usage_metadata["total_tokens"]
+        == reply.usage_metadata["input_tokens"] + reply.usage_metadata["output_tokens"]
+    )
     meta = reply.response_metadata
     assert meta["model_name"] == "gpt-4o-mini" and meta["log_id"].startswith("log_") and reply.id == meta["log_id"]
 
