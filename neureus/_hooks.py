@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ._exceptions import _STATUS_TO_ERROR, APIConnectionError, ConfigurationError
+from ._exceptions import _STATUS_TO_ERROR, APIConnectionError, ConfigurationError, NeureusError
 from ._logs import logger
 from ._retry import PullFirstEvent, SendRequest, Sleep
 
@@ -256,7 +256,7 @@ class HookDispatcher:
     A hook that raises is logged on the ``neureus`` logger and never breaks the call.
     """
 
-    __slots__ = ("_by_event", "asynchronous")
+    __slots__ = ("_by_event", "_has_own", "asynchronous")
 
     def __init__(self, hooks: Sequence[object], *, asynchronous: bool) -> None:
         self.asynchronous = asynchronous
@@ -265,6 +265,7 @@ class HookDispatcher:
             for name, method in _validate_one(hook, asynchronous=asynchronous).items():
                 by_event[name].append(method)
         self._by_event = {name: tuple(fns) for name, fns in by_event.items()}
+        self._has_own = any(self._by_event.values())
 
     def _targets(self, event: str) -> Iterable[HookFn]:
         own = self._by_event[event]
@@ -276,7 +277,7 @@ class HookDispatcher:
     @property
     def active(self) -> bool:
         """Whether any hook (this client's or a global one) is registered."""
-        return bool(_global_hooks) or any(self._by_event.values())
+        return self._has_own or bool(_global_hooks)
 
     def observer(
         self, spec: RequestSpec, config: ClientConfig, clock: Callable[[], float] = time.monotonic
@@ -386,6 +387,12 @@ def _usage_from_body(operation: str, content: bytes) -> dict[str, Any]:
         "log_id": log_id if isinstance(log_id, str) else None,
         "output_text": text if operation == "chat" else None,
     }
+
+
+def _callers_own(error: BaseException) -> bool:
+    # An ordinary exception that is not the SDK's: the caller's code failed, not the call.
+    # (Cancellation and KeyboardInterrupt are not Exceptions, and do count.)
+    return isinstance(error, Exception) and not isinstance(error, NeureusError)
 
 
 def _request_id(headers: Any) -> str | None:
@@ -531,7 +538,9 @@ class CallObserver:
                 response_model=model if isinstance(model, str) else None,
             )
             return [self._record("on_stream_end", **fields)]
-        if error is None or isinstance(error, GeneratorExit):
+        if error is None or isinstance(error, GeneratorExit) or _callers_own(error):
+            # Closed early: by the caller, by the garbage collector, or because the
+            # caller's own code raised while the stream was open; the stream did not fail.
             return [self._record("on_stream_end", **fields)]
         # A broken connection surfaces to the caller as IncompleteStreamError.
         error_type = "IncompleteStreamError" if isinstance(error, APIConnectionError) else type(error).__name__

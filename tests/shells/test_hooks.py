@@ -165,6 +165,23 @@ async def test_a_stream_closed_early_ends_without_error(api: Api, gateway: FakeG
     assert hook.records[-1].completed is False and hook.records[-1].error_type is None
 
 
+async def test_a_stream_left_by_the_callers_own_exception_is_closed_early(api: Api, gateway: FakeGateway) -> None:
+    hook = Recorder()
+    client = api.client(hooks=[hook])
+    gateway.queue_stream(["a", "b", "c"])
+    with pytest.raises(ZeroDivisionError):
+        if api.is_async:
+            async with client.ai.stream(MESSAGES) as stream:
+                async for _ in stream:
+                    1 / 0
+        else:
+            with client.ai.stream(MESSAGES) as stream:
+                for _ in stream:
+                    1 / 0
+    assert hook.events == ["on_request", "on_response", "on_stream_end"]
+    assert hook.records[-1].completed is False and hook.records[-1].error_type is None
+
+
 async def test_a_stream_refused_before_its_first_event_is_one_error(api: Api, gateway: FakeGateway) -> None:
     hook = Recorder()
     client = api.client(hooks=[hook])
@@ -347,3 +364,20 @@ def test_global_hooks_hear_every_client_until_removed(gateway: FakeGateway) -> N
     client.ai.chat(MESSAGES)
     assert hook.events == ["on_request", "on_response"] * 2
     assert own.events == ["on_request", "on_response"] * 2
+
+
+@pytest.mark.parametrize("flavor", [("async", "asyncio"), ("async", "trio")], ids=["asyncio", "trio"])
+async def test_a_stream_cancelled_mid_way_ends_with_an_error(api: Api, gateway: FakeGateway) -> None:
+    import anyio
+
+    hook = Recorder()
+    client = api.client(hooks=[hook])
+    gateway.queue_stream(["a", "b", "c"], delay=30)  # the second token never comes in time
+    tokens = []
+    with anyio.move_on_after(0.2) as scope:
+        async for token in client.ai.stream(MESSAGES):
+            tokens.append(token)
+    assert scope.cancelled_caught and tokens == ["a"]
+    assert hook.events == ["on_request", "on_response", "on_stream_end", "on_error"]
+    assert hook.records[-1].error_type in ("CancelledError", "Cancelled")
+    assert hook.records[-2].completed is False
