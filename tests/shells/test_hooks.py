@@ -173,11 +173,11 @@ async def test_a_stream_left_by_the_callers_own_exception_is_closed_early(api: A
         if api.is_async:
             async with client.ai.stream(MESSAGES) as stream:
                 async for _ in stream:
-                    1 / 0
+                    raise ZeroDivisionError("the caller's own bug")
         else:
             with client.ai.stream(MESSAGES) as stream:
                 for _ in stream:
-                    1 / 0
+                    raise ZeroDivisionError("the caller's own bug")
     assert hook.events == ["on_request", "on_response", "on_stream_end"]
     assert hook.records[-1].completed is False and hook.records[-1].error_type is None
 
