@@ -452,7 +452,10 @@ class ChatNeureus(_ClientOptions, BaseChatModel):
         elif is_model or isinstance(schema, TypeAdapter):
             adapter = schema
         else:
-            adapter = TypeAdapter(schema)
+            try:
+                adapter = TypeAdapter(schema)
+            except Exception:  # e.g. typing.TypedDict before 3.12: validate its JSON schema as a dict
+                adapter = _SchemaAdapter(convert_to_json_schema(schema))
         try:
             declared = convert_to_json_schema(schema)
         except Exception:  # a TypeAdapter of a type LangChain cannot describe

@@ -4,6 +4,7 @@ token boundaries), the metadata, structured output through parse, embeddings in 
 from __future__ import annotations
 
 import json
+import typing
 from typing import Any
 
 import pytest
@@ -168,3 +169,66 @@ def test_own_clients_are_built_from_the_options_and_closed(gateway: FakeGateway)
     assert "nru_test_0000000000000000key" not in repr(llm)
     llm.close()
     assert client.is_closed
+
+
+async def test_streaming_invoke_feeds_callbacks_and_content_blocks_become_text(api: Api, gateway: FakeGateway) -> None:
+    from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
+
+    tokens: list[str] = []
+
+    class Sync(BaseCallbackHandler):
+        def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+            tokens.append(token)
+
+    class Async(AsyncCallbackHandler):
+        async def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+            tokens.append(token)
+
+    gateway.queue_stream(["one ", "two ", "STOP", " three"])
+    message = HumanMessage(
+        content=[{"type": "text", "text": "a "}, "b", {"type": "image_url", "image_url": {"url": "x"}}]
+    )
+    llm = _llm(api, streaming=True)
+    config = {"callbacks": [Async() if api.is_async else Sync()]}
+    reply = await _invoke(api, llm, [message], stop=["STOP"], config=config)
+    assert reply.content == "one two "
+    assert "".join(tokens) == "one two "
+    assert gateway.last_request.json["messages"] == [{"role": "user", "content": "a b"}]
+
+
+class TypedJoke(typing.TypedDict):  # typing's, which pydantic refuses before 3.12: the fallback
+    setup: str
+
+
+async def test_structured_output_streams_once_and_takes_typed_dicts_and_v1_models(
+    api: Api, gateway: FakeGateway
+) -> None:
+    from pydantic import v1
+
+    class V1Joke(v1.BaseModel):
+        setup: str
+
+    gateway.queue_reply(json.dumps({"setup": "s"}))
+    structured = _llm(api).with_structured_output(TypedJoke)
+    if api.is_async:
+        chunks = [chunk async for chunk in structured.astream("a joke")]
+    else:
+        chunks = list(structured.stream("a joke"))
+    assert chunks == [{"setup": "s"}]
+    gateway.queue_reply(json.dumps({"setup": 5}))  # pydantic v1 coerces an int to str
+    gateway.queue_reply(json.dumps({}))
+    gateway.queue_reply(json.dumps({"setup": "v1"}))
+    gateway.queue_reply(json.dumps({"setup": "v1"}))
+    first = await _invoke(api, _llm(api).with_structured_output(V1Joke), "a joke")
+    assert isinstance(first, V1Joke) and first.setup == "5"
+    second = await _invoke(api, _llm(api).with_structured_output(V1Joke), "a joke")
+    assert isinstance(second, V1Joke) and second.setup == "v1"  # the empty object was re-asked
+    assert len(gateway.requests_to("/ai/chat")) == 4
+
+
+async def test_aclose_closes_both_clients_it_made() -> None:
+    llm = ChatNeureus(api_key="nru_test_0000000000000000key", base_url="http://127.0.0.1:9")
+    sync, asynchronous = llm._sync_client(), llm._async_client()
+    assert llm._async_client() is asynchronous
+    await llm.aclose()
+    assert sync.is_closed and asynchronous.is_closed

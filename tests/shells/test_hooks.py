@@ -381,3 +381,48 @@ async def test_a_stream_cancelled_mid_way_ends_with_an_error(api: Api, gateway: 
     assert hook.events == ["on_request", "on_response", "on_stream_end", "on_error"]
     assert hook.records[-1].error_type in ("CancelledError", "Cancelled")
     assert hook.records[-2].completed is False
+
+
+def test_a_global_async_hook_on_a_sync_client_is_not_awaited_and_says_so(
+    gateway: FakeGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    from neureus._hooks import add_global_hook, remove_global_hook
+
+    seen: list[str] = []
+
+    class Mixed:
+        def on_request(self, record: HookRecord) -> Any:
+            async def later() -> None:
+                seen.append("awaited")  # never runs on a sync client
+
+            return later()
+
+    hook = Mixed()
+    add_global_hook(hook)
+    try:
+        with caplog.at_level(logging.WARNING, logger="neureus"):
+            gateway.client().ai.chat(MESSAGES)
+    finally:
+        remove_global_hook(hook)
+    assert seen == []  # and no "coroutine was never awaited" warning (warnings are errors here)
+    assert any("not" in r.getMessage() and "awaitable" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"text": 5, "choices": [1]}'])
+def test_odd_chat_bodies_give_records_without_counts(body: bytes) -> None:
+    import httpx
+
+    hook = Recorder()
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    client = neureus.Neureus(
+        api_key="nru_test_0000", base_url="https://gateway.neureus.test", http_client=httpx.Client(transport=transport)
+    )
+    client = client.with_options(hooks=[hook])
+    with pytest.raises(neureus.APIResponseValidationError):
+        client.ai.chat(MESSAGES)
+    response = hook.records[-1]
+    assert response.event == "on_response"  # the answer came; it did not parse afterwards
+    assert (response.input_tokens, response.output_tokens, response.output_text) == (None, None, None)
+    from neureus._hooks import HookDispatcher, Notify
+
+    assert repr(Notify(HookDispatcher([], asynchronous=False), response)).startswith("Notify(HookRecord(")
