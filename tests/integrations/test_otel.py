@@ -249,3 +249,23 @@ def test_no_key_reaches_a_span(gateway: FakeGateway, otel_with_content: Telemetr
         ]
     )
     assert key not in text and key[-12:] not in text
+
+
+def test_open_spans_are_bounded(monkeypatch: pytest.MonkeyPatch, gateway: FakeGateway, otel: Telemetry) -> None:
+    import neureus.otel
+
+    monkeypatch.setattr(neureus.otel, "_MAX_OPEN_SPANS", 1)
+    client = gateway.client()
+    first = client.ai.stream(MESSAGES)  # opened, never finished
+    second = client.ai.stream(MESSAGES)
+    (evicted,) = otel.spans()
+    assert evicted.attributes["error.type"] == "abandoned"
+    second.close()
+    first.close()  # its span is gone already: nothing more is exported for it
+    assert len(otel.spans()) == 2
+
+
+def test_untraced_calls_retry_without_spans(gateway: FakeGateway, otel: Telemetry) -> None:
+    gateway.queue_error(503)
+    gateway.client(max_retries=1).ai.list_models()
+    assert otel.spans() == []
