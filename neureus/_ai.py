@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Literal, overload
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
 
 import httpx
 
 from . import _wire
 from ._cost import PRICE_CACHE_SECONDS, estimate_cost_from_models
+from ._structured import ParsedChatResponse, check_parse_arguments, parse_flow
 
 if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
     from ._client import AsyncNeureus, Neureus
     from ._streaming import AsyncChatStream, ChatStream
     from .preprocessing import PreprocessResult
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
     )
 
 __all__ = ["AI", "COMPRESSION_INSTRUCTION", "COMPRESSION_MODEL", "AsyncAI", "KnownProvider"]
+
+_T = TypeVar("_T")
 
 KnownProvider = Literal["openai", "anthropic"]
 """The BYOK providers the gateway documents; other well-formed names are accepted too."""
@@ -280,6 +285,52 @@ class AI(_AIBase):
             models = self._remember_models(self.list_models())
         return estimate_cost_from_models(models, messages, model=model, max_output_tokens=max_output_tokens)
 
+    # ---- structured output (integrations) ----
+
+    def parse(
+        self,
+        messages: Sequence[MessageParam],
+        response_model: type[_T] | TypeAdapter[_T],
+        *,
+        max_attempts: int = 3,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        system_prompt: str | None = None,
+        prefer_async: bool | None = None,
+        compress: bool | None = None,
+        debug: bool | None = None,
+        surface: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        deadline: float | None = None,
+    ) -> ParsedChatResponse[_T]:
+        """Chat, and validate the reply as ``response_model`` (a pydantic model or ``TypeAdapter``).
+
+        >>> result = client.ai.parse(messages, response_model=City)  # doctest: +SKIP
+        >>> result.parsed  # doctest: +SKIP
+        City(name='Paris', population=2102650)
+
+        The schema is asked for in a system message; the reply's JSON (bare or in a fenced
+        block) is validated, and a reply that fails is re-asked with the validation error,
+        up to ``max_attempts`` calls. ``finish_reason == "length"`` raises
+        :class:`~neureus.LengthFinishReasonError`; no valid reply raises
+        :class:`~neureus.OutputValidationError` (with ``.raw_replies``). Token counts and
+        cost are summed over the attempts. The other keywords are those of :meth:`chat`.
+        """
+        keywords = _kwargs(locals())
+        flow = parse_flow(messages, check_parse_arguments(response_model, max_attempts), max_attempts)
+        for name in ("messages", "response_model", "max_attempts"):
+            del keywords[name]
+        reply: Any = None
+        while True:
+            try:
+                conversation = flow.send(reply)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            reply = self.chat(conversation, **keywords)
+
 
 class AsyncAI(_AIBase):
     """The gateway's calls on an :class:`~neureus.AsyncNeureus` client (``client.ai``)."""
@@ -464,3 +515,37 @@ class AsyncAI(_AIBase):
         if models is None:
             models = self._remember_models(await self.list_models())
         return estimate_cost_from_models(models, messages, model=model, max_output_tokens=max_output_tokens)
+
+    # ---- structured output (integrations) ----
+
+    async def parse(
+        self,
+        messages: Sequence[MessageParam],
+        response_model: type[_T] | TypeAdapter[_T],
+        *,
+        max_attempts: int = 3,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        system_prompt: str | None = None,
+        prefer_async: bool | None = None,
+        compress: bool | None = None,
+        debug: bool | None = None,
+        surface: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        deadline: float | None = None,
+    ) -> ParsedChatResponse[_T]:
+        """Chat, and validate the reply as ``response_model``; see :meth:`neureus.AI.parse`."""
+        keywords = _kwargs(locals())
+        flow = parse_flow(messages, check_parse_arguments(response_model, max_attempts), max_attempts)
+        for name in ("messages", "response_model", "max_attempts"):
+            del keywords[name]
+        reply: Any = None
+        while True:
+            try:
+                conversation = flow.send(reply)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            reply = await self.chat(conversation, **keywords)

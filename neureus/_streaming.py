@@ -9,6 +9,7 @@ their event is decoded: nothing is buffered.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Generator, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -82,14 +83,15 @@ class ChatStream(_StreamResult):
     leaving the ``with`` block, or dropping the object after a ``break``).
     """
 
-    __slots__ = ("_closed", "_first", "_source")
+    __slots__ = ("_closed", "_first", "_observer", "_source")
 
     def __init__(self, transport: SyncTransport, spec: RequestSpec) -> None:
         self._state = StreamState(transport.config.secrets + spec.secrets)
         self._closed = False
         self._source: SyncEventSource | None = None
         self._first: ServerSentEvent | None = None
-        self._source, self._first = transport.open_stream(spec)
+        self._observer = transport.hooks.observer(spec, transport.config)  # hooks
+        self._source, self._first = transport.open_stream(spec, self._observer)
 
     @property
     def response(self) -> httpx.Response:
@@ -126,8 +128,8 @@ class ChatStream(_StreamResult):
                     assert self._source is not None
                     event = self._source.next()
                 if event is None:
+                    state.finish()  # first, so that close() sees an IncompleteStreamError (hooks)
                     self.close()
-                    state.finish()
                     raise StopIteration
                 token = state.on_event(event)
                 if token is not None:
@@ -147,8 +149,8 @@ class ChatStream(_StreamResult):
             while not self._closed:
                 event = self._next_event()
                 if event is None:
+                    state.finish()  # first, so that close() sees an IncompleteStreamError (hooks)
                     self.close()
-                    state.finish()
                     return
                 state.on_event(event)
                 yield event
@@ -172,6 +174,9 @@ class ChatStream(_StreamResult):
             self._first = None
             if self._source is not None:
                 self._source.close()
+            if self._observer is not None:  # hooks: the stream's end, once
+                for notify in self._observer.stream_end(self._state, sys.exc_info()[1]):
+                    notify.dispatcher.emit(notify)
 
     def __enter__(self) -> ChatStream:
         return self
@@ -205,12 +210,13 @@ class AsyncChatStream(_StreamResult):
     (``await stream.aclose()``), its ``async with`` block is left, or its task is cancelled.
     """
 
-    __slots__ = ("_closed", "_first", "_source", "_spec", "_transport")
+    __slots__ = ("_closed", "_first", "_observer", "_source", "_spec", "_transport")
 
     def __init__(self, transport: AsyncTransport, spec: RequestSpec) -> None:
         self._state = StreamState(transport.config.secrets + spec.secrets)
         self._transport = transport
         self._spec = spec
+        self._observer = transport.hooks.observer(spec, transport.config)  # hooks
         self._source: AsyncEventSource | None = None
         self._first: ServerSentEvent | None = None
         self._closed = False
@@ -224,7 +230,7 @@ class AsyncChatStream(_StreamResult):
 
     async def _open(self) -> None:
         if self._source is None and not self._closed:
-            self._source, self._first = await self._transport.open_stream(self._spec)
+            self._source, self._first = await self._transport.open_stream(self._spec, self._observer)
 
     def __await__(self) -> Generator[Any, None, AsyncChatStream]:
         return self._opened().__await__()
@@ -267,8 +273,8 @@ class AsyncChatStream(_StreamResult):
                     if event is None:
                         event = await source.next()
                 if event is None:
+                    state.finish()  # first, so that aclose() sees an IncompleteStreamError (hooks)
                     await self.aclose()
-                    state.finish()
                     raise StopAsyncIteration
                 token = state.on_event(event)
                 if token is not None:
@@ -298,8 +304,8 @@ class AsyncChatStream(_StreamResult):
         try:
             event = await self._next_event()
             if event is None:
+                state.finish()  # first, so that aclose() sees an IncompleteStreamError (hooks)
                 await self.aclose()
-                state.finish()
                 raise StopAsyncIteration
             state.on_event(event)
             return event
@@ -324,6 +330,9 @@ class AsyncChatStream(_StreamResult):
             self._first = None
             if self._source is not None:
                 await self._source.aclose()
+            if self._observer is not None:  # hooks: the stream's end, once
+                for notify in self._observer.stream_end(self._state, sys.exc_info()[1]):
+                    await notify.dispatcher.aemit(notify)
 
     async def close(self) -> None:
         """The same as :meth:`aclose`."""

@@ -29,6 +29,7 @@ from httpx_sse import ServerSentEvent
 from ._body import BodyReader, too_large
 from ._config import ClientConfig
 from ._exceptions import APIConnectionError, APITimeoutError, NeureusError, translate_transport_error
+from ._hooks import CallObserver, HookDispatcher, Notify
 from ._retry import Failed, FlowResult, PullFirstEvent, SendRequest, Sleep, failure_from, request_flow
 from ._wire import RequestSpec, http_request_args
 
@@ -330,17 +331,19 @@ def _unusable(http: httpx.Client | httpx.AsyncClient, exc: RuntimeError) -> Fail
 
 
 class _TransportBase:
-    __slots__ = ("config",)
+    __slots__ = ("config", "hooks")
+    _asynchronous = False
 
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
+        self.hooks = HookDispatcher(config.hooks, asynchronous=self._asynchronous)  # hooks: checked here, once
 
-    def _flow(self, spec: RequestSpec, client_timeout: httpx.Timeout) -> Any:
+    def _flow(self, spec: RequestSpec, client_timeout: httpx.Timeout, observer: CallObserver | None = None) -> Any:
         timeout = spec.timeout if spec.timeout is not None else self.config.timeout
         deadline = spec.deadline if spec.deadline is not None else self.config.deadline
         if timeout is None and deadline is not None:
             timeout = client_timeout
-        return request_flow(
+        flow = request_flow(
             spec,
             policy=self.config.retry_policy,
             max_retries=self.config.max_retries,
@@ -348,6 +351,8 @@ class _TransportBase:
             deadline=deadline,
             secrets=self.config.secrets + spec.secrets,
         )
+        observer = observer or self.hooks.observer(spec, self.config)  # hooks: None when nobody listens
+        return flow if observer is None else observer.observe(flow)
 
     def _request_args(self, spec: RequestSpec, action: SendRequest) -> dict[str, Any]:
         return http_request_args(self.config, spec, action.timeout)
@@ -386,9 +391,11 @@ class SyncTransport(_TransportBase):
         """Send a call with its retries; return the successful, read response."""
         return self._drive(spec)[0].response
 
-    def open_stream(self, spec: RequestSpec) -> tuple[SyncEventSource, ServerSentEvent]:
+    def open_stream(
+        self, spec: RequestSpec, observer: CallObserver | None = None
+    ) -> tuple[SyncEventSource, ServerSentEvent]:
         """Open a stream, retrying until its first event; return the source and that event."""
-        result, source = self._drive(spec)
+        result, source = self._drive(spec, observer)
         assert source is not None and result.first_event is not None
         return source, result.first_event
 
@@ -430,10 +437,12 @@ class SyncTransport(_TransportBase):
         response._content = body  # what response.read() would have set, decoded under the cap
         return response
 
-    def _drive(self, spec: RequestSpec) -> tuple[FlowResult, SyncEventSource | None]:
+    def _drive(
+        self, spec: RequestSpec, observer: CallObserver | None = None
+    ) -> tuple[FlowResult, SyncEventSource | None]:
         if self.http.is_closed:
             raise _closed_error()
-        flow = self._flow(spec, self.http.timeout)
+        flow = self._flow(spec, self.http.timeout, observer)
         source: SyncEventSource | None = None
         outcome: Any = None
         outer_read_by = getattr(_CALL, "read_by", None)
@@ -451,12 +460,16 @@ class SyncTransport(_TransportBase):
                 elif type(action) is Sleep:
                     time.sleep(action.seconds)
                     outcome = None
+                elif type(action) is Notify:  # hooks
+                    action.dispatcher.emit(action)
+                    outcome = None
                 else:
                     (source or action).response.close()
                     outcome = source = None
         except StopIteration as stop:
             return stop.value, source
         except BaseException:
+            flow.close()  # hooks: an abandoned call tells its observers now, not at garbage collection
             if source is not None:
                 source.close()
             raise
@@ -468,6 +481,7 @@ class AsyncTransport(_TransportBase):
     """Sends calls over an ``httpx.AsyncClient``."""
 
     __slots__ = ("http",)
+    _asynchronous = True
 
     def __init__(self, http: httpx.AsyncClient, config: ClientConfig) -> None:
         super().__init__(config)
@@ -477,9 +491,11 @@ class AsyncTransport(_TransportBase):
         """Send a call with its retries; return the successful, read response."""
         return (await self._drive(spec))[0].response
 
-    async def open_stream(self, spec: RequestSpec) -> tuple[AsyncEventSource, ServerSentEvent]:
+    async def open_stream(
+        self, spec: RequestSpec, observer: CallObserver | None = None
+    ) -> tuple[AsyncEventSource, ServerSentEvent]:
         """Open a stream, retrying until its first event; return the source and that event."""
-        result, source = await self._drive(spec)
+        result, source = await self._drive(spec, observer)
         assert source is not None and result.first_event is not None
         return source, result.first_event
 
@@ -531,10 +547,12 @@ class AsyncTransport(_TransportBase):
                     await _finish_iterator(chunks)
         return outcome
 
-    async def _drive(self, spec: RequestSpec) -> tuple[FlowResult, AsyncEventSource | None]:
+    async def _drive(
+        self, spec: RequestSpec, observer: CallObserver | None = None
+    ) -> tuple[FlowResult, AsyncEventSource | None]:
         if self.http.is_closed:
             raise _closed_error()
-        flow = self._flow(spec, self.http.timeout)
+        flow = self._flow(spec, self.http.timeout, observer)
         source: AsyncEventSource | None = None
         outcome: Any = None
         try:
@@ -553,12 +571,16 @@ class AsyncTransport(_TransportBase):
                 elif type(action) is Sleep:
                     await anyio.sleep(action.seconds)
                     outcome = None
+                elif type(action) is Notify:  # hooks
+                    await action.dispatcher.aemit(action)
+                    outcome = None
                 else:
                     await (source.aclose() if source is not None else action.response.aclose())
                     outcome = source = None
         except StopIteration as stop:
             return stop.value, source
         except BaseException:
+            flow.close()  # hooks: an abandoned call tells its observers now, not at garbage collection
             # Cancelled mid-flow: never leave an opened stream behind.
             if source is not None:
                 await source.aclose()
