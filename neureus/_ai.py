@@ -215,11 +215,13 @@ class AI(_AIBase):
         The key is never logged, never echoed back, and never shown in an error.
         """
         spec = _wire.build_set_provider_key(self._client._config, provider, key)
+        del key  # crash reporters show this frame's locals: keep no plain secret in them
         return _wire.parse_provider_key_status(spec, self._client._transport.request(spec))
 
     def rotate_provider_key(self, provider: KnownProvider | str, key: str) -> ProviderKeyStatus:
         """Replace a stored provider key (``POST /ai/providers/{provider}/rotate``)."""
         spec = _wire.build_rotate_provider_key(self._client._config, provider, key)
+        del key  # crash reporters show this frame's locals: keep no plain secret in them
         return _wire.parse_provider_key_status(spec, self._client._transport.request(spec))
 
     def delete_provider_key(self, provider: KnownProvider | str) -> ProviderKeyStatus:
@@ -235,6 +237,7 @@ class AI(_AIBase):
     def revoke_widget_key(self, key: str) -> WidgetKeyRevocation:
         """Revoke a widget key (``DELETE /ai/widget/key``); a 204 counts as revoked."""
         spec = _wire.build_revoke_widget_key(self._client._config, key)
+        del key  # crash reporters show this frame's locals: keep no plain secret in them
         return _wire.parse_widget_key_revocation(self._client._transport.request(spec))
 
     def preprocess(
@@ -405,11 +408,13 @@ class AsyncAI(_AIBase):
     async def set_provider_key(self, provider: KnownProvider | str, key: str) -> ProviderKeyStatus:
         """Store a provider key for this tenant (``PUT /ai/providers/{provider}/key``)."""
         spec = _wire.build_set_provider_key(self._client._config, provider, key)
+        del key  # crash reporters show this frame's locals: keep no plain secret in them
         return _wire.parse_provider_key_status(spec, await self._client._transport.request(spec))
 
     async def rotate_provider_key(self, provider: KnownProvider | str, key: str) -> ProviderKeyStatus:
         """Replace a stored provider key (``POST /ai/providers/{provider}/rotate``)."""
         spec = _wire.build_rotate_provider_key(self._client._config, provider, key)
+        del key  # crash reporters show this frame's locals: keep no plain secret in them
         return _wire.parse_provider_key_status(spec, await self._client._transport.request(spec))
 
     async def delete_provider_key(self, provider: KnownProvider | str) -> ProviderKeyStatus:
@@ -425,6 +430,7 @@ class AsyncAI(_AIBase):
     async def revoke_widget_key(self, key: str) -> WidgetKeyRevocation:
         """Revoke a widget key (``DELETE /ai/widget/key``); a 204 counts as revoked."""
         spec = _wire.build_revoke_widget_key(self._client._config, key)
+        del key  # crash reporters show this frame's locals: keep no plain secret in them
         return _wire.parse_widget_key_revocation(await self._client._transport.request(spec))
 
     async def preprocess(

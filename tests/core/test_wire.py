@@ -210,9 +210,9 @@ def test_http_request_args() -> None:
 
 
 def test_unserialisable_extra_body_is_a_local_error() -> None:
-    spec = build_chat(config(), MESSAGES, extra_body={"x": object()})
-    with pytest.raises(InvalidRequestError, match="JSON"):
-        http_request_args(config(), spec, None)
+    # Refused when the spec is built, before any attempt: never sent, never retried.
+    with pytest.raises(InvalidRequestError, match=r"body\['x'\] is of type object"):
+        build_chat(config(), MESSAGES, extra_body={"x": object()})
 
 
 def response(data: object, status: int = 200) -> httpx.Response:
