@@ -464,7 +464,8 @@ def make_status_error(
 def redact_headers(headers: Mapping[str, str], secrets: Iterable[str | None]) -> list[tuple[str, str]]:
     """Response headers with secrets redacted by value and by shape (``www-authenticate``...)."""
     items = headers.multi_items() if isinstance(headers, httpx.Headers) else list(headers.items())
-    return [(name, redact_text(value, secrets)) for name, value in items]
+    # Header values are ASCII: the redaction's ellipsis is written as "..." here.
+    return [(name, redact_text(value, secrets).replace("…", "...")) for name, value in items]
 
 
 def redact_json(data: object, secrets: Iterable[str | None], _depth: int = 0) -> object:

@@ -12,7 +12,7 @@ import json
 import socket
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 import sentry_sdk
@@ -34,7 +34,7 @@ FAST = RetryPolicy(initial_wait=0.001, max_wait=0.001, jitter=lambda: 0.0)
 class MemoryTransport(Transport):
     """Keeps envelopes in a list; sends nothing anywhere."""
 
-    envelopes: list[bytes] = []
+    envelopes: ClassVar[list[bytes]] = []
 
     def capture_envelope(self, envelope: Envelope) -> None:
         MemoryTransport.envelopes.append(envelope.serialize())
