@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, overload
 import httpx
 
 from . import _wire
-from ._cost import PRICE_CACHE_SECONDS, estimate_cost_from_models
+from ._cost import PRICE_CACHE_SECONDS, check_cost_arguments, estimate_cost_from_models
 
 if TYPE_CHECKING:
     from ._client import AsyncNeureus, Neureus
@@ -278,6 +278,7 @@ class AI(_AIBase):
         >>> client.ai.estimate_cost(messages, model="gpt-4o-mini", max_output_tokens=500)  # doctest: +SKIP
         CostEstimate(model='gpt-4o-mini', input_tokens=12, ...)
         """
+        check_cost_arguments(messages, model=model, max_output_tokens=max_output_tokens)  # before any request
         models = self._cached_models()
         if models is None:  # not `or`: an empty ModelList is falsy, and cached all the same
             models = self._remember_models(self.list_models())
@@ -466,6 +467,7 @@ class AsyncAI(_AIBase):
         self, messages: Sequence[MessageParam], *, model: str, max_output_tokens: int | None = None
     ) -> CostEstimate:
         """What a chat call would cost on ``model``, from the listed prices (cached 5 minutes)."""
+        check_cost_arguments(messages, model=model, max_output_tokens=max_output_tokens)  # before any request
         models = self._cached_models()
         if models is None:
             models = self._remember_models(await self.list_models())

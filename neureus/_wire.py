@@ -85,8 +85,9 @@ _ModelT = TypeVar("_ModelT", bound="BaseModel")
 USER_AGENT: Final = f"neureus-python/{__version__}"
 _JSON_HEADERS: Final = {"accept": "application/json"}
 _SSE_HEADERS: Final = {"accept": "text/event-stream", "cache-control": "no-cache"}
-# What json.dumps(..., ensure_ascii=False, separators=(",", ":")) builds on every call, built once.
-_JSON_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# What json.dumps(..., ensure_ascii=False, separators=(",", ":"), allow_nan=False) builds on
+# every call, built once. allow_nan=False: NaN is not JSON (API.md, "Local problems stay local").
+_JSON_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 class RequestSpec(Record):
