@@ -80,6 +80,9 @@ def _rebuild_error(cls: type[NeureusError], args: tuple[Any, ...], state: dict[s
     error.__dict__.update(state)
     if cause is not None:
         error.__cause__ = cause
+        # Also the context (as ``raise ... from`` inside ``except`` leaves it): a process
+        # pool replaces ``__cause__`` with the worker's traceback, and this keeps the cause.
+        error.__context__ = cause
     return error
 
 
