@@ -14,7 +14,6 @@ redacted and which is not a ``Sequence`` is rendered through that ``repr`` only.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterable, Iterator
 from typing import Final
 
@@ -122,26 +121,31 @@ class Secrets:
 
 # Secrets this process has been given (API keys of clients, keys sent in bodies), so the
 # log filter can redact them by value in lines whose arguments came from the server
-# (an echoed x-request-id, say). Bounded: the most recent ones win.
-_KNOWN: dict[str, None] = {}
-_KNOWN_LOCK = threading.Lock()
+# (an echoed x-request-id, say). Bounded: the most recent ones win. Copy-on-write tuple,
+# so readers never see it change under them without a lock (the core imports no
+# threading); two threads noting new keys at the same instant may lose one of them,
+# which only weakens this second line of defence for that key.
+_KNOWN: tuple[str, ...] = ()
 _KNOWN_MAX: Final = 64
+_KNOWN_MIN_LENGTH: Final = 8
 
 
 def remember_secrets(values: Iterable[str | None]) -> None:
-    """Note secret values for the log filter's by-value redaction."""
-    with _KNOWN_LOCK:
-        for value in values:
-            if value and value not in _KNOWN:
-                _KNOWN[value] = None
-                if len(_KNOWN) > _KNOWN_MAX:
-                    del _KNOWN[next(iter(_KNOWN))]
+    """Note secret values for the log filter's by-value redaction.
+
+    Values under 8 characters are not noted: replacing every "e" or "abc" in every log
+    line would mangle the logs without protecting anything real.
+    """
+    global _KNOWN
+    known = _KNOWN
+    new = [v for v in values if v and len(v) >= _KNOWN_MIN_LENGTH and v not in known]
+    if new:
+        _KNOWN = (*(v for v in known if v not in new), *dict.fromkeys(new))[-_KNOWN_MAX:]
 
 
 def known_secrets() -> Secrets:
     """The secrets noted by :func:`remember_secrets`, newest last."""
-    with _KNOWN_LOCK:
-        return Secrets(_KNOWN)
+    return Secrets(_KNOWN)
 
 
 MAX_SERVER_TEXT: Final = 2000
