@@ -281,6 +281,7 @@ class ClientConfig(Record):
     """
 
     __slots__ = (
+        "_secrets",
         "allow_insecure_http",
         "api_key",
         "base_url",
@@ -312,6 +313,7 @@ class ClientConfig(Record):
         hooks: tuple[object, ...] = (),
     ) -> None:
         self.api_key = api_key
+        self._secrets = Secrets((api_key,))
         remember_secrets((api_key,))
         self.base_url = base_url
         self.timeout = timeout
@@ -333,7 +335,7 @@ class ClientConfig(Record):
     @property
     def secrets(self) -> Secrets:
         """The values that must never be shown in full (opaque: see :class:`Secrets`)."""
-        return Secrets((self.api_key,))
+        return self._secrets
 
     def __repr__(self) -> str:
         return (
@@ -343,7 +345,7 @@ class ClientConfig(Record):
 
     def replace(self, **changes: Any) -> ClientConfig:
         """A copy with ``changes`` applied and checked like the constructor's arguments."""
-        merged = {name: getattr(self, name) for name in self.__slots__}
+        merged = {name: getattr(self, name) for name in self.__slots__ if not name.startswith("_")}
         merged.update(changes)
         if "timeout" in changes:
             merged["timeout"] = coerce_timeout(changes["timeout"])

@@ -38,9 +38,10 @@ from typing import Any, Final
 
 import httpx
 
-from ._redact import MAX_SERVER_TEXT, clean_server_text, redact_text
+from ._redact import MAX_SERVER_TEXT, Secrets, clean_server_text, redact_text
 
 __all__ = [
+    "SECRETS_EXTENSION",
     "APIConnectionError",
     "APIError",
     "APIResponseValidationError",
@@ -224,12 +225,20 @@ class APIResponseValidationError(APIError):
         )
 
 
-def _request_secrets(response: httpx.Response) -> tuple[str, ...]:
+SECRETS_EXTENSION: Final = "neureus.secrets"
+"""The request extension under which the SDK's requests carry their call's :class:`Secrets`."""
+
+
+def _request_secrets(response: httpx.Response) -> Secrets | tuple[str, ...]:
     """The secrets the request behind ``response`` carried: its bearer key and a body ``key``."""
     try:
         request = response.request
     except RuntimeError:  # a response built by hand has no request
         return ()
+    carried = request.extensions.get(SECRETS_EXTENSION)
+    if isinstance(carried, Secrets):
+        return carried
+    # A request built elsewhere (a test, a redirect of a caller's client): read it.
     secrets: list[str] = []
     auth = request.headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
@@ -248,7 +257,7 @@ def _request_secrets(response: httpx.Response) -> tuple[str, ...]:
     return tuple(secrets)
 
 
-def request_secrets(response: httpx.Response) -> tuple[str, ...]:
+def request_secrets(response: httpx.Response) -> Secrets | tuple[str, ...]:
     """The secrets of the request behind ``response`` (its bearer key, a body ``key``)."""
     return _request_secrets(response)
 

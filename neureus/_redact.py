@@ -19,6 +19,7 @@ from typing import Final
 
 __all__ = [
     "MAX_SERVER_TEXT",
+    "NO_SECRETS",
     "SECRET_PATTERN",
     "Secrets",
     "clean_server_text",
@@ -76,12 +77,24 @@ class Secrets:
     Secrets(<1 redacted>)
     """
 
-    __slots__ = ("_values",)
+    __slots__ = ("_encoded", "_values")
 
     _values: tuple[str, ...]
+    _encoded: tuple[bytes, ...] | None
 
     def __init__(self, values: Iterable[str | None] = ()) -> None:
         self._values = tuple(value for value in values if value)
+        self._encoded = None
+
+    def appear_in(self, content: bytes) -> bool:
+        """Whether any of the values occurs in ``content`` as UTF-8 (a byte search per value)."""
+        encoded = self._encoded
+        if encoded is None:
+            encoded = self._encoded = tuple(value.encode() for value in self._values)
+        for value in encoded:  # noqa: SIM110 - a loop, not any(<genexpr>): this runs on every answer
+            if value in content:
+                return True
+        return False
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)
@@ -92,6 +105,8 @@ class Secrets:
     def __add__(self, other: Iterable[str | None]) -> Secrets:
         if not isinstance(other, (Secrets, tuple, list)):
             return NotImplemented
+        if not other:  # the common case (a call with no key in its body): no new object
+            return self
         return Secrets((*self._values, *other))
 
     def __radd__(self, other: Iterable[str | None]) -> Secrets:
@@ -117,6 +132,17 @@ class Secrets:
     def __rich_repr__(self) -> Iterator[object]:
         # rich's pretty printer would otherwise look for attributes to show.
         yield f"<{len(self._values)} redacted>"
+
+    def __getstate__(self) -> tuple[str, ...]:
+        return self._values
+
+    def __setstate__(self, state: tuple[str, ...]) -> None:
+        self._values = state
+        self._encoded = None
+
+
+NO_SECRETS: Final = Secrets()
+"""The secrets of a call that carries none beyond the client's."""
 
 
 # Secrets this process has been given (API keys of clients, keys sent in bodies), so the

@@ -23,6 +23,7 @@ from pydantic_core import ValidationError  # the class pydantic re-exports, with
 
 from ._config import ClientConfig, check_surface, coerce_timeout, header_problem
 from ._exceptions import (
+    SECRETS_EXTENSION,
     APIResponseValidationError,
     InvalidRequestError,
     json_too_deep,
@@ -31,7 +32,7 @@ from ._exceptions import (
     request_secrets,
 )
 from ._record import Record
-from ._redact import Secrets, redact_key, redact_text, remember_secrets
+from ._redact import NO_SECRETS, Secrets, redact_key, redact_text, remember_secrets
 from ._validation import (
     check_embeddings_input,
     check_max_tokens,
@@ -139,9 +140,11 @@ class RequestSpec(Record):
         self.timeout = timeout
         self.stream = stream
         self.deadline = deadline
-        self.secrets = secrets if isinstance(secrets, Secrets) else Secrets(secrets)
-        if self.secrets:
+        if secrets:
+            self.secrets = secrets if isinstance(secrets, Secrets) else Secrets(secrets)
             remember_secrets(self.secrets)
+        else:
+            self.secrets = NO_SECRETS
         self.provider = provider
         # Last, so that a half-built spec on the stack of the error still has every field.
         self.content: bytes | None = None
@@ -232,6 +235,9 @@ def _merge_extra_headers(headers: dict[str, str], extra: Mapping[str, str] | Non
         headers[name.lower()] = value
 
 
+_FLAG_TYPES: Final = frozenset({bool, type(None)})
+
+
 def _check_flag(value: object, name: str) -> None:
     # bool("no") is True: a non-bool flag would be sent as the opposite of what was meant.
     if value is not None and not isinstance(value, bool):
@@ -268,9 +274,15 @@ def build_chat(
         raise InvalidRequestError(f"deadline must be a positive number of seconds; got {deadline!r}.")
     if system_prompt is not None and not isinstance(system_prompt, str):
         raise InvalidRequestError("system_prompt must be a string.")
-    for flag, flag_name in ((stream, "stream"), (prefer_async, "prefer_async"), (compress, "compress")):
-        _check_flag(flag, flag_name)
-    _check_flag(debug, "debug")
+    if (
+        type(prefer_async) not in _FLAG_TYPES
+        or type(compress) not in _FLAG_TYPES
+        or type(debug) not in _FLAG_TYPES
+        or type(stream) not in _FLAG_TYPES
+    ):
+        for flag, flag_name in ((stream, "stream"), (prefer_async, "prefer_async"), (compress, "compress")):
+            _check_flag(flag, flag_name)
+        _check_flag(debug, "debug")
     if extra_body is not None and not isinstance(extra_body, Mapping):
         raise InvalidRequestError(f"extra_body must be a mapping (a dict); got {type(extra_body).__name__}.")
     body: dict[str, Any] = {"messages": wire_messages}
@@ -428,6 +440,11 @@ def http_request_args(config: ClientConfig, spec: RequestSpec, timeout: httpx.Ti
         "method": spec.method,
         "url": config.base_url + spec.path,
         "headers": headers,
+        # The call's secrets ride on the request (opaque, never sent: httpcore ignores
+        # unknown extensions), so the parser can redact an answer that echoes one.
+        "extensions": {
+            SECRETS_EXTENSION: config.secrets if spec.secrets is NO_SECRETS else config.secrets + spec.secrets
+        },
     }
     if spec.content is not None:
         headers["content-type"] = "application/json"
@@ -440,6 +457,8 @@ def http_request_args(config: ClientConfig, spec: RequestSpec, timeout: httpx.Ti
 
 
 _TOO_DEEP: Final = "{}: the gateway's answer is nested too deeply"
+# A JSON escape that could spell a key's characters differently: \uXXXX or \/.
+_KEY_SPELLING_ESCAPE: Final = re.compile(rb"\\[u/]")
 
 
 def _load_json(response: httpx.Response, operation: str) -> Any:
@@ -455,22 +474,29 @@ def _load_json(response: httpx.Response, operation: str) -> Any:
     return data
 
 
-def _echoed_secrets(response: httpx.Response) -> tuple[str, ...]:
+def _echoed_secrets(response: httpx.Response) -> Secrets | tuple[str, ...]:
     """The request's secrets when the answer may quote one (else ``()``), for redaction by value.
 
     The cheap test runs on every answer: a byte search per secret. A JSON escape that could
-    spell a key differently (``\\u``, ``\\/``) sends the answer down the careful path too.
+    spell a key differently (a backslash-u or backslash-slash) sends the answer down the
+    careful path too.
     """
-    secrets = request_secrets(response)
+    try:
+        secrets = response.request.extensions.get(SECRETS_EXTENSION)
+    except RuntimeError:  # a response built by hand has no request
+        return ()
+    if secrets is None:  # a request not built by the SDK: read the key from it
+        secrets = request_secrets(response)
     if not secrets:
         return ()
     content = response.content
-    if b"\\u" in content or b"\\/" in content or any(secret.encode() in content for secret in secrets):
+    if b"\\" in content and _KEY_SPELLING_ESCAPE.search(content):  # memchr first: most answers have none
         return secrets
-    return ()
+    found = secrets.appear_in(content) if isinstance(secrets, Secrets) else any(s.encode() in content for s in secrets)
+    return secrets if found else ()
 
 
-def _redact_answer(data: Any, secrets: tuple[str, ...], response: httpx.Response, operation: str) -> Any:
+def _redact_answer(data: Any, secrets: Iterable[str], response: httpx.Response, operation: str) -> Any:
     # A key the server echoes (in an unknown field, say) must not live on in the model,
     # where reprs, logs and crash reporters would show it.
     try:
@@ -554,7 +580,7 @@ def parse_provider_key_status(spec: RequestSpec, response: httpx.Response) -> Pr
     if response.status_code == 204 or not response.content.strip():
         return ProviderKeyStatus(provider=spec.provider or "", configured=configured)
     # The key just sent must not live on in the model, even if the gateway echoes it.
-    data = _redact_answer(_load_answer(response, spec.operation), tuple(spec.secrets), response, spec.operation)
+    data = _redact_answer(_load_answer(response, spec.operation), spec.secrets, response, spec.operation)
     if isinstance(data, dict):
         data = {"provider": spec.provider, "configured": configured, **data}
     return _validate(ProviderKeyStatus, data, response, spec.operation)
