@@ -62,7 +62,6 @@ __all__ = [
     "UnprocessableEntityError",
     "WidgetKeyScopeError",
     "error_message_from_body",
-    "json_too_deep",
     "loads_json",
     "make_status_error",
     "redact_headers",
@@ -335,21 +334,6 @@ def request_id_from_headers(headers: Mapping[str, str]) -> str | None:
 # as text): a hostile 662-byte body of nested arrays otherwise raises RecursionError.
 # pydantic's own JSON parser stops at 200 levels; nothing the gateway sends nests past 10.
 MAX_JSON_DEPTH: Final = 100
-_MAX_JSON_DEPTH: Final = MAX_JSON_DEPTH
-
-
-def json_too_deep(data: object, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether decoded JSON nests deeper than ``limit`` (walked without recursion)."""
-    stack: list[tuple[object, int]] = [(data, 0)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            value = list(value.values())
-        if isinstance(value, list):
-            if depth >= limit:
-                return True
-            stack.extend((item, depth + 1) for item in value if isinstance(item, (list, dict)))
-    return False
 
 
 def _message_from_json(data: object, depth: int = 0) -> str | None:
@@ -357,7 +341,7 @@ def _message_from_json(data: object, depth: int = 0) -> str | None:
     # {"message": "msg"}, {"detail": "msg"}, {"errors": [{"message": ...}]}.
     if isinstance(data, str):
         return data or None
-    if depth >= _MAX_JSON_DEPTH:
+    if depth >= MAX_JSON_DEPTH:
         return None
     if isinstance(data, list):
         parts = [m for m in (_message_from_json(item, depth + 1) for item in data[:50]) if m]
@@ -487,7 +471,7 @@ def redact_json(data: object, secrets: Iterable[str | None], _depth: int = 0) ->
     """
     if isinstance(data, str):
         return redact_text(data, secrets)
-    if _depth >= _MAX_JSON_DEPTH and isinstance(data, (list, dict)):
+    if _depth >= MAX_JSON_DEPTH and isinstance(data, (list, dict)):
         raise ValueError("JSON nested too deeply to redact")
     if isinstance(data, list):
         return [redact_json(item, secrets, _depth + 1) for item in data]

@@ -19,15 +19,13 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import httpx
-from pydantic_core import ValidationError  # the class pydantic re-exports, without loading pydantic.main
+from pydantic_core import ValidationError, from_json  # pydantic re-exports them, without loading pydantic.main
 
 from ._config import ClientConfig, check_surface, coerce_timeout, header_problem
 from ._exceptions import (
     SECRETS_EXTENSION,
     APIResponseValidationError,
     InvalidRequestError,
-    json_too_deep,
-    loads_json,
     redact_json,
     request_secrets,
 )
@@ -462,16 +460,17 @@ _KEY_SPELLING_ESCAPE: Final = re.compile(rb"\\[u/]")
 
 
 def _load_json(response: httpx.Response, operation: str) -> Any:
+    # pydantic-core's parser, the one model_validate_json uses: about 2x json.loads, and it
+    # stops at 200 levels of nesting with a ValueError where json.loads would go on to about
+    # 1,000 (and the SDK's answer would then fail to pickle, copy or print) or raise
+    # RecursionError. Every failure is a ValueError, so one except covers "not JSON".
     try:
-        data = loads_json(response.content)
-    except ValueError:
+        return from_json(response.content)
+    except ValueError as exc:
+        reason = "nested too deeply" if "recursion limit" in str(exc) else "not valid JSON"
         raise APIResponseValidationError.for_response(
-            f"{operation}: the gateway's answer is not valid JSON", response
+            f"{operation}: the gateway's answer is {reason}", response
         ) from None
-    if json_too_deep(data):
-        # Kept, such an answer would make pickling, copying and printing it fail later.
-        raise APIResponseValidationError.for_response(_TOO_DEEP.format(operation), response)
-    return data
 
 
 def _echoed_secrets(response: httpx.Response) -> Secrets | tuple[str, ...]:
