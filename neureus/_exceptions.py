@@ -147,8 +147,13 @@ class APIStatusError(APIError):
         self.status_code = status_code
         self.body = body
         self.headers = httpx.Headers(headers or {})
-        self.request_id = request_id
+        self.request_id = _clean_request_id(request_id)
         self.retry_after = retry_after
+
+
+def _clean_request_id(request_id: str | None) -> str | None:
+    # Whoever builds the error, the id is the server's text: escaped and cut (idempotent).
+    return None if request_id is None else clean_server_text(request_id, 200)
 
 
 class BadRequestError(APIStatusError):
@@ -205,7 +210,7 @@ class APIResponseValidationError(APIError):
         super().__init__(message)
         self.status_code = status_code
         self.body = body
-        self.request_id = request_id
+        self.request_id = _clean_request_id(request_id)
 
     @classmethod
     def for_response(cls, message: str, response: httpx.Response) -> APIResponseValidationError:

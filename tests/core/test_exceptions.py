@@ -149,3 +149,13 @@ def test_deep_json_error_bodies_keep_a_text_body() -> None:
     assert isinstance(error.body, str) and error.status_code == 503
     decoded, message = error_message_from_body(b"[" * 300 + b'"deep"' + b"]" * 300)
     assert isinstance(decoded, list) and "deep" not in message  # not searched past the depth cap
+
+
+def test_a_request_id_is_escaped_whoever_builds_the_error() -> None:
+    from neureus import APIResponseValidationError, RateLimitError
+
+    for error in (
+        APIResponseValidationError("bad stream", status_code=200, request_id="r\x1b[2J\n"),
+        RateLimitError("429", status_code=429, request_id="r\x1b[2J\n"),
+    ):
+        assert error.request_id == "r\\x1b[2J\\n"
