@@ -9,6 +9,7 @@ an event was captured, whether it carried frame locals, and which secrets it con
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import sys
 from collections.abc import Awaitable, Callable
@@ -57,7 +58,8 @@ def scripted(name: str) -> tuple[FakeGateway, dict[str, Any], Callable[[Any], An
     gateway.widget_keys[WIDGET_KEY] = {"tenant": API_KEY, "agent_id": None}
     options: dict[str, Any] = {"max_retries": 0}
     if name == "401":
-        gateway.queue_error(401, {"error": "bad key"})
+        # The server echoes the key as the request id: logged (a breadcrumb) and on the error.
+        gateway.queue_error(401, {"error": "bad key"}, headers={"x-request-id": API_KEY})
         return gateway, options, lambda c: c.ai.chat(MESSAGES)
     if name == "500_after_retries":
         gateway.queue_error(500, {"error": "down"}, times=3)
@@ -131,6 +133,7 @@ def report(error: BaseException) -> dict[str, Any]:
     return {
         "captured": len(MemoryTransport.envelopes) > before,
         "has_vars": '"vars"' in payload,
+        "has_breadcrumbs": '"category":"neureus"' in payload.replace(" ", ""),
         "frames_with_neureus": payload.count("neureus/"),
         "leaks": [label for label, secret in SECRETS.items() if secret in payload],
     }
@@ -139,6 +142,8 @@ def report(error: BaseException) -> dict[str, Any]:
 def main() -> None:
     # Defaults only: include_local_variables, the default integrations, the serializer.
     sentry_sdk.init(dsn="https://public@sentry.invalid/1", transport=MemoryTransport)
+    # NEUREUS_LOG=debug: the SDK's log lines become Sentry breadcrumbs in every event.
+    logging.getLogger("neureus").setLevel(logging.DEBUG)
     results: dict[str, Any] = {}
     try:
         control_leak()

@@ -5,7 +5,9 @@ an exception and of its ``__cause__``/``__context__`` chain. ``_sentry_probe.py`
 each failure (sync, asyncio and trio) under ``sentry_sdk.init`` with a transport that
 keeps envelopes in memory, in a subprocess (``init`` patches the standard library for
 the life of a process), and reports which secrets the serialised envelopes contain.
-A control frame holding a key in a plain tuple proves the probe sees leaks.
+A control frame holding a key in a plain tuple proves the probe sees leaks. The
+``neureus`` logger is at DEBUG, so its lines travel as breadcrumbs too (one server echoes
+the key as the request id).
 """
 
 from __future__ import annotations
@@ -47,5 +49,6 @@ def test_no_failed_call_sends_a_secret_to_sentry(sentry_report: dict[str, dict[s
     for name, result in cases.items():
         assert result["captured"] and result["has_vars"], name
         assert result["frames_with_neureus"], name  # the SDK's own frames were serialised
+        assert result["has_breadcrumbs"], name  # and its log lines, as breadcrumbs
     leaking = {name: result["leaks"] for name, result in cases.items() if result["leaks"]}
     assert not leaking, leaking
