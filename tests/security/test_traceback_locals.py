@@ -7,7 +7,8 @@ tracebacks show every local of every frame of an exception and of its whole
 
 Each failure runs through the public API, sync and async (asyncio and trio), and its
 exception is rendered by ``traceback.TracebackException(capture_locals=True)`` and, when
-rich is installed, by rich's traceback with ``show_locals=True``. The Sentry check is in
+rich is installed, by rich's traceback with ``show_locals=True``, and by IPython's verbose
+traceback. The Sentry check is in
 ``test_sentry.py``. The secrets are module constants (never locals of the test), so a hit
 is a frame of the SDK or of httpx.
 """
@@ -55,6 +56,16 @@ def render_rich(error: BaseException) -> str:
     return out.getvalue()
 
 
+def render_ipython(error: BaseException) -> str:
+    """IPython's verbose traceback (``%xmode verbose``): the variables of each frame's lines."""
+    ultratb = pytest.importorskip("IPython.core.ultratb")
+    try:
+        formatter = ultratb.VerboseTB(theme_name="nocolor")
+    except TypeError:  # IPython < 9
+        formatter = ultratb.VerboseTB(color_scheme="NoColor")
+    return str(formatter.text(type(error), error, error.__traceback__))
+
+
 def leaks(text: str) -> list[str]:
     return [secret[:12] for secret in SECRETS if secret in text]
 
@@ -74,6 +85,12 @@ async def consume(api: Any, stream: Any) -> None:
         with stream:
             for _ in stream:
                 pass
+
+
+def key_of(kind: str) -> str:
+    # Through a call, not a global name on the calling line: IPython's verbose traceback shows
+    # the globals a line mentions, and the caller's own line is not the SDK's to hide.
+    return {"byok": BYOK_KEY, "widget": WIDGET_KEY}[kind]
 
 
 def scenario(name: str, gateway: FakeGateway) -> tuple[dict[str, Any], Callable[[Any, Any], Any]]:
@@ -101,23 +118,23 @@ def scenario(name: str, gateway: FakeGateway) -> tuple[dict[str, Any], Callable[
         return options, lambda api, c: consume(api, c.ai.stream(MESSAGES))
     if name == "set_provider_key_422":
         gateway.queue_error(422, {"error": "rejected"})
-        return options, lambda api, c: api.run(c.ai.set_provider_key("google", BYOK_KEY))
+        return options, lambda api, c: api.run(c.ai.set_provider_key("google", key_of("byok")))
     if name == "set_provider_key_500":
         gateway.queue_error(500, {"error": "down"}, times=2)
         options.update(max_retries=1, retry_policy=FAST)
-        return options, lambda api, c: api.run(c.ai.set_provider_key("google", BYOK_KEY))
+        return options, lambda api, c: api.run(c.ai.set_provider_key("google", key_of("byok")))
     if name == "rotate_provider_key_timeout":
         gateway.queue_failure("timeout")
-        return options, lambda api, c: api.run(c.ai.rotate_provider_key("google", BYOK_KEY))
+        return options, lambda api, c: api.run(c.ai.rotate_provider_key("google", key_of("byok")))
     if name == "revoke_widget_key_404":
         gateway.queue_error(404, {"error": "no such key"})
-        return options, lambda api, c: api.run(c.ai.revoke_widget_key(WIDGET_KEY))
+        return options, lambda api, c: api.run(c.ai.revoke_widget_key(key_of("widget")))
     if name == "revoke_widget_key_connect":
         gateway.queue_failure("connect")
-        return options, lambda api, c: api.run(c.ai.revoke_widget_key(WIDGET_KEY))
+        return options, lambda api, c: api.run(c.ai.revoke_widget_key(key_of("widget")))
     if name == "unreadable_2xx":
         gateway.queue_error(200, b"<html>not json</html>", path="/ai/providers/google/key")
-        return options, lambda api, c: api.run(c.ai.set_provider_key("google", BYOK_KEY))
+        return options, lambda api, c: api.run(c.ai.set_provider_key("google", key_of("byok")))
     if name == "bad_extra_body":
         return options, lambda api, c: api.run(c.ai.chat(MESSAGES, extra_body={"x": object()}))
     raise AssertionError(name)
@@ -166,6 +183,14 @@ async def test_no_secret_in_rich_show_locals(api: Any, name: str) -> None:
     error = await fail(api, name)
     text = render_rich(error)
     assert "locals" in text.lower()
+    assert not leaks(text), (leaks(text), text[-3000:])
+
+
+@pytest.mark.parametrize("name", ["set_provider_key_422", "revoke_widget_key_connect", "500_after_retries"])
+async def test_no_secret_in_ipython_verbose_tracebacks(api: Any, name: str) -> None:
+    error = await fail(api, name)
+    text = render_ipython(error)
+    assert "spec" in text  # the frames' variables were rendered
     assert not leaks(text), (leaks(text), text[-3000:])
 
 
