@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
 import httpx
 
 from . import _wire
-from ._cost import PRICE_CACHE_SECONDS, estimate_cost_from_models
+from ._cost import PRICE_CACHE_SECONDS, check_cost_arguments, estimate_cost_from_models
 from ._structured import ParsedChatResponse, check_parse_arguments, parse_flow
 
 if TYPE_CHECKING:
@@ -220,11 +220,13 @@ class AI(_AIBase):
         The key is never logged, never echoed back, and never shown in an error.
         """
         spec = _wire.build_set_provider_key(self._client._config, provider, key)
+        del key  # crash reporters show this frame's locals: keep no plain secret in them
         return _wire.parse_provider_key_status(spec, self._client._transport.request(spec))
 
     def rotate_provider_key(self, provider: KnownProvider | str, key: str) -> ProviderKeyStatus:
         """Replace a stored provider key (``POST /ai/providers/{provider}/rotate``)."""
         spec = _wire.build_rotate_provider_key(self._client._config, provider, key)
+        del key  # crash reporters show this frame's locals: keep no plain secret in them
         return _wire.parse_provider_key_status(spec, self._client._transport.request(spec))
 
     def delete_provider_key(self, provider: KnownProvider | str) -> ProviderKeyStatus:
@@ -240,6 +242,7 @@ class AI(_AIBase):
     def revoke_widget_key(self, key: str) -> WidgetKeyRevocation:
         """Revoke a widget key (``DELETE /ai/widget/key``); a 204 counts as revoked."""
         spec = _wire.build_revoke_widget_key(self._client._config, key)
+        del key  # crash reporters show this frame's locals: keep no plain secret in them
         return _wire.parse_widget_key_revocation(self._client._transport.request(spec))
 
     def preprocess(
@@ -280,6 +283,7 @@ class AI(_AIBase):
         >>> client.ai.estimate_cost(messages, model="gpt-4o-mini", max_output_tokens=500)  # doctest: +SKIP
         CostEstimate(model='gpt-4o-mini', input_tokens=12, ...)
         """
+        check_cost_arguments(messages, model=model, max_output_tokens=max_output_tokens)  # before any request
         models = self._cached_models()
         if models is None:  # not `or`: an empty ModelList is falsy, and cached all the same
             models = self._remember_models(self.list_models())
@@ -456,11 +460,13 @@ class AsyncAI(_AIBase):
     async def set_provider_key(self, provider: KnownProvider | str, key: str) -> ProviderKeyStatus:
         """Store a provider key for this tenant (``PUT /ai/providers/{provider}/key``)."""
         spec = _wire.build_set_provider_key(self._client._config, provider, key)
+        del key  # crash reporters show this frame's locals: keep no plain secret in them
         return _wire.parse_provider_key_status(spec, await self._client._transport.request(spec))
 
     async def rotate_provider_key(self, provider: KnownProvider | str, key: str) -> ProviderKeyStatus:
         """Replace a stored provider key (``POST /ai/providers/{provider}/rotate``)."""
         spec = _wire.build_rotate_provider_key(self._client._config, provider, key)
+        del key  # crash reporters show this frame's locals: keep no plain secret in them
         return _wire.parse_provider_key_status(spec, await self._client._transport.request(spec))
 
     async def delete_provider_key(self, provider: KnownProvider | str) -> ProviderKeyStatus:
@@ -476,6 +482,7 @@ class AsyncAI(_AIBase):
     async def revoke_widget_key(self, key: str) -> WidgetKeyRevocation:
         """Revoke a widget key (``DELETE /ai/widget/key``); a 204 counts as revoked."""
         spec = _wire.build_revoke_widget_key(self._client._config, key)
+        del key  # crash reporters show this frame's locals: keep no plain secret in them
         return _wire.parse_widget_key_revocation(await self._client._transport.request(spec))
 
     async def preprocess(
@@ -511,6 +518,7 @@ class AsyncAI(_AIBase):
         self, messages: Sequence[MessageParam], *, model: str, max_output_tokens: int | None = None
     ) -> CostEstimate:
         """What a chat call would cost on ``model``, from the listed prices (cached 5 minutes)."""
+        check_cost_arguments(messages, model=model, max_output_tokens=max_output_tokens)  # before any request
         models = self._cached_models()
         if models is None:
             models = self._remember_models(await self.list_models())

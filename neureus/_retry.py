@@ -16,7 +16,7 @@ async shells share every decision.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from typing import TypeAlias
 
 import httpx
@@ -190,7 +190,7 @@ def request_flow(
     max_retries: int,
     timeout: httpx.Timeout | None,
     deadline: float | None,
-    secrets: tuple[str, ...],
+    secrets: Iterable[str],
     clock: Callable[[], float] = time.monotonic,
 ) -> Generator[Action, Outcome, FlowResult]:
     """Drive one call with its retries; see the module docstring for the protocol."""

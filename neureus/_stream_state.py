@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import json.scanner
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._exceptions import APIResponseValidationError, APITimeoutError, IncompleteStreamError, StreamError
@@ -90,8 +91,8 @@ class StreamState:
 
     __slots__ = ("_parts", "events", "final", "secrets")
 
-    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
-        self.secrets = secrets
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = tuple(secrets)
         """Values never to show in an error (the call's keys), besides key-shaped text."""
         self._parts: list[str] = []
         self.events = 0

@@ -49,9 +49,6 @@ class LengthFinishReasonError(NeureusError):
         super().__init__(message)
         self.response = response
 
-    def __reduce__(self) -> Any:
-        return (_rebuild, (type(self), str(self), {"response": self.response}))
-
 
 class OutputValidationError(NeureusError):
     """No reply validated against the ``response_model`` within ``max_attempts``.
@@ -72,13 +69,6 @@ class OutputValidationError(NeureusError):
     def attempts(self) -> int:
         """How many replies were tried."""
         return len(self.raw_replies)
-
-    def __reduce__(self) -> Any:
-        return (_rebuild, (type(self), str(self), {"raw_replies": self.raw_replies, "errors": self.errors}))
-
-
-def _rebuild(cls: type[NeureusError], message: str, fields: dict[str, Any]) -> NeureusError:
-    return cls(message, **fields)
 
 
 class ParsedChatResponse(Generic[T]):
