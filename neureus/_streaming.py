@@ -1,31 +1,36 @@
-"""``ChatStream`` and ``AsyncChatStream``: pull events, hand them to ``StreamState``.
+"""``ChatStream`` and ``AsyncChatStream``: pull outcomes, hand them to ``StreamState``.
 
-Every decision about an event (token or not, error, done) is made in
-:mod:`neureus._stream_state`; these wrappers only pull the next event and release the
-connection when the stream ends, fails, or is closed. Tokens are handed on the moment
-their event is decoded: nothing is buffered.
+Every decision about a stream (token or not, skipped, error, ``done``, the deadline) is
+made by :meth:`neureus._stream_state.StreamState.consume`. Each flavour has one pull
+helper (its event source's ``pull``) and one loop, :meth:`ChatStream._advance`, shared by
+token iteration and :meth:`~ChatStream.events`: pull one outcome, consume it, release the
+connection the moment the stream is finished (at ``done``, on an error, or when closed).
+Tokens are handed on the moment their event is decoded: nothing is buffered.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Generator, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from httpx_sse import ServerSentEvent
 
-from ._exceptions import APIConnectionError
-from ._stream_state import StreamState
+from ._stream_state import END, FINISHED, Outcome, Step, StreamState
 
 if TYPE_CHECKING:
     import httpx
 
-    from ._transport import AsyncEventSource, AsyncTransport, SyncEventSource, SyncTransport
+    from ._event_source import AsyncEventSource, SyncEventSource
+    from ._transport import AsyncTransport, SyncTransport
     from ._wire import RequestSpec
     from .types import StreamFinal
 
 __all__ = ["AsyncChatStream", "ChatStream"]
+
+_now = time.monotonic
 
 
 class _StreamResult:
@@ -78,18 +83,20 @@ class ChatStream(_StreamResult):
     >>> stream.output_tokens  # doctest: +SKIP
     42
 
-    The connection is released when the stream ends, fails, or is closed (``close()``,
-    leaving the ``with`` block, or dropping the object after a ``break``).
+    Iteration ends at the first ``{"done": true}`` event: the connection is released
+    there and nothing after it is read. It is also released when the stream fails or is
+    closed (``close()``, leaving the ``with`` block, or dropping the object after a ``break``).
     """
 
     __slots__ = ("_closed", "_first", "_source")
 
     def __init__(self, transport: SyncTransport, spec: RequestSpec) -> None:
-        self._state = StreamState(transport.config.secrets + spec.secrets)
         self._closed = False
         self._source: SyncEventSource | None = None
         self._first: ServerSentEvent | None = None
+        self._state = StreamState(transport.config.secrets + spec.secrets)
         self._source, self._first = transport.open_stream(spec)
+        self._state.read_by = self._source.read_by
 
     @property
     def response(self) -> httpx.Response:
@@ -97,67 +104,47 @@ class ChatStream(_StreamResult):
         assert self._source is not None
         return self._source.response
 
-    def _next_event(self) -> ServerSentEvent | None:
-        first = self._first
-        if first is not None:
-            self._first = None
-            return first
+    def _advance(self) -> tuple[Outcome, Step]:
+        # The one loop body: pull one outcome, let the core decide, release when finished.
         if self._closed:
-            return None
-        assert self._source is not None
-        return self._source.next()
+            return END, FINISHED
+        state = self._state
+        try:
+            outcome: Outcome = self._first
+            if outcome is not None:
+                self._first = None
+            else:
+                assert self._source is not None
+                outcome = self._source.pull()
+            step = state.consume(outcome, _now())
+        except BaseException:
+            self.close()
+            raise
+        if state.finished:
+            self.close()
+        return outcome, step
 
     def __iter__(self) -> Iterator[str]:
         return self
 
     def __next__(self) -> str:
-        if self._closed:
-            raise StopIteration
-        state = self._state
-        try:
-            while True:
-                # _next_event() inlined: this loop runs once per token.
-                event = self._first
-                if event is not None:
-                    self._first = None
-                elif self._closed:
-                    event = None
-                else:
-                    assert self._source is not None
-                    event = self._source.next()
-                if event is None:
-                    self.close()
-                    state.finish()
-                    raise StopIteration
-                token = state.on_event(event)
-                if token is not None:
-                    return token
-        except APIConnectionError as exc:
-            self.close()
-            state.finish(exc)
-            raise StopIteration from None
-        except BaseException:
-            self.close()
-            raise
+        advance = self._advance
+        while True:
+            step = advance()[1]
+            if type(step) is str:
+                return step
+            if step is FINISHED:
+                raise StopIteration
 
     def events(self) -> Iterator[ServerSentEvent]:
-        """The decoded SSE events themselves (the stream's state is kept up to date)."""
-        state = self._state
-        try:
-            while not self._closed:
-                event = self._next_event()
-                if event is None:
-                    self.close()
-                    state.finish()
-                    return
-                state.on_event(event)
-                yield event
-        except APIConnectionError as exc:
-            self.close()
-            state.finish(exc)
-        except BaseException:
-            self.close()
-            raise
+        """The decoded SSE events themselves, ``done`` included, skipped types too (the
+        stream's state is kept up to date)."""
+        while True:
+            outcome, step = self._advance()
+            if type(outcome) is ServerSentEvent:
+                yield outcome
+            if step is FINISHED or self._closed:
+                return
 
     def until_done(self) -> str:
         """Read the rest of the stream; return the whole text."""
@@ -201,8 +188,10 @@ class AsyncChatStream(_StreamResult):
         async with client.ai.stream(messages) as stream: ...
         stream = await client.ai.stream(messages)   # opened, then iterate it
 
-    The connection is released when the stream ends, fails, is closed
-    (``await stream.aclose()``), its ``async with`` block is left, or its task is cancelled.
+    Iteration ends at the first ``{"done": true}`` event: the connection is released
+    there and nothing after it is read. It is also released when the stream fails, is
+    closed (``await stream.aclose()``), its ``async with`` block is left, or its task is
+    cancelled.
     """
 
     __slots__ = ("_closed", "_first", "_source", "_spec", "_transport")
@@ -225,6 +214,7 @@ class AsyncChatStream(_StreamResult):
     async def _open(self) -> None:
         if self._source is None and not self._closed:
             self._source, self._first = await self._transport.open_stream(self._spec)
+            self._state.read_by = self._source.read_by
 
     def __await__(self) -> Generator[Any, None, AsyncChatStream]:
         return self._opened().__await__()
@@ -233,83 +223,54 @@ class AsyncChatStream(_StreamResult):
         await self._open()
         return self
 
-    async def _next_event(self) -> ServerSentEvent | None:
-        first = self._first
-        if first is not None:
-            self._first = None
-            return first
-        if self._closed or self._source is None:
-            return None
-        return await self._source.next()
+    async def _advance(self) -> tuple[Outcome, Step]:
+        # The one loop body: pull one outcome, let the core decide, release when finished.
+        if self._closed:
+            return END, FINISHED
+        source = self._source
+        if source is None:
+            # Opening failures (status errors, retries exhausted) propagate as they are.
+            await self._open()
+            source = self._source
+            assert source is not None
+        state = self._state
+        try:
+            outcome: Outcome = self._first
+            if outcome is not None:
+                self._first = None
+            else:
+                # An event already decoded is taken without creating a coroutine.
+                outcome = source.buffered()
+                if outcome is None:
+                    outcome = await source.pull()
+            step = state.consume(outcome, _now())
+        except BaseException:
+            await self.aclose()
+            raise
+        if state.finished:
+            await self.aclose()
+        return outcome, step
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self
 
     async def __anext__(self) -> str:
-        if self._closed:
-            raise StopAsyncIteration
-        if self._source is None:
-            # Opening failures (status errors, retries exhausted) propagate as they are.
-            await self._open()
-        state = self._state
-        try:
-            while True:
-                # _next_event() inlined, and an event already decoded is taken without
-                # creating a coroutine: this loop runs once per token.
-                event = self._first
-                source = self._source
-                if event is not None:
-                    self._first = None
-                elif self._closed or source is None:
-                    event = None
-                else:
-                    event = source.buffered()
-                    if event is None:
-                        event = await source.next()
-                if event is None:
-                    await self.aclose()
-                    state.finish()
-                    raise StopAsyncIteration
-                token = state.on_event(event)
-                if token is not None:
-                    return token
-        except APIConnectionError as exc:
-            await self.aclose()
-            state.finish(exc)
-            raise StopAsyncIteration from None
-        except BaseException:
-            await self.aclose()
-            raise
+        advance = self._advance
+        while True:
+            step = (await advance())[1]
+            if type(step) is str:
+                return step
+            if step is FINISHED:
+                raise StopAsyncIteration
 
     def events(self) -> AsyncIterator[ServerSentEvent]:
-        """The decoded SSE events themselves (the stream's state is kept up to date).
+        """The decoded SSE events themselves, ``done`` included, skipped types too (the
+        stream's state is kept up to date).
 
         An iterator object rather than an async generator, so leaving it early leaves
         nothing for the garbage collector to finalise.
         """
         return _AsyncEvents(self)
-
-    async def _anext_event(self) -> ServerSentEvent:
-        if self._closed:
-            raise StopAsyncIteration
-        if self._source is None:
-            await self._open()
-        state = self._state
-        try:
-            event = await self._next_event()
-            if event is None:
-                await self.aclose()
-                state.finish()
-                raise StopAsyncIteration
-            state.on_event(event)
-            return event
-        except APIConnectionError as exc:
-            await self.aclose()
-            state.finish(exc)
-            raise StopAsyncIteration from None
-        except BaseException:
-            await self.aclose()
-            raise
 
     async def until_done(self) -> str:
         """Read the rest of the stream; return the whole text."""
@@ -344,13 +305,21 @@ class AsyncChatStream(_StreamResult):
 
 
 class _AsyncEvents:
-    __slots__ = ("_stream",)
+    __slots__ = ("_ended", "_stream")
 
     def __init__(self, stream: AsyncChatStream) -> None:
         self._stream = stream
+        self._ended = False
 
     def __aiter__(self) -> _AsyncEvents:
         return self
 
     async def __anext__(self) -> ServerSentEvent:
-        return await self._stream._anext_event()
+        stream = self._stream
+        while not self._ended:
+            outcome, step = await stream._advance()
+            if step is FINISHED or stream._closed:
+                self._ended = True
+            if type(outcome) is ServerSentEvent:
+                return outcome
+        raise StopAsyncIteration
