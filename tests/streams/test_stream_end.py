@@ -170,3 +170,21 @@ async def test_a_per_call_deadline_bounds_the_stream_too(api: Api, sse_server: S
     with pytest.raises(IncompleteStreamError, match="deadline"):
         await collect(api, client_on(api, sse_server.url).ai.stream(MESSAGES, deadline=0.4))
     assert script.finished.wait(FAIL_SAFE) and script.closed_early
+
+
+# -- WHATWG fields through a real stream -----------------------------------------------------
+
+
+async def test_unicode_digits_in_retry_are_ignored_and_ids_persist(api: Api, sse_server: SSEServer) -> None:
+    parts: list[bytes | float] = [
+        "retry: ²\n".encode() + token("a"),
+        "retry: ٣٠٠\nid: 7\n\n".encode(),  # an id in a block without data is kept
+        token("b"),
+        b"retry: 1500\n" + token("c"),
+        b"id: 8\x009\n" + done(output_tokens=3),  # an id with NUL is ignored
+    ]
+    sse_server.script(Script(parts), Script(parts))
+    client = client_on(api, sse_server.url)
+    assert await collect(api, client.ai.stream(MESSAGES)) == ["a", "b", "c"]
+    shown = await events(api, await api.run(client.ai.stream(MESSAGES)))
+    assert [(e.id, e.retry) for e in shown] == [("", None), ("7", None), ("7", 1500), ("7", None)]
