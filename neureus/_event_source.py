@@ -48,11 +48,6 @@ class _EventSourceBase:
         self._queue: deque[ServerSentEvent] = deque()
         self._ended = False
 
-    def buffered(self) -> ServerSentEvent | None:
-        """The next event if it is already decoded, else ``None``; no I/O."""
-        queue = self._queue
-        return queue.popleft() if queue else None
-
     def _take(self, chunk: bytes | None) -> Outcome | _More:
         """Decode one chunk (``None``: the body ended); the outcome it makes, if any."""
         queue = self._queue

@@ -239,10 +239,7 @@ class AsyncChatStream(_StreamResult):
             if outcome is not None:
                 self._first = None
             else:
-                # An event already decoded is taken without creating a coroutine.
-                outcome = source.buffered()
-                if outcome is None:
-                    outcome = await source.pull()
+                outcome = await source.pull()
             step = state.consume(outcome, _now())
         except BaseException:
             await self.aclose()
