@@ -22,7 +22,7 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
-from typing import Final
+from typing import Any, Final
 
 import anyio
 import httpx
@@ -37,19 +37,50 @@ __all__ = ["AsyncEventSource", "SyncEventSource"]
 _DRAIN_PULLS = 16
 
 
-class _EventSourceBase:
-    __slots__ = ("_decoder", "_ended", "_queue", "read_by", "response")
+class _More:
+    """The chunk completed no event: read another."""
 
-    def __init__(self, response: httpx.Response, read_by: float | None, max_event_bytes: int | None) -> None:
+    __slots__ = ()
+
+
+_MORE: Final = _More()
+
+
+class _EventSourceBase:
+    __slots__ = ("_chunks", "_decoder", "_ended", "_queue", "read_by", "response")
+
+    _chunks: Any
+
+    def __init__(
+        self, response: httpx.Response, read_by: float | None = None, max_event_bytes: int | None = None
+    ) -> None:
         self.response = response
         self.read_by = read_by
         """The ``time.monotonic()`` past which a pull answers the deadline's timeout."""
         self._decoder = SSEDecoder(max_event_bytes)
         self._queue: deque[ServerSentEvent] = deque()
         self._ended = False
+        self._chunks = self._byte_iterator(response)
 
-    def _take(self, chunk: bytes | None) -> Outcome | _More:
-        """Decode one chunk (``None``: the body ended); the outcome it makes, if any."""
+    def _byte_iterator(self, response: httpx.Response) -> Any:
+        raise NotImplementedError
+
+    def unread(self, event: ServerSentEvent) -> None:
+        """Put an event back, to be pulled first (the first event, read while opening)."""
+        self._queue.appendleft(event)
+
+    def _queued(self) -> Outcome | _More:
+        """What a pull answers without reading: a decoded event, the end, or ``_MORE``."""
+        queue = self._queue
+        if queue:
+            return queue.popleft()
+        return END if self._ended else _MORE
+
+    def _take(self, chunk: bytes | httpx.HTTPError | None) -> Outcome | _More:
+        """One read's result (bytes, the end of the body, or httpx's error) as an outcome."""
+        if isinstance(chunk, httpx.HTTPError):
+            self._ended = True
+            return translate_transport_error(chunk)
         queue = self._queue
         try:
             if chunk is None:
@@ -71,41 +102,24 @@ class _EventSourceBase:
         return _MORE
 
 
-class _More:
-    """The chunk completed no event: read another."""
-
-    __slots__ = ()
-
-
-_MORE: Final = _More()
-
-
 class SyncEventSource(_EventSourceBase):
     """Decoded events of an open sync response, pulled one outcome at a time."""
 
-    __slots__ = ("_chunks",)
+    __slots__ = ()
 
-    def __init__(
-        self, response: httpx.Response, read_by: float | None = None, max_event_bytes: int | None = None
-    ) -> None:
-        super().__init__(response, read_by, max_event_bytes)
-        self._chunks: Iterator[bytes] = response.iter_bytes()
+    def _byte_iterator(self, response: httpx.Response) -> Iterator[bytes]:
+        return response.iter_bytes()
 
     def pull(self) -> Outcome:
         """The next outcome (see the module docstring)."""
-        queue = self._queue
-        if queue:
-            return queue.popleft()
-        while not self._ended:
+        outcome = self._queued()
+        while isinstance(outcome, _More):
             try:
-                chunk: bytes | None = next(self._chunks, None)
+                chunk: bytes | httpx.HTTPError | None = next(self._chunks, None)
             except httpx.HTTPError as exc:
-                self._ended = True
-                return translate_transport_error(exc)
+                chunk = exc
             outcome = self._take(chunk)
-            if not isinstance(outcome, _More):
-                return outcome
-        return END
+        return outcome
 
     def close(self) -> None:
         """Release the connection."""
@@ -116,21 +130,15 @@ class SyncEventSource(_EventSourceBase):
 class AsyncEventSource(_EventSourceBase):
     """Decoded events of an open async response, pulled one outcome at a time."""
 
-    __slots__ = ("_chunks",)
+    __slots__ = ()
 
-    def __init__(
-        self, response: httpx.Response, read_by: float | None = None, max_event_bytes: int | None = None
-    ) -> None:
-        super().__init__(response, read_by, max_event_bytes)
-        self._chunks: AsyncIterator[bytes] = response.aiter_bytes()
+    def _byte_iterator(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        return response.aiter_bytes()
 
     async def pull(self) -> Outcome:
-        """The next outcome (see the module docstring)."""
-        queue = self._queue
-        if queue:
-            return queue.popleft()
+        """The next outcome (see the module docstring); within the deadline, if any."""
         read_by = self.read_by
-        if read_by is None:
+        if read_by is None or self._queue:
             return await self._read()
         with anyio.move_on_after(read_by - time.monotonic()):
             return await self._read()
@@ -138,16 +146,14 @@ class AsyncEventSource(_EventSourceBase):
         return deadline_passed()
 
     async def _read(self) -> Outcome:
-        while not self._ended:
+        outcome = self._queued()
+        while isinstance(outcome, _More):
             try:
-                chunk: bytes | None = await anext(self._chunks, None)
+                chunk: bytes | httpx.HTTPError | None = await anext(self._chunks, None)
             except httpx.HTTPError as exc:
-                self._ended = True
-                return translate_transport_error(exc)
+                chunk = exc
             outcome = self._take(chunk)
-            if not isinstance(outcome, _More):
-                return outcome
-        return END
+        return outcome
 
     async def aclose(self) -> None:
         """Release the connection, even inside a cancelled scope."""

@@ -2,10 +2,10 @@
 
 Every decision about a stream (token or not, skipped, error, ``done``, the deadline) is
 made by :meth:`neureus._stream_state.StreamState.consume`. Each flavour has one pull
-helper (its event source's ``pull``) and one loop, :meth:`ChatStream._advance`, shared by
-token iteration and :meth:`~ChatStream.events`: pull one outcome, consume it, release the
-connection the moment the stream is finished (at ``done``, on an error, or when closed).
-Tokens are handed on the moment their event is decoded: nothing is buffered.
+helper (its event source's ``pull``) and one loop body, ``_advance``, shared by token
+iteration and ``events()``: pull one outcome, consume it, release the connection the
+moment the stream is finished (at ``done``, on an error) or closed. Tokens are handed on
+the moment their event is decoded: nothing is buffered.
 """
 
 from __future__ import annotations
@@ -31,14 +31,20 @@ if TYPE_CHECKING:
 __all__ = ["AsyncChatStream", "ChatStream"]
 
 _now = time.monotonic
+_ENDED: tuple[Outcome, Step] = (END, FINISHED)
 
 
 class _StreamResult:
-    """The read-only view shared by both streams: what has arrived so far."""
+    """What both streams share: the state, and the read-only view of what has arrived."""
 
-    __slots__ = ("_state",)
+    __slots__ = ("_closed", "_state")
 
     _state: StreamState
+    _closed: bool
+
+    def _opened(self, source: SyncEventSource | AsyncEventSource, first: ServerSentEvent) -> None:
+        source.unread(first)  # pulled again by the one loop, like every other event
+        self._state.read_by = source.read_by
 
     @property
     def text(self) -> str:
@@ -73,6 +79,10 @@ class _StreamResult:
         final = self._state.final
         return None if final is None else final.output_tokens
 
+    def __repr__(self) -> str:
+        status = "done" if self.done else ("closed" if self._closed else "open")
+        return f"<{type(self).__name__} {status}, {len(self.text)} chars>"
+
 
 class ChatStream(_StreamResult):
     """A streamed chat reply: iterate it for ``str`` tokens as they arrive.
@@ -88,15 +98,14 @@ class ChatStream(_StreamResult):
     closed (``close()``, leaving the ``with`` block, or dropping the object after a ``break``).
     """
 
-    __slots__ = ("_closed", "_first", "_source")
+    __slots__ = ("_source",)
 
     def __init__(self, transport: SyncTransport, spec: RequestSpec) -> None:
         self._closed = False
         self._source: SyncEventSource | None = None
-        self._first: ServerSentEvent | None = None
         self._state = StreamState(transport.config.secrets + spec.secrets)
-        self._source, self._first = transport.open_stream(spec)
-        self._state.read_by = self._source.read_by
+        self._source, first = transport.open_stream(spec)
+        self._opened(self._source, first)
 
     @property
     def response(self) -> httpx.Response:
@@ -105,17 +114,11 @@ class ChatStream(_StreamResult):
         return self._source.response
 
     def _advance(self) -> tuple[Outcome, Step]:
-        # The one loop body: pull one outcome, let the core decide, release when finished.
         if self._closed:
-            return END, FINISHED
+            return _ENDED
         state = self._state
         try:
-            outcome: Outcome = self._first
-            if outcome is not None:
-                self._first = None
-            else:
-                assert self._source is not None
-                outcome = self._source.pull()
+            outcome = self._source.pull()  # type: ignore[union-attr]  # set while open
             step = state.consume(outcome, _now())
         except BaseException:
             self.close()
@@ -128,23 +131,20 @@ class ChatStream(_StreamResult):
         return self
 
     def __next__(self) -> str:
-        advance = self._advance
         while True:
-            step = advance()[1]
+            step = self._advance()[1]
             if type(step) is str:
                 return step
             if step is FINISHED:
                 raise StopIteration
 
     def events(self) -> Iterator[ServerSentEvent]:
-        """The decoded SSE events themselves, ``done`` included, skipped types too (the
+        """The decoded SSE events themselves, ``done`` and skipped types included (the
         stream's state is kept up to date)."""
-        while True:
-            outcome, step = self._advance()
+        while not self._closed:
+            outcome = self._advance()[0]
             if type(outcome) is ServerSentEvent:
                 yield outcome
-            if step is FINISHED or self._closed:
-                return
 
     def until_done(self) -> str:
         """Read the rest of the stream; return the whole text."""
@@ -156,7 +156,6 @@ class ChatStream(_StreamResult):
         """Release the connection; iteration ends. Safe to call more than once."""
         if not self._closed:
             self._closed = True
-            self._first = None
             if self._source is not None:
                 self._source.close()
 
@@ -174,10 +173,6 @@ class ChatStream(_StreamResult):
         with contextlib.suppress(Exception):
             self.close()
 
-    def __repr__(self) -> str:
-        status = "done" if self.done else ("closed" if self._closed else "open")
-        return f"<ChatStream {status}, {len(self.text)} chars>"
-
 
 class AsyncChatStream(_StreamResult):
     """A streamed chat reply for ``AsyncNeureus``: ``async for`` it for ``str`` tokens.
@@ -194,15 +189,14 @@ class AsyncChatStream(_StreamResult):
     cancelled.
     """
 
-    __slots__ = ("_closed", "_first", "_source", "_spec", "_transport")
+    __slots__ = ("_source", "_spec", "_transport")
 
     def __init__(self, transport: AsyncTransport, spec: RequestSpec) -> None:
+        self._closed = False
+        self._source: AsyncEventSource | None = None
         self._state = StreamState(transport.config.secrets + spec.secrets)
         self._transport = transport
         self._spec = spec
-        self._source: AsyncEventSource | None = None
-        self._first: ServerSentEvent | None = None
-        self._closed = False
 
     @property
     def response(self) -> httpx.Response:
@@ -213,33 +207,25 @@ class AsyncChatStream(_StreamResult):
 
     async def _open(self) -> None:
         if self._source is None and not self._closed:
-            self._source, self._first = await self._transport.open_stream(self._spec)
-            self._state.read_by = self._source.read_by
+            # Opening failures (status errors, retries exhausted) propagate as they are.
+            self._source, first = await self._transport.open_stream(self._spec)
+            self._opened(self._source, first)
 
     def __await__(self) -> Generator[Any, None, AsyncChatStream]:
-        return self._opened().__await__()
+        return self._opened_self().__await__()
 
-    async def _opened(self) -> AsyncChatStream:
+    async def _opened_self(self) -> AsyncChatStream:
         await self._open()
         return self
 
     async def _advance(self) -> tuple[Outcome, Step]:
-        # The one loop body: pull one outcome, let the core decide, release when finished.
-        if self._closed:
-            return END, FINISHED
-        source = self._source
-        if source is None:
-            # Opening failures (status errors, retries exhausted) propagate as they are.
+        if self._source is None:
             await self._open()
-            source = self._source
-            assert source is not None
+        if self._closed:
+            return _ENDED
         state = self._state
         try:
-            outcome: Outcome = self._first
-            if outcome is not None:
-                self._first = None
-            else:
-                outcome = await source.pull()
+            outcome = await self._source.pull()  # type: ignore[union-attr]  # set while open
             step = state.consume(outcome, _now())
         except BaseException:
             await self.aclose()
@@ -252,16 +238,15 @@ class AsyncChatStream(_StreamResult):
         return self
 
     async def __anext__(self) -> str:
-        advance = self._advance
         while True:
-            step = (await advance())[1]
+            step = (await self._advance())[1]
             if type(step) is str:
                 return step
             if step is FINISHED:
                 raise StopAsyncIteration
 
     def events(self) -> AsyncIterator[ServerSentEvent]:
-        """The decoded SSE events themselves, ``done`` included, skipped types too (the
+        """The decoded SSE events themselves, ``done`` and skipped types included (the
         stream's state is kept up to date).
 
         An iterator object rather than an async generator, so leaving it early leaves
@@ -279,7 +264,6 @@ class AsyncChatStream(_StreamResult):
         """Release the connection; iteration ends. Safe to call more than once."""
         if not self._closed:
             self._closed = True
-            self._first = None
             if self._source is not None:
                 await self._source.aclose()
 
@@ -296,27 +280,20 @@ class AsyncChatStream(_StreamResult):
     ) -> None:
         await self.aclose()
 
-    def __repr__(self) -> str:
-        status = "done" if self.done else ("closed" if self._closed else "open")
-        return f"<AsyncChatStream {status}, {len(self.text)} chars>"
-
 
 class _AsyncEvents:
-    __slots__ = ("_ended", "_stream")
+    __slots__ = ("_stream",)
 
     def __init__(self, stream: AsyncChatStream) -> None:
         self._stream = stream
-        self._ended = False
 
     def __aiter__(self) -> _AsyncEvents:
         return self
 
     async def __anext__(self) -> ServerSentEvent:
         stream = self._stream
-        while not self._ended:
-            outcome, step = await stream._advance()
-            if step is FINISHED or stream._closed:
-                self._ended = True
+        while not stream._closed:
+            outcome = (await stream._advance())[0]
             if type(outcome) is ServerSentEvent:
                 return outcome
         raise StopAsyncIteration
