@@ -135,18 +135,17 @@ class AsyncEventSource(_EventSourceBase):
     def _byte_iterator(self, response: httpx.Response) -> AsyncIterator[bytes]:
         return response.aiter_bytes()
 
-    async def pull(self) -> Outcome:
+    async def pull(self, _watched: bool = False) -> Outcome:
         """The next outcome (see the module docstring); within the deadline, if any."""
-        read_by = self.read_by
-        if read_by is None or self._queue:
-            return await self._read()
-        with anyio.move_on_after(read_by - time.monotonic()):
-            return await self._read()
-        self._ended = True
-        return deadline_passed()
-
-    async def _read(self) -> Outcome:
         outcome = self._queued()
+        if not isinstance(outcome, _More):
+            return outcome
+        read_by = self.read_by
+        if read_by is not None and not _watched:
+            with anyio.move_on_after(read_by - time.monotonic()):
+                return await self.pull(True)
+            self._ended = True
+            return deadline_passed()
         while isinstance(outcome, _More):
             try:
                 chunk: bytes | httpx.HTTPError | None = await anext(self._chunks, None)

@@ -165,15 +165,20 @@ class StreamState:
             return FINISHED
         if type(outcome) is ServerSentEvent:
             try:
-                return self._event(outcome, now)
+                step = self._event(outcome)
             except BaseException:
                 self.finished = True
                 raise
+            read_by = self.read_by
+            if read_by is None or now <= read_by or self.finished:
+                return step  # in time, or the done event itself (what the deadline waited for)
+            if type(step) is str:
+                self._parts.pop()  # arrived too late: neither delivered nor in partial_text
+            outcome = deadline_passed()
         self.finished = True
-        cause: APIError | None = outcome if isinstance(outcome, APIError) else None
-        raise self._incomplete(cause)
+        raise self._incomplete(outcome if isinstance(outcome, APIError) else None)
 
-    def _event(self, event: ServerSentEvent, now: float) -> Step:
+    def _event(self, event: ServerSentEvent) -> Step:
         self.events += 1
         kind = event.event
         data = event.data
@@ -184,10 +189,8 @@ class StreamState:
                 except ValueError:
                     payload = data
                 raise _stream_error(payload, data or "unknown error", self.secrets)
-            self._in_time(now)  # heartbeat, ping, ...: shown by .events(), skipped here
-            return PULL
+            return PULL  # heartbeat, ping, ...: shown by .events(), skipped here
         if not data:
-            self._in_time(now)
             return PULL
         try:
             payload = _loads(data)
@@ -219,15 +222,9 @@ class StreamState:
                 self._parts.append(token)
                 return token
             return FINISHED
-        self._in_time(now)
         if token:
             self._parts.append(token)
         return token
-
-    def _in_time(self, now: float) -> None:
-        read_by = self.read_by
-        if read_by is not None and now > read_by:
-            raise self._incomplete(deadline_passed())
 
     def _incomplete(self, cause: APIError | None) -> IncompleteStreamError:
         partial = self.text
