@@ -19,6 +19,7 @@ was left of the deadline when the request was sent.
 from __future__ import annotations
 
 import contextlib
+import enum
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
@@ -37,13 +38,13 @@ __all__ = ["AsyncEventSource", "SyncEventSource"]
 _DRAIN_PULLS = 16
 
 
-class _More:
+class _More(enum.Enum):
     """The chunk completed no event: read another."""
 
-    __slots__ = ()
+    MORE = 0
 
 
-_MORE: Final = _More()
+_MORE: Final = _More.MORE
 
 
 class _EventSourceBase:
@@ -69,30 +70,26 @@ class _EventSourceBase:
         """Put an event back, to be pulled first (the first event, read while opening)."""
         self._queue.appendleft(event)
 
-    def _queued(self) -> Outcome | _More:
-        """What a pull answers without reading: a decoded event, the end, or ``_MORE``."""
-        queue = self._queue
-        if queue:
-            return queue.popleft()
-        return END if self._ended else _MORE
-
     def _take(self, chunk: bytes | httpx.HTTPError | None) -> Outcome | _More:
         """One read's result (bytes, the end of the body, or httpx's error) as an outcome."""
-        if isinstance(chunk, httpx.HTTPError):
-            self._ended = True
-            return translate_transport_error(chunk)
-        queue = self._queue
         try:
-            if chunk is None:
+            if type(chunk) is bytes:
+                events = self._decoder.feed(chunk)
+            elif chunk is None:
                 self._ended = True
-                queue.extend(self._decoder.flush())
+                events = self._decoder.flush()
             else:
-                queue.extend(self._decoder.feed(chunk))
+                assert isinstance(chunk, httpx.HTTPError)
+                self._ended = True
+                return translate_transport_error(chunk)
         except APIResponseValidationError as exc:
             self._ended = True
             return exc
-        if queue:
-            return queue.popleft()
+        if events:
+            # A pull reads only once the queue is empty: hand the first on, keep the rest.
+            if len(events) > 1:
+                self._queue.extend(events[1:])
+            return events[0]
         if self._ended:
             return END
         read_by = self.read_by
@@ -112,14 +109,18 @@ class SyncEventSource(_EventSourceBase):
 
     def pull(self) -> Outcome:
         """The next outcome (see the module docstring)."""
-        outcome = self._queued()
-        while isinstance(outcome, _More):
+        queue = self._queue
+        if queue:
+            return queue.popleft()
+        while not self._ended:
             try:
                 chunk: bytes | httpx.HTTPError | None = next(self._chunks, None)
             except httpx.HTTPError as exc:
                 chunk = exc
             outcome = self._take(chunk)
-        return outcome
+            if outcome is not _MORE:
+                return outcome
+        return END
 
     def close(self) -> None:
         """Release the connection."""
@@ -137,22 +138,24 @@ class AsyncEventSource(_EventSourceBase):
 
     async def pull(self, _watched: bool = False) -> Outcome:
         """The next outcome (see the module docstring); within the deadline, if any."""
-        outcome = self._queued()
-        if not isinstance(outcome, _More):
-            return outcome
+        queue = self._queue
+        if queue:
+            return queue.popleft()
         read_by = self.read_by
         if read_by is not None and not _watched:
             with anyio.move_on_after(read_by - time.monotonic()):
                 return await self.pull(True)
             self._ended = True
             return deadline_passed()
-        while isinstance(outcome, _More):
+        while not self._ended:
             try:
                 chunk: bytes | httpx.HTTPError | None = await anext(self._chunks, None)
             except httpx.HTTPError as exc:
                 chunk = exc
             outcome = self._take(chunk)
-        return outcome
+            if outcome is not _MORE:
+                return outcome
+        return END
 
     async def aclose(self) -> None:
         """Release the connection, even inside a cancelled scope."""

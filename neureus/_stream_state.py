@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import json.scanner
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from httpx_sse import ServerSentEvent
@@ -155,73 +156,63 @@ class StreamState:
         """Whether the final event has arrived."""
         return self.final is not None
 
-    def consume(self, outcome: Outcome, now: float) -> Step:
-        """Take one outcome at time ``now`` (``time.monotonic()``); say what to do next.
+    def consume(self, outcome: Outcome, clock: Callable[[], float]) -> Step:
+        """Take one outcome; say what to do next. ``clock`` (``time.monotonic``) is read
+        only when there is a deadline.
 
         See the module docstring. Once it has answered :data:`FINISHED` or raised, the
         stream is over and further calls answer :data:`FINISHED` without looking.
         """
         if self.finished:
             return FINISHED
-        if type(outcome) is ServerSentEvent:
-            try:
-                step = self._event(outcome)
-            except BaseException:
-                self.finished = True
-                raise
-            read_by = self.read_by
-            if read_by is None or now <= read_by or self.finished:
-                return step  # in time, or the done event itself (what the deadline waited for)
-            if type(step) is str:
-                self._parts.pop()  # arrived too late: neither delivered nor in partial_text
-            outcome = deadline_passed()
+        # Over unless this outcome proves otherwise: whatever raises below leaves it so.
         self.finished = True
-        raise self._incomplete(outcome if isinstance(outcome, APIError) else None)
-
-    def _event(self, event: ServerSentEvent) -> Step:
+        if type(outcome) is not ServerSentEvent:
+            raise self._incomplete(outcome if isinstance(outcome, APIError) else None)
         self.events += 1
-        kind = event.event
-        data = event.data
-        if kind != "message":
-            if kind == "error":
-                try:
-                    payload: Any = json.loads(data)
-                except ValueError:
-                    payload = data
-                raise _stream_error(payload, data or "unknown error", self.secrets)
-            return PULL  # heartbeat, ping, ...: shown by .events(), skipped here
-        if not data:
-            return PULL
-        try:
-            payload = _loads(data)
-        except ValueError:
-            if data.strip() == "[DONE]":
-                # An OpenAI-style terminator; our own done event carries the counts.
-                self.final = _stream_final(None, self.secrets)
-                self.finished = True
-                return FINISHED
-            raise _bad_event("whose data is not valid JSON", data, self.secrets) from None
-        if type(payload) is not dict:
-            raise _bad_event("that is not a JSON object", data, self.secrets)
-        if payload.get("error"):
-            raise _stream_error(payload, "unknown error", self.secrets)
+        kind = outcome.event
+        data = outcome.data
         token: str | None = None
-        delta = payload.get("delta")
-        if type(delta) is dict:
-            content = delta.get("content")
-            if content and type(content) is str:
-                token = content
-        elif "choices" in payload:
-            token = _openai_delta(payload)
-        if payload.get("done"):
-            # The final event may carry the last token too: deliver it; ``finished`` tells
-            # the shell to release the connection now, and the next call answers FINISHED.
-            self.final = _stream_final(payload, self.secrets)
-            self.finished = True
-            if token:
-                self._parts.append(token)
-                return token
-            return FINISHED
+        if kind == "message" and data:
+            try:
+                payload: Any = _loads(data)
+            except ValueError:
+                if data.strip() == "[DONE]":
+                    # An OpenAI-style terminator; our own done event carries the counts.
+                    self.final = _stream_final(None, self.secrets)
+                    return FINISHED
+                raise _bad_event("whose data is not valid JSON", data, self.secrets) from None
+            if type(payload) is not dict:
+                raise _bad_event("that is not a JSON object", data, self.secrets)
+            if payload.get("error"):
+                raise _stream_error(payload, "unknown error", self.secrets)
+            delta = payload.get("delta")
+            if type(delta) is dict:
+                content = delta.get("content")
+                if content and type(content) is str:
+                    token = content
+            elif "choices" in payload:
+                token = _openai_delta(payload)
+            if payload.get("done"):
+                # Taken even past the deadline: it is what the deadline waited for. A token
+                # it carries is still delivered; the next call answers FINISHED.
+                self.final = _stream_final(payload, self.secrets)
+                if token:
+                    self._parts.append(token)
+                    return token
+                return FINISHED
+        elif kind == "error":
+            try:
+                payload = json.loads(data)
+            except ValueError:
+                payload = data
+            raise _stream_error(payload, data or "unknown error", self.secrets)
+        # Anything else (empty data, no text, heartbeat and other types) is skipped here;
+        # .events() shows it. A token read past the deadline is neither delivered nor kept.
+        read_by = self.read_by
+        if read_by is not None and clock() > read_by:
+            raise self._incomplete(deadline_passed())
+        self.finished = False
         if token:
             self._parts.append(token)
         return token

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Generator, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from httpx_sse import ServerSentEvent
 
-from ._stream_state import END, FINISHED, Outcome, Step, StreamState
+from ._stream_state import StreamState
 
 if TYPE_CHECKING:
     import httpx
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["AsyncChatStream", "ChatStream"]
 
 _now = time.monotonic
-_ENDED: tuple[Outcome, Step] = (END, FINISHED)
 
 
 class _StreamResult:
@@ -113,38 +112,41 @@ class ChatStream(_StreamResult):
         assert self._source is not None
         return self._source.response
 
-    def _advance(self) -> tuple[Outcome, Step]:
-        if self._closed:
-            return _ENDED
+    @overload
+    def _run(self, events: Literal[False] = ...) -> str: ...
+    @overload
+    def _run(self, events: Literal[True]) -> ServerSentEvent: ...
+    def _run(self, events: bool = False) -> str | ServerSentEvent:
+        # The one loop, for tokens and events() alike: pull one outcome, let the core
+        # decide, release the connection the moment the stream is over.
         state = self._state
-        try:
-            outcome = self._source.pull()  # type: ignore[union-attr]  # set while open
-            step = state.consume(outcome, _now())
-        except BaseException:
-            self.close()
-            raise
-        if state.finished:
-            self.close()
-        return outcome, step
+        while not self._closed:
+            try:
+                outcome = self._source.pull()  # type: ignore[union-attr]  # set while open
+                step = state.consume(outcome, _now)
+            except BaseException:
+                self.close()
+                raise
+            if state.finished:
+                self.close()
+            if events:
+                if type(outcome) is ServerSentEvent:
+                    return outcome
+            elif type(step) is str:
+                return step
+        raise StopIteration
 
     def __iter__(self) -> Iterator[str]:
         return self
 
-    def __next__(self) -> str:
-        while True:
-            step = self._advance()[1]
-            if type(step) is str:
-                return step
-            if step is FINISHED:
-                raise StopIteration
+    __next__ = _run  # the loop itself, no extra frame per token
 
     def events(self) -> Iterator[ServerSentEvent]:
         """The decoded SSE events themselves, ``done`` and skipped types included (the
         stream's state is kept up to date)."""
-        while not self._closed:
-            outcome = self._advance()[0]
-            if type(outcome) is ServerSentEvent:
-                yield outcome
+        with contextlib.suppress(StopIteration):
+            while True:
+                yield self._run(True)
 
     def until_done(self) -> str:
         """Read the rest of the stream; return the whole text."""
@@ -218,32 +220,35 @@ class AsyncChatStream(_StreamResult):
         await self._open()
         return self
 
-    async def _advance(self) -> tuple[Outcome, Step]:
+    @overload
+    async def _run(self, events: Literal[False] = ...) -> str: ...
+    @overload
+    async def _run(self, events: Literal[True]) -> ServerSentEvent: ...
+    async def _run(self, events: bool = False) -> str | ServerSentEvent:
+        # The one loop, for tokens and events() alike (see ChatStream._run).
         if self._source is None:
             await self._open()
-        if self._closed:
-            return _ENDED
         state = self._state
-        try:
-            outcome = await self._source.pull()  # type: ignore[union-attr]  # set while open
-            step = state.consume(outcome, _now())
-        except BaseException:
-            await self.aclose()
-            raise
-        if state.finished:
-            await self.aclose()
-        return outcome, step
+        while not self._closed:
+            try:
+                outcome = await self._source.pull()  # type: ignore[union-attr]  # set while open
+                step = state.consume(outcome, _now)
+            except BaseException:
+                await self.aclose()
+                raise
+            if state.finished:
+                await self.aclose()
+            if events:
+                if type(outcome) is ServerSentEvent:
+                    return outcome
+            elif type(step) is str:
+                return step
+        raise StopAsyncIteration
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self
 
-    async def __anext__(self) -> str:
-        while True:
-            step = (await self._advance())[1]
-            if type(step) is str:
-                return step
-            if step is FINISHED:
-                raise StopAsyncIteration
+    __anext__ = _run  # the loop itself, no extra frame per token
 
     def events(self) -> AsyncIterator[ServerSentEvent]:
         """The decoded SSE events themselves, ``done`` and skipped types included (the
@@ -290,10 +295,5 @@ class _AsyncEvents:
     def __aiter__(self) -> _AsyncEvents:
         return self
 
-    async def __anext__(self) -> ServerSentEvent:
-        stream = self._stream
-        while not stream._closed:
-            outcome = (await stream._advance())[0]
-            if type(outcome) is ServerSentEvent:
-                return outcome
-        raise StopAsyncIteration
+    def __anext__(self) -> Coroutine[Any, Any, ServerSentEvent]:
+        return self._stream._run(True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from httpx_sse import ServerSentEvent
 
@@ -19,8 +21,12 @@ def ev(data: str, event: str = "message") -> ServerSentEvent:
     return ServerSentEvent(event=event, data=data)
 
 
+def at(now: float) -> Callable[[], float]:
+    return lambda: now
+
+
 def step(state: StreamState, data: str, event: str = "message", now: float = 0.0) -> object:
-    return state.consume(ev(data, event), now)
+    return state.consume(ev(data, event), at(now))
 
 
 DONE = '{"done": true, "logId": "l1", "inputTokens": 3, "outputTokens": 2, "x": 1}'
@@ -51,9 +57,9 @@ def test_nothing_after_done_changes_anything() -> None:
         ev('{"error": "late"}', "error"),
     ]
     for outcome in after:
-        assert state.consume(outcome, 1e9) is FINISHED
-    assert state.consume(END, 1e9) is FINISHED
-    assert state.consume(APIConnectionError("reset"), 1e9) is FINISHED
+        assert state.consume(outcome, at(1e9)) is FINISHED
+    assert state.consume(END, at(1e9)) is FINISHED
+    assert state.consume(APIConnectionError("reset"), at(1e9)) is FINISHED
     assert state.text == "a" and state.final is final and state.events == 2
 
 
@@ -61,7 +67,7 @@ def test_a_done_event_carrying_a_token_delivers_it_and_finishes() -> None:
     state = StreamState()
     assert step(state, '{"delta": {"content": "end"}, "done": true}') == "end"
     assert state.finished and state.text == "end"
-    assert state.consume(END, 0.0) is FINISHED
+    assert state.consume(END, at(0.0)) is FINISHED
 
 
 def test_data_done_marker_ends_the_stream() -> None:
@@ -102,7 +108,7 @@ def test_an_error_finishes_the_stream() -> None:
     state = StreamState()
     with pytest.raises(StreamError):
         step(state, '{"error": "quota"}')
-    assert state.finished and state.consume(ev('{"delta": {"content": "x"}}'), 0.0) is FINISHED
+    assert state.finished and state.consume(ev('{"delta": {"content": "x"}}'), at(0.0)) is FINISHED
 
 
 def test_error_member_in_data() -> None:
@@ -126,7 +132,7 @@ def test_end_of_body_without_done_is_incomplete() -> None:
     state = StreamState()
     step(state, '{"delta": {"content": "par"}}')
     with pytest.raises(IncompleteStreamError, match="server closed it") as info:
-        state.consume(END, 0.0)
+        state.consume(END, at(0.0))
     assert info.value.partial_text == "par" and info.value.__cause__ is None
 
 
@@ -146,7 +152,7 @@ def test_an_error_outcome_is_incomplete_with_that_cause(cause: Exception, reason
     state = StreamState()
     step(state, '{"delta": {"content": "par"}}')
     with pytest.raises(IncompleteStreamError, match=reason) as info:
-        state.consume(cause, 0.0)  # type: ignore[arg-type]
+        state.consume(cause, at(0.0))  # type: ignore[arg-type]
     assert info.value.__cause__ is cause and info.value.partial_text == "par"
 
 

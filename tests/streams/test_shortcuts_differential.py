@@ -91,7 +91,7 @@ def run(chunks: list[bytes], fast: bool, cap: int | None) -> tuple[list[tuple[An
     state = StreamState()
     for event in events:
         try:
-            step = state.consume(event, 0.0)
+            step = state.consume(event, lambda: 0.0)
         except NeureusError as exc:
             tokens.append(f"<{type(exc).__name__}>")
             break
