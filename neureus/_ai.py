@@ -152,7 +152,7 @@ class AI(_AIBase):
         ``compress``, ``debug`` and ``surface`` become ``x-neureus-*`` headers (``debug``
         fills ``reply.preprocessing``). ``extra_headers``/``extra_body`` are merged in;
         ``timeout`` overrides the client's for this call, and ``deadline`` bounds it with
-        all its retries (for a stream: until its first event). Bad arguments raise
+        all its retries (for a stream: until its ``done`` event). Bad arguments raise
         :class:`~neureus.InvalidRequestError` before anything is sent.
         """
         spec = _wire.build_chat(self._client._config, **_kwargs(locals()))

@@ -238,7 +238,8 @@ def request_flow(
                 if not spec.stream:
                     return FlowResult(outcome)
                 content_type = outcome.headers.get("content-type", "text/event-stream")
-                if not content_type.startswith("text/event-stream"):
+                # A media type is case-insensitive and may carry parameters (RFC 9110).
+                if content_type.partition(";")[0].strip().lower() != "text/event-stream":
                     # A page or a JSON reply where a stream was asked for: sending it again
                     # would only repeat (and perhaps bill) the same answer.
                     yield CloseResponse(outcome)
