@@ -22,6 +22,7 @@ from ._exceptions import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    BudgetExceededError,
     ConfigurationError,
     ConflictError,
     IncompleteStreamError,
@@ -36,9 +37,11 @@ from ._exceptions import (
     WidgetKeyScopeError,
 )
 from ._retry import RetryPolicy
+from ._usage import Usage
 from ._version import __version__
 
 if TYPE_CHECKING:  # type checkers see the real names; at run time they load on first use
+    from ._batch import BatchItem, BatchResult
     from ._notebook import adisplay_stream, display_stream
     from ._streaming import AsyncChatStream, ChatStream
     from .types import (
@@ -77,6 +80,8 @@ _LAZY: dict[str, str] = {
         "types",
     ),
     "AsyncChatStream": "_streaming",
+    "BatchItem": "_batch",
+    "BatchResult": "_batch",
     "ChatStream": "_streaming",
     "adisplay_stream": "_notebook",
     "display_stream": "_notebook",
@@ -109,6 +114,9 @@ __all__ = [
     "AsyncNeureus",
     "AuthenticationError",
     "BadRequestError",
+    "BatchItem",
+    "BatchResult",
+    "BudgetExceededError",
     "ChatMessage",
     "ChatResponse",
     "ChatStream",
@@ -134,6 +142,7 @@ __all__ = [
     "StreamError",
     "StreamFinal",
     "UnprocessableEntityError",
+    "Usage",
     "WidgetKey",
     "WidgetKeyRevocation",
     "WidgetKeyScopeError",

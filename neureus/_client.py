@@ -7,6 +7,7 @@ gateway's calls as ``client.ai``. ``repr`` shows the key redacted.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -21,6 +22,7 @@ from ._logs import configure_from_env
 from ._redact import redact_key
 from ._retry import RetryPolicy
 from ._transport import AsyncTransport, SyncTransport, lazy_transport
+from ._usage import Ledger, Usage
 
 __all__ = ["AsyncNeureus", "Neureus"]
 
@@ -33,6 +35,7 @@ class _ClientBase(Generic[_HttpT]):
     _config: ClientConfig
     _http: _HttpT
     _owns_http: bool
+    _ledger: Ledger
 
     def __init__(
         self,
@@ -89,6 +92,30 @@ class _ClientBase(Generic[_HttpT]):
         self._config = config
         self._http = http
         self._owns_http = owns_http
+        if not hasattr(self, "_ledger"):  # a with_options copy shares its original's ledger
+            self._ledger = Ledger()
+
+    @property
+    def usage(self) -> Usage:
+        """What this client's calls (and its ``with_options`` copies') used and cost so far: a snapshot.
+
+        >>> client.usage.cost_usd  # doctest: +SKIP
+        0.0123
+        """
+        return self._ledger.snapshot()
+
+    def track(self) -> contextlib.AbstractContextManager[Usage]:
+        """Count only the calls started inside the block (concurrent tasks it starts included).
+
+        >>> with client.track() as usage:  # doctest: +SKIP
+        ...     client.ai.chat([{"role": "user", "content": "Hi"}])
+        >>> usage.calls, usage.cost_usd  # doctest: +SKIP
+        (1, 0.00012)
+
+        A plain ``with`` block works for both clients; ``usage`` holds the final counts
+        once the block ends.
+        """
+        return self._ledger.track()
 
     @property
     def api_key(self) -> str:
@@ -169,6 +196,7 @@ class _ClientBase(Generic[_HttpT]):
             if not isinstance(value, NotGiven)
         }
         clone = object.__new__(type(self))
+        clone._ledger = self._ledger
         clone._setup(self._config.replace(**changes), self._http, False)
         return clone
 
@@ -206,6 +234,7 @@ class Neureus(_ClientBase[httpx.Client]):
     def _setup(self, config: ClientConfig, http: httpx.Client, owns_http: bool) -> None:
         super()._setup(config, http, owns_http)
         self._transport = SyncTransport(http, config)
+        self._transport.ledger = self._ledger
         self.ai = AI(self)
 
     def close(self) -> None:
@@ -240,6 +269,7 @@ class AsyncNeureus(_ClientBase[httpx.AsyncClient]):
     def _setup(self, config: ClientConfig, http: httpx.AsyncClient, owns_http: bool) -> None:
         super()._setup(config, http, owns_http)
         self._transport = AsyncTransport(http, config)
+        self._transport.ledger = self._ledger
         self.ai = AsyncAI(self)
 
     async def aclose(self) -> None:

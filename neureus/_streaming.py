@@ -17,6 +17,7 @@ from httpx_sse import ServerSentEvent
 
 from ._exceptions import APIConnectionError
 from ._stream_state import StreamState
+from ._usage import stream_closed
 
 if TYPE_CHECKING:
     import httpx
@@ -172,6 +173,7 @@ class ChatStream(_StreamResult):
             self._first = None
             if self._source is not None:
                 self._source.close()
+                stream_closed(self._source.response, self._state.final)  # the usage ledger
 
     def __enter__(self) -> ChatStream:
         return self
@@ -324,6 +326,7 @@ class AsyncChatStream(_StreamResult):
             self._first = None
             if self._source is not None:
                 await self._source.aclose()
+                stream_closed(self._source.response, self._state.final)  # the usage ledger
 
     async def close(self) -> None:
         """The same as :meth:`aclose`."""

@@ -26,6 +26,7 @@ from httpx_sse import ServerSentEvent
 from ._config import ClientConfig
 from ._exceptions import APIConnectionError, APITimeoutError, translate_transport_error
 from ._retry import FlowResult, PullFirstEvent, SendRequest, Sleep, request_flow
+from ._usage import Ledger
 from ._wire import RequestSpec, http_request_args
 
 __all__ = ["AsyncEventSource", "AsyncTransport", "SyncEventSource", "SyncTransport"]
@@ -197,17 +198,18 @@ def lazy_transport(asynchronous: bool, limits: httpx.Limits) -> Any:
 
 
 class _TransportBase:
-    __slots__ = ("config",)
+    __slots__ = ("config", "ledger")
 
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
+        self.ledger: Ledger | None = None  # the client's usage ledger (set by the client)
 
     def _flow(self, spec: RequestSpec, client_timeout: httpx.Timeout) -> Any:
         timeout = spec.timeout if spec.timeout is not None else self.config.timeout
         deadline = spec.deadline if spec.deadline is not None else self.config.deadline
         if timeout is None and deadline is not None:
             timeout = client_timeout
-        return request_flow(
+        flow = request_flow(
             spec,
             policy=self.config.retry_policy,
             max_retries=self.config.max_retries,
@@ -215,6 +217,8 @@ class _TransportBase:
             deadline=deadline,
             secrets=self.config.secrets + spec.secrets,
         )
+        # The ledger sees every call of both flavours here: budget, retries, outcome.
+        return flow if self.ledger is None else self.ledger.observe(self.config, spec, flow)
 
     def _request_args(self, spec: RequestSpec, action: SendRequest) -> dict[str, Any]:
         return http_request_args(self.config, spec, action.timeout)
