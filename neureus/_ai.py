@@ -18,6 +18,10 @@ from . import _wire
 from ._cost import PRICE_CACHE_SECONDS, estimate_cost_from_models
 
 if TYPE_CHECKING:
+    import os
+    from collections.abc import AsyncIterator, Iterable, Iterator
+
+    from ._batch import BatchItem, BatchResult
     from ._client import AsyncNeureus, Neureus
     from ._streaming import AsyncChatStream, ChatStream
     from .preprocessing import PreprocessResult
@@ -280,6 +284,105 @@ class AI(_AIBase):
             models = self._remember_models(self.list_models())
         return estimate_cost_from_models(models, messages, model=model, max_output_tokens=max_output_tokens)
 
+    def chat_many(
+        self,
+        inputs: Iterable[str | Sequence[MessageParam] | Mapping[str, Any]],
+        *,
+        concurrency: int = 16,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        max_spend_usd: float | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        progress: bool | Callable[[BatchItem[ChatResponse]], object] | None = None,
+        **chat_keywords: Any,
+    ) -> BatchResult:
+        """Chat over many inputs at once; a :class:`~neureus.BatchResult` in input order.
+
+        >>> result = client.ai.chat_many(["Name a colour.", "Name a fruit."], model="gpt-4o-mini")  # doctest: +SKIP
+        >>> result.texts, result.errors, result.usage.cost_usd  # doctest: +SKIP
+
+        Each input is a str (one user message), a list of messages, or a dict of
+        :meth:`chat` keywords (``messages`` included); ``chat_keywords`` apply to every
+        item (an item's own dict wins). At most ``concurrency`` calls are in flight;
+        ``requests_per_minute``/``tokens_per_minute`` throttle on this side; a 429 with
+        ``Retry-After`` pauses every worker of the run. No new call starts once the run
+        has spent ``max_spend_usd`` (those items fail with
+        :class:`~neureus.BudgetExceededError`). A failed item holds its error; it never
+        stops the others. With ``checkpoint="run.jsonl"`` each finished item is appended
+        (flushed and fsync'd) as it ends, and a rerun with the same path and inputs skips
+        them. ``progress``: ``None`` shows a tqdm bar when tqdm is installed and a terminal
+        or notebook is attached, ``False`` nothing, a callable gets each finished item.
+        Runs on worker threads over this client: no event loop, so it works in Jupyter.
+        """
+        from . import _bulk
+
+        run = _bulk.prepare_chat(
+            self._client._ledger,
+            inputs,
+            concurrency=concurrency,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+            max_spend_usd=max_spend_usd,
+            checkpoint=checkpoint,
+            progress=progress,
+            chat_keywords=chat_keywords,
+        )
+        return _bulk.batch_result(_bulk.iter_run(run, lambda payload: self.chat(**payload)), run)
+
+    def iter_many(
+        self,
+        inputs: Iterable[str | Sequence[MessageParam] | Mapping[str, Any]],
+        *,
+        concurrency: int = 16,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        max_spend_usd: float | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        progress: bool | Callable[[BatchItem[ChatResponse]], object] | None = None,
+        **chat_keywords: Any,
+    ) -> Iterator[BatchItem[ChatResponse]]:
+        """Like :meth:`chat_many`, but yields each :class:`~neureus.BatchItem` as it finishes.
+
+        >>> for item in client.ai.iter_many(prompts, concurrency=8):  # doctest: +SKIP
+        ...     print(item.index, item.response.text if item.ok else item.error)
+
+        The arguments are checked (and a checkpoint read) when it is called; items read
+        back from a checkpoint come first. Leaving the loop early (``break``, Ctrl-C)
+        starts no new call; calls already in flight finish on their own.
+        """
+        from . import _bulk
+
+        run = _bulk.prepare_chat(
+            self._client._ledger,
+            inputs,
+            concurrency=concurrency,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+            max_spend_usd=max_spend_usd,
+            checkpoint=checkpoint,
+            progress=progress,
+            chat_keywords=chat_keywords,
+            description="iter_many",
+        )
+        return _bulk.iter_run(run, lambda payload: self.chat(**payload))
+
+    def embed_many(
+        self, texts: Iterable[str], *, model: str | None = None, batch_size: int = 100, concurrency: int = 4
+    ) -> EmbeddingsResponse:
+        """Embed many texts in batches of ``batch_size``, ``concurrency`` batches at a time.
+
+        >>> client.ai.embed_many(corpus, batch_size=100).embeddings  # doctest: +SKIP
+
+        Returns one :class:`~neureus.EmbeddingsResponse` with a vector per text, in input
+        order; the first failed batch's error is raised once the others have finished.
+        """
+        from . import _bulk
+
+        run = _bulk.prepare_embeddings(
+            self._client._ledger, texts, model=model, batch_size=batch_size, concurrency=concurrency
+        )
+        return _bulk.embeddings_result(list(_bulk.iter_run(run, lambda payload: self.embeddings(**payload))))
+
 
 class AsyncAI(_AIBase):
     """The gateway's calls on an :class:`~neureus.AsyncNeureus` client (``client.ai``)."""
@@ -464,3 +567,87 @@ class AsyncAI(_AIBase):
         if models is None:
             models = self._remember_models(await self.list_models())
         return estimate_cost_from_models(models, messages, model=model, max_output_tokens=max_output_tokens)
+
+    async def chat_many(
+        self,
+        inputs: Iterable[str | Sequence[MessageParam] | Mapping[str, Any]],
+        *,
+        concurrency: int = 16,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        max_spend_usd: float | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        progress: bool | Callable[[BatchItem[ChatResponse]], object] | None = None,
+        **chat_keywords: Any,
+    ) -> BatchResult:
+        """Chat over many inputs at once; a :class:`~neureus.BatchResult` in input order.
+
+        >>> result = await client.ai.chat_many(prompts, concurrency=32)  # doctest: +SKIP
+
+        The arguments are those of :meth:`neureus.AI.chat_many`; the calls run as tasks of
+        an anyio task group (asyncio or trio).
+        """
+        from . import _bulk
+
+        run = _bulk.prepare_chat(
+            self._client._ledger,
+            inputs,
+            concurrency=concurrency,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+            max_spend_usd=max_spend_usd,
+            checkpoint=checkpoint,
+            progress=progress,
+            chat_keywords=chat_keywords,
+        )
+        items = [item async for item in _bulk.aiter_run(run, lambda payload: self.chat(**payload))]
+        return _bulk.batch_result(items, run)
+
+    def iter_many(
+        self,
+        inputs: Iterable[str | Sequence[MessageParam] | Mapping[str, Any]],
+        *,
+        concurrency: int = 16,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        max_spend_usd: float | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        progress: bool | Callable[[BatchItem[ChatResponse]], object] | None = None,
+        **chat_keywords: Any,
+    ) -> AsyncIterator[BatchItem[ChatResponse]]:
+        """Like :meth:`chat_many`, but an async iterator of items as they finish.
+
+        >>> async with contextlib.aclosing(client.ai.iter_many(prompts)) as items:  # doctest: +SKIP
+        ...     async for item in items:
+        ...         print(item.index, item.ok)
+
+        To leave the loop early, close it (``aclosing`` as above): no new call starts.
+        """
+        from . import _bulk
+
+        run = _bulk.prepare_chat(
+            self._client._ledger,
+            inputs,
+            concurrency=concurrency,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+            max_spend_usd=max_spend_usd,
+            checkpoint=checkpoint,
+            progress=progress,
+            chat_keywords=chat_keywords,
+            description="iter_many",
+        )
+        return _bulk.aiter_run(run, lambda payload: self.chat(**payload))
+
+    async def embed_many(
+        self, texts: Iterable[str], *, model: str | None = None, batch_size: int = 100, concurrency: int = 4
+    ) -> EmbeddingsResponse:
+        """Embed many texts in batches of ``batch_size``, ``concurrency`` batches at a time;
+        one :class:`~neureus.EmbeddingsResponse` with every vector in input order."""
+        from . import _bulk
+
+        run = _bulk.prepare_embeddings(
+            self._client._ledger, texts, model=model, batch_size=batch_size, concurrency=concurrency
+        )
+        items = [item async for item in _bulk.aiter_run(run, lambda payload: self.embeddings(**payload))]
+        return _bulk.embeddings_result(items)

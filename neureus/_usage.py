@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ._wire import RequestSpec
     from .types import StreamFinal
 
-__all__ = ["Ledger", "Scope", "Usage", "active_scopes", "stream_closed"]
+__all__ = ["Ledger", "Scope", "Usage", "active_scopes", "enter_scopes", "stream_closed"]
 
 _PRICED_OPERATIONS = frozenset({"chat", "embeddings"})
 _DEFAULT_MODEL = "default"
@@ -423,3 +423,8 @@ def _tokens(data: dict[str, Any]) -> tuple[int, int]:
         if not output_tokens:
             output_tokens = whole(usage.get("completion_tokens"))
     return input_tokens, output_tokens
+
+
+def enter_scopes(scopes: tuple[Scope, ...]) -> None:
+    """Make ``scopes`` the open scopes of the current context (a bulk worker's own)."""
+    _SCOPES.set(scopes)
