@@ -367,7 +367,17 @@ def iter_run(run: Run, call: Callable[[Any], Any]) -> Iterator[BatchItem[Any]]:
     lock = threading.Lock()
     scheduler = run.scheduler(lock)
     jobs = iter(run.jobs)
-    results: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    # Bounded: workers run at most a few items ahead of a slow reader, so leaving the loop
+    # early leaves little work done for nothing.
+    results: queue.Queue[Any] = queue.Queue(maxsize=max(run.concurrency, 1))
+
+    def hand_over(thing: Any) -> None:
+        while not scheduler.stopped:
+            try:
+                results.put(thing, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def work() -> None:
         enter_scopes(run.scopes)
@@ -379,10 +389,10 @@ def iter_run(run: Run, call: Callable[[Any], Any]) -> Iterator[BatchItem[Any]]:
                 if item is None:
                     break
                 run.record(item)
-                results.put(item)
-            results.put(_DONE)
+                hand_over(item)
+            hand_over(_DONE)
         except BaseException as exc:  # a bug, not an item's error: hand it to the caller
-            results.put(exc)
+            hand_over(exc)
 
     # Each thread runs in its own copy of the caller's context (a Context is entered by one
     # thread at a time); daemon threads, so an interrupted notebook cell never hangs on them.
@@ -439,7 +449,7 @@ async def aiter_run(run: Run, call: Callable[[Any], Awaitable[Any]]) -> AsyncIte
     """Items as they finish, from ``concurrency`` tasks in an anyio task group."""
     scheduler = run.scheduler(contextlib.nullcontext())
     jobs = iter(run.jobs)
-    send, receive = anyio.create_memory_object_stream[BatchItem[Any]](math.inf)
+    send, receive = anyio.create_memory_object_stream[BatchItem[Any]](run.concurrency)
 
     async def work(out: Any) -> None:
         enter_scopes(run.scopes)
@@ -449,7 +459,7 @@ async def aiter_run(run: Run, call: Callable[[Any], Awaitable[Any]]) -> AsyncIte
                 if item is None:
                     break
                 run.record(item)
-                out.send_nowait(item)
+                await out.send(item)
 
     try:
         for item in run.resumed:
@@ -460,9 +470,14 @@ async def aiter_run(run: Run, call: Callable[[Any], Awaitable[Any]]) -> AsyncIte
                 group.start_soon(work, send.clone())
             send.close()
             async with receive:
-                async for item in receive:
-                    run.show(item)
-                    yield item
+                try:
+                    async for item in receive:
+                        run.show(item)
+                        yield item
+                except GeneratorExit:
+                    # The caller closed the iterator (aclosing, break + aclose): stop the
+                    # workers and end quietly, rather than through the task group as an error.
+                    group.cancel_scope.cancel()
     finally:
         scheduler.stop()
         send.close()
