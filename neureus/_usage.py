@@ -286,8 +286,6 @@ class Ledger:
 
     def on_error(self, spec: RequestSpec, error: BaseException, scopes: tuple[Scope, ...], retries: int = 0) -> None:
         """A call failed (after ``retries`` retries)."""
-        if isinstance(error, RateLimitError) and error.retry_after is not None:
-            _cool_down(scopes, error.retry_after)
         model = _request_model(spec) if spec.operation in _PRICED_OPERATIONS else None
         self._count(model, scopes, calls=1, failed_calls=1, retries=retries)
 
@@ -396,6 +394,11 @@ class Ledger:
             self.on_response(spec, result.response, scopes, retries)
             return result
         except NeureusError as exc:
+            retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
+            if retry_after is not None and retry_after <= config.retry_policy.max_retry_after:
+                # Out of retries on a 429: the run's other workers still wait as asked. A wait
+                # longer than the policy's cap is not imposed on them (the item fails instead).
+                self.on_retry(spec, retry_after, scopes)
             self.on_error(spec, exc, scopes, retries)
             raise
 
