@@ -175,7 +175,7 @@ def main() -> None:
             "peak RSS added per 1k more items (flat = memory grows only with the results kept): "
             + ", ".join(
                 f"{int(a):,}->{int(b):,}: {(memory[b] - memory[a]) / (int(b) - int(a)) * 1000:.2f} MiB"
-                for a, b in zip(list(memory), list(memory)[1:])
+                for a, b in zip(list(memory), list(memory)[1:], strict=False)
             ),
         ],
         extra={"peak_rss_mib": memory},
