@@ -59,9 +59,9 @@ def main() -> None:
             server.stop()
     failed = [row for row in rows if row["error"] is not None]
     print(f"{len(rows)} rows, {len(failed)} failed")
-    print(
-        f"tokens: {sum(row['input_tokens'] or 0 for row in rows)} in, {sum(row['output_tokens'] or 0 for row in rows)} out"
-    )
+    tokens_in = sum(row["input_tokens"] or 0 for row in rows)
+    tokens_out = sum(row["output_tokens"] or 0 for row in rows)
+    print(f"tokens: {tokens_in} in, {tokens_out} out")
     print(f"cost: ${sum(row['cost_usd'] or 0 for row in rows):.4f}")
     print(f"first: {rows[0]['prompt']!r} -> {rows[0]['text']!r}")
 

@@ -314,19 +314,10 @@ class AI(_AIBase):
         or notebook is attached, ``False`` nothing, a callable gets each finished item.
         Runs on worker threads over this client: no event loop, so it works in Jupyter.
         """
+        options = _kwargs(locals())
         from . import _bulk
 
-        run = _bulk.prepare_chat(
-            self._client._ledger,
-            inputs,
-            concurrency=concurrency,
-            requests_per_minute=requests_per_minute,
-            tokens_per_minute=tokens_per_minute,
-            max_spend_usd=max_spend_usd,
-            checkpoint=checkpoint,
-            progress=progress,
-            chat_keywords=chat_keywords,
-        )
+        run = _bulk.prepare_chat(self._client._ledger, **options)
         return _bulk.batch_result(_bulk.iter_run(run, lambda payload: self.chat(**payload)), run)
 
     def iter_many(
@@ -350,20 +341,10 @@ class AI(_AIBase):
         back from a checkpoint come first. Leaving the loop early (``break``, Ctrl-C)
         starts no new call; calls already in flight finish on their own.
         """
+        options = _kwargs(locals())
         from . import _bulk
 
-        run = _bulk.prepare_chat(
-            self._client._ledger,
-            inputs,
-            concurrency=concurrency,
-            requests_per_minute=requests_per_minute,
-            tokens_per_minute=tokens_per_minute,
-            max_spend_usd=max_spend_usd,
-            checkpoint=checkpoint,
-            progress=progress,
-            chat_keywords=chat_keywords,
-            description="iter_many",
-        )
+        run = _bulk.prepare_chat(self._client._ledger, description="iter_many", **options)
         return _bulk.iter_run(run, lambda payload: self.chat(**payload))
 
     def embed_many(
@@ -376,11 +357,10 @@ class AI(_AIBase):
         Returns one :class:`~neureus.EmbeddingsResponse` with a vector per text, in input
         order; the first failed batch's error is raised once the others have finished.
         """
+        options = _kwargs(locals())
         from . import _bulk
 
-        run = _bulk.prepare_embeddings(
-            self._client._ledger, texts, model=model, batch_size=batch_size, concurrency=concurrency
-        )
+        run = _bulk.prepare_embeddings(self._client._ledger, **options)
         return _bulk.embeddings_result(list(_bulk.iter_run(run, lambda payload: self.embeddings(**payload))))
 
 
@@ -587,19 +567,10 @@ class AsyncAI(_AIBase):
         The arguments are those of :meth:`neureus.AI.chat_many`; the calls run as tasks of
         an anyio task group (asyncio or trio).
         """
+        options = _kwargs(locals())
         from . import _bulk
 
-        run = _bulk.prepare_chat(
-            self._client._ledger,
-            inputs,
-            concurrency=concurrency,
-            requests_per_minute=requests_per_minute,
-            tokens_per_minute=tokens_per_minute,
-            max_spend_usd=max_spend_usd,
-            checkpoint=checkpoint,
-            progress=progress,
-            chat_keywords=chat_keywords,
-        )
+        run = _bulk.prepare_chat(self._client._ledger, **options)
         items = [item async for item in _bulk.aiter_run(run, lambda payload: self.chat(**payload))]
         return _bulk.batch_result(items, run)
 
@@ -623,20 +594,10 @@ class AsyncAI(_AIBase):
 
         To leave the loop early, close it (``aclosing`` as above): no new call starts.
         """
+        options = _kwargs(locals())
         from . import _bulk
 
-        run = _bulk.prepare_chat(
-            self._client._ledger,
-            inputs,
-            concurrency=concurrency,
-            requests_per_minute=requests_per_minute,
-            tokens_per_minute=tokens_per_minute,
-            max_spend_usd=max_spend_usd,
-            checkpoint=checkpoint,
-            progress=progress,
-            chat_keywords=chat_keywords,
-            description="iter_many",
-        )
+        run = _bulk.prepare_chat(self._client._ledger, description="iter_many", **options)
         return _bulk.aiter_run(run, lambda payload: self.chat(**payload))
 
     async def embed_many(
@@ -644,10 +605,9 @@ class AsyncAI(_AIBase):
     ) -> EmbeddingsResponse:
         """Embed many texts in batches of ``batch_size``, ``concurrency`` batches at a time;
         one :class:`~neureus.EmbeddingsResponse` with every vector in input order."""
+        options = _kwargs(locals())
         from . import _bulk
 
-        run = _bulk.prepare_embeddings(
-            self._client._ledger, texts, model=model, batch_size=batch_size, concurrency=concurrency
-        )
+        run = _bulk.prepare_embeddings(self._client._ledger, **options)
         items = [item async for item in _bulk.aiter_run(run, lambda payload: self.embeddings(**payload))]
         return _bulk.embeddings_result(items)

@@ -39,6 +39,7 @@ __all__ = ["Ledger", "Scope", "Usage", "active_scopes", "enter_scopes", "stream_
 
 _PRICED_OPERATIONS = frozenset({"chat", "embeddings"})
 _DEFAULT_MODEL = "default"
+_COUNTERS = ("calls", "failed_calls", "retries", "input_tokens", "output_tokens", "cost_usd", "estimated_cost_usd")
 
 
 class Usage:
@@ -114,16 +115,7 @@ class Usage:
 
     def copy(self) -> Usage:
         """A snapshot that later calls do not change."""
-        return Usage(
-            self.calls,
-            self.failed_calls,
-            self.retries,
-            self.input_tokens,
-            self.output_tokens,
-            self.cost_usd,
-            self.estimated_cost_usd,
-            self.by_model,
-        )
+        return Usage(**{name: getattr(self, name) for name in _COUNTERS}, by_model=self.by_model)
 
     def _add(self, model: str, *, track_model: bool = True, **counts: Any) -> None:
         for name, value in counts.items():
@@ -138,8 +130,7 @@ class Usage:
         if not isinstance(other, Usage):
             return NotImplemented
         total = self.copy()
-        fields = ("calls", "failed_calls", "retries", "input_tokens", "output_tokens", "cost_usd", "estimated_cost_usd")
-        total._add(_DEFAULT_MODEL, track_model=False, **{f: getattr(other, f) for f in fields})
+        total._add(_DEFAULT_MODEL, track_model=False, **{name: getattr(other, name) for name in _COUNTERS})
         for name, usage in other._by_model.items():
             mine = total._by_model.get(name)
             total._by_model[name] = usage.copy() if mine is None else mine + usage
@@ -153,15 +144,7 @@ class Usage:
     __hash__ = None  # type: ignore[assignment]
 
     def _key(self) -> tuple[float, ...]:
-        return (
-            self.calls,
-            self.failed_calls,
-            self.retries,
-            self.input_tokens,
-            self.output_tokens,
-            self.cost_usd,
-            self.estimated_cost_usd,
-        )
+        return tuple(getattr(self, name) for name in _COUNTERS)
 
     def __getstate__(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}

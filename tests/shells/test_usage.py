@@ -158,7 +158,9 @@ async def test_a_budgeted_bulk_run_on_a_spent_client_fails_each_item_without_sen
 
 def test_usage_values_copy_pickle_add_and_compare() -> None:
     a = Usage(calls=2, input_tokens=10, output_tokens=5, cost_usd=0.5, by_model={"m": Usage(calls=2, cost_usd=0.5)})
-    b = Usage(calls=1, failed_calls=1, retries=3, cost_usd=0.25, estimated_cost_usd=0.25, by_model={"n": Usage(calls=1)})
+    b = Usage(
+        calls=1, failed_calls=1, retries=3, cost_usd=0.25, estimated_cost_usd=0.25, by_model={"n": Usage(calls=1)}
+    )
     assert pickle.loads(pickle.dumps(a)) == a and copy.deepcopy(a) == a and a.copy() == a
     total = a + b
     assert (total.calls, total.failed_calls, total.retries, total.total_tokens) == (3, 1, 3, 15)
