@@ -269,9 +269,12 @@ def prepare_chat(
                 BatchItem(index, jobs[index].input, ChatResponse.model_validate(data), None)
                 for index, data in sorted(done.items())
             ]
-        except Exception:
+        except ValueError as exc:  # pydantic's ValidationError: a record edited or from another version
             writer.close()
-            raise
+            raise InvalidRequestError(
+                f"The checkpoint {checkpoint} holds a response that does not parse "
+                f"({type(exc).__name__}); delete it to start over."
+            ) from None
         jobs = [job for job in jobs if job.index not in done]
     return Run(
         ledger=ledger,
@@ -451,15 +454,21 @@ async def aiter_run(run: Run, call: Callable[[Any], Awaitable[Any]]) -> AsyncIte
     jobs = iter(run.jobs)
     send, receive = anyio.create_memory_object_stream[BatchItem[Any]](run.concurrency)
 
+    failures: list[Exception] = []
+
     async def work(out: Any) -> None:
         enter_scopes(run.scopes)
         async with out:
-            for job in jobs:  # shared by the tasks: one thread, so no lock is needed
-                item = await _adrive(scheduler, job, call)
-                if item is None:
-                    break
-                run.record(item)
-                await out.send(item)
+            try:
+                for job in jobs:  # shared by the tasks: one thread, so no lock is needed
+                    item = await _adrive(scheduler, job, call)
+                    if item is None:
+                        break
+                    run.record(item)
+                    await out.send(item)
+            except Exception as exc:  # a bug, not an item's error: the caller gets it as is,
+                failures.append(exc)  # as from the sync driver, not inside an ExceptionGroup
+                group.cancel_scope.cancel()
 
     try:
         for item in run.resumed:
@@ -478,6 +487,8 @@ async def aiter_run(run: Run, call: Callable[[Any], Awaitable[Any]]) -> AsyncIte
                     # The caller closed the iterator (aclosing, break + aclose): stop the
                     # workers and end quietly, rather than through the task group as an error.
                     group.cancel_scope.cancel()
+        if failures:
+            raise failures[0]
     finally:
         scheduler.stop()
         send.close()

@@ -296,3 +296,58 @@ async def test_batch_results_and_items_pickle(api: Api) -> None:
     error = copy.errors[2]
     assert isinstance(error, BudgetExceededError) and error.budget_usd == 0.0015 and error.spent_usd >= 0.0015
     assert "3 items, 1 failed" in repr(result) and "index=0" in repr(result[0])
+
+
+async def test_tokens_per_minute_lets_a_run_through_and_passes_keywords(api: Api) -> None:
+    client = api.client()
+    result = await api.run(
+        client.ai.chat_many(PROMPTS, tokens_per_minute=6_000_000, requests_per_minute=600_000, max_tokens=10)
+    )
+    assert result.errors == {} and len(api.gateway.requests) == len(PROMPTS)
+    assert {r.json["maxTokens"] for r in api.gateway.requests} == {10}
+
+
+async def test_a_bug_in_a_call_reaches_the_caller_as_itself(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    import neureus
+
+    client = api.client()
+
+    def broken(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise ZeroDivisionError("a bug, not an item's error")
+
+    monkeypatch.setattr(neureus.AsyncAI if api.is_async else neureus.AI, "chat", broken)
+    with pytest.raises(ZeroDivisionError, match="a bug"):
+        await api.run(client.ai.chat_many(PROMPTS, concurrency=3, progress=False))
+
+
+async def test_a_checkpoint_that_cannot_be_written_is_reported(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    client = api.client()
+    path = tmp_path / "run.jsonl"
+    real_fsync = os.fsync
+    calls = []
+
+    def failing_fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) > 1:  # the header goes through; the first item does not
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(InvalidRequestError, match=r"Could not write the checkpoint.*No space left"):
+        await api.run(client.ai.chat_many(PROMPTS[:3], checkpoint=path, progress=False))
+
+
+async def test_a_checkpoint_whose_records_do_not_parse_is_refused(api: Api, tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    client = api.client()
+    await api.run(client.ai.chat_many(PROMPTS[:2], checkpoint=path, progress=False))
+    lines = path.read_bytes().splitlines(keepends=True)
+    record = json.loads(lines[1])
+    record["response"] = {"choices": "not a list"}
+    path.write_bytes(lines[0] + json.dumps(record).encode() + b"\n")
+    with pytest.raises(InvalidRequestError, match="holds a response that does not parse"):
+        await api.run(client.ai.chat_many(PROMPTS[:2], checkpoint=path, progress=False))
