@@ -37,13 +37,13 @@ from ._exceptions import (
     WidgetKeyScopeError,
 )
 from ._retry import RetryPolicy
-from ._usage import Usage
 from ._version import __version__
 
 if TYPE_CHECKING:  # type checkers see the real names; at run time they load on first use
     from ._batch import BatchItem, BatchResult
     from ._notebook import adisplay_stream, display_stream
     from ._streaming import AsyncChatStream, ChatStream
+    from ._usage import Usage
     from .types import (
         ChatMessage,
         ChatResponse,
@@ -83,6 +83,7 @@ _LAZY: dict[str, str] = {
     "BatchItem": "_batch",
     "BatchResult": "_batch",
     "ChatStream": "_streaming",
+    "Usage": "_usage",
     "adisplay_stream": "_notebook",
     "display_stream": "_notebook",
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.request import getproxies
 
 import httpx
@@ -22,7 +22,9 @@ from ._logs import configure_from_env
 from ._redact import redact_key
 from ._retry import RetryPolicy
 from ._transport import AsyncTransport, SyncTransport, lazy_transport
-from ._usage import Ledger, Usage
+
+if TYPE_CHECKING:
+    from ._usage import Ledger, Usage
 
 __all__ = ["AsyncNeureus", "Neureus"]
 
@@ -93,6 +95,8 @@ class _ClientBase(Generic[_HttpT]):
         self._http = http
         self._owns_http = owns_http
         if not hasattr(self, "_ledger"):  # a with_options copy shares its original's ledger
+            from ._usage import Ledger  # loaded with the first client, not with the package
+
             self._ledger = Ledger()
 
     @property

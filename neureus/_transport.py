@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
@@ -26,8 +26,10 @@ from httpx_sse import ServerSentEvent
 from ._config import ClientConfig
 from ._exceptions import APIConnectionError, APITimeoutError, translate_transport_error
 from ._retry import FlowResult, PullFirstEvent, SendRequest, Sleep, request_flow
-from ._usage import Ledger
 from ._wire import RequestSpec, http_request_args
+
+if TYPE_CHECKING:
+    from ._usage import Ledger
 
 __all__ = ["AsyncEventSource", "AsyncTransport", "SyncEventSource", "SyncTransport"]
 

@@ -37,6 +37,7 @@ def test_chat_many_runs_a_batch_and_adds_the_columns(server: EmulatorServer, gat
     assert [out["text"][i] for i in ok] == [said(out["prompt"][i]) for i in ok]
     assert all(out["input_tokens"][i] > 0 and out["cost_usd"][i] > 0 for i in ok)
     assert {r.json["model"] for r in gateway.requests} == {"claude-opus-4-8"}
+    mapper.client.close()
 
 
 def test_the_rates_are_split_across_workers_and_the_column_is_checked(server: EmulatorServer) -> None:
@@ -47,6 +48,7 @@ def test_the_rates_are_split_across_workers_and_the_column_is_checked(server: Em
     assert ChatMany(api_key=KEY, base_url=server.base_url).requests_per_minute is None
     with pytest.raises(KeyError, match="no column 'prompt'"):
         mapper({"question": ["a"]})
+    mapper.client.close()
     with pytest.raises(ConfigurationError, match="workers"):
         ChatMany(api_key=KEY, base_url=server.base_url, workers=0)
 
@@ -56,6 +58,7 @@ def test_a_messages_column_takes_lists_of_messages(server: EmulatorServer, gatew
     out = mapper({"messages": [[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]]})
     assert out["text"] == [said("hi")] and out["error"] == [None]
     assert gateway.last_request.json["messages"][0]["role"] == "system"
+    mapper.client.close()
 
 
 @pytest.fixture(scope="module")

@@ -351,3 +351,16 @@ async def test_a_checkpoint_whose_records_do_not_parse_is_refused(api: Api, tmp_
     path.write_bytes(lines[0] + json.dumps(record).encode() + b"\n")
     with pytest.raises(InvalidRequestError, match="holds a response that does not parse"):
         await api.run(client.ai.chat_many(PROMPTS[:2], checkpoint=path, progress=False))
+
+
+def test_the_sync_flavour_works_inside_a_running_event_loop(gateway: Any) -> None:
+    # A notebook cell runs inside a running asyncio loop: the sync chat_many must not try
+    # to start (or need) an event loop of its own.
+    import asyncio
+
+    async def cell() -> BatchResult:
+        with gateway.client() as client:
+            return client.ai.chat_many(PROMPTS[:5], concurrency=2, progress=False)
+
+    result = asyncio.run(cell())
+    assert result.texts == [said(p) for p in PROMPTS[:5]]
