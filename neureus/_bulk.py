@@ -58,6 +58,7 @@ __all__ = [
 ]
 
 _DONE = object()
+_START_LOCK = threading.Lock()
 
 
 class CheckpointWriter:
@@ -70,11 +71,18 @@ class CheckpointWriter:
         self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._closed = False
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._write, name="neureus-checkpoint", daemon=True)
-        self._thread.start()
+        # Started with the first line: a run that is prepared but never read leaves no thread.
+        self._thread: threading.Thread | None = None
 
     def add(self, line: bytes) -> None:
         """Queue one line (never blocks; ignored once closed)."""
+        if self._thread is None:
+            with _START_LOCK:
+                if self._closed:
+                    return
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._write, name="neureus-checkpoint", daemon=True)
+                    self._thread.start()
         if not self._closed:
             self._queue.put(line)
 
@@ -100,9 +108,12 @@ class CheckpointWriter:
         """Write what is queued, then close the file (blocks until done)."""
         if self._closed:
             return
-        self._closed = True
-        self._queue.put(None)
-        self._thread.join()
+        with _START_LOCK:
+            self._closed = True
+            thread = self._thread
+        if thread is not None:
+            self._queue.put(None)
+            thread.join()
         self._file.close()
         if self.error is not None:
             raise InvalidRequestError(f"Could not write the checkpoint: {self.error}") from self.error
