@@ -492,7 +492,12 @@ async def aiter_run(run: Run, call: Callable[[Any], Awaitable[Any]]) -> AsyncIte
             async with receive:
                 try:
                     async for item in receive:
-                        run.show(item)
+                        try:
+                            run.show(item)
+                        except Exception as exc:  # from a progress callable: stop the run, raise it as is
+                            failures.append(exc)
+                            group.cancel_scope.cancel()
+                            break
                         yield item
                 except GeneratorExit:
                     # The caller closed the iterator (aclosing, break + aclose): stop the

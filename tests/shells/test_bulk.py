@@ -364,3 +364,29 @@ def test_the_sync_flavour_works_inside_a_running_event_loop(gateway: Any) -> Non
 
     result = asyncio.run(cell())
     assert result.texts == [said(p) for p in PROMPTS[:5]]
+
+
+class Interrupted(Exception):
+    """Stands in for Ctrl-C (KeyboardInterrupt) raised while the run is being shown."""
+
+
+async def test_an_interrupted_run_keeps_what_finished_and_resumes(api: Api, tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    client = api.client()
+    prompts = [f"p{i}" for i in range(60)]
+    seen: list[int] = []
+
+    def show(item: BatchItem[Any]) -> None:
+        seen.append(item.index)
+        if len(seen) == 5:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        await api.run(client.ai.chat_many(prompts, concurrency=2, checkpoint=path, progress=show))
+    sent_before = len(api.gateway.requests)
+    kept = [json.loads(line)["index"] for line in path.read_bytes().splitlines()[1:]]
+    assert len(kept) >= 5 and len(set(kept)) == len(kept)
+    assert sent_before < len(prompts)  # the run stopped: no new call after the interrupt
+    result = await api.run(client.ai.chat_many(prompts, checkpoint=path, progress=False))
+    assert result.texts == [said(p) for p in prompts]
+    assert result.usage.calls == len(prompts) - len(kept)
