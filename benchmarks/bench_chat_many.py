@@ -8,7 +8,10 @@
 - ``chat_many async``: ``await AsyncNeureus(...).ai.chat_many(prompts, concurrency=64)``;
 - ``chat_many async + checkpoint``: the same, appending every item to a JSONL checkpoint;
 - ``ThreadPoolExecutor + httpx.Client``: 64 threads over one ``httpx.Client``;
-- ``chat_many sync``: ``Neureus(...).ai.chat_many(prompts, concurrency=64)`` (its thread pool).
+- ``chat_many sync``: ``Neureus(...).ai.chat_many(prompts, concurrency=64)`` (its thread pool);
+- ``anyio + AsyncNeureus.chat`` / ``ThreadPoolExecutor + Neureus.chat``: the hand-written
+  loops over the SDK's ``chat()``, which split a gap into the SDK's per-call cost and the
+  bulk driver's own.
 
 Targets (issue 14): async >= 0.95x the anyio loop, sync >= 0.9x the thread pool, the
 checkpoint costs <= 5% (>= 0.95x), and peak RSS per 1k items stays flat from 1k to 100k
@@ -38,9 +41,11 @@ CONCURRENCY = 64
 KEY = "nru_bench_0123456789"
 CASES = [
     "anyio + httpx",
+    "anyio + AsyncNeureus.chat",
     "chat_many async",
     "chat_many async + checkpoint",
     "ThreadPoolExecutor + httpx.Client",
+    "ThreadPoolExecutor + Neureus.chat",
     "chat_many sync",
 ]
 
@@ -83,6 +88,24 @@ def _worker(case: str, base: str, calls: int) -> dict[str, Any]:
             return done
 
         ok = anyio.run(run)
+    elif case == "anyio + AsyncNeureus.chat":
+        from neureus import AsyncNeureus
+
+        async def run() -> int:
+            async with AsyncNeureus(api_key=KEY, base_url=base) as client:
+                semaphore = anyio.Semaphore(CONCURRENCY)
+                results: list[Any] = [None] * len(prompts)
+
+                async def one(i: int, prompt: str) -> None:
+                    async with semaphore:
+                        results[i] = await client.ai.chat([{"role": "user", "content": prompt}])
+
+                async with anyio.create_task_group() as group:
+                    for i, prompt in enumerate(prompts):
+                        group.start_soon(one, i, prompt)
+            return sum(r is not None for r in results)
+
+        ok = anyio.run(run)
     elif case.startswith("chat_many async"):
         from neureus import AsyncNeureus
 
@@ -109,6 +132,14 @@ def _worker(case: str, base: str, calls: int) -> dict[str, Any]:
 
             with ThreadPoolExecutor(CONCURRENCY) as pool:
                 ok = sum(r is not None for r in pool.map(one, prompts))
+    elif case == "ThreadPoolExecutor + Neureus.chat":
+        from concurrent.futures import ThreadPoolExecutor
+
+        from neureus import Neureus
+
+        with Neureus(api_key=KEY, base_url=base) as client, ThreadPoolExecutor(CONCURRENCY) as pool:
+            replies = pool.map(lambda prompt: client.ai.chat([{"role": "user", "content": prompt}]), prompts)
+            ok = sum(r is not None for r in replies)
     elif case == "chat_many sync":
         from neureus import Neureus
 
@@ -186,6 +217,12 @@ def main() -> None:
         info_ratios=[
             ("chat_many sync", "ThreadPoolExecutor + httpx.Client"),
             ("chat_many async + checkpoint", "chat_many async"),
+            # Where a gap comes from: the SDK's per-call cost (the same loop over chat()),
+            # or the bulk driver itself (chat_many against that loop).
+            ("anyio + AsyncNeureus.chat", "anyio + httpx"),
+            ("chat_many async", "anyio + AsyncNeureus.chat"),
+            ("ThreadPoolExecutor + Neureus.chat", "ThreadPoolExecutor + httpx.Client"),
+            ("chat_many sync", "ThreadPoolExecutor + Neureus.chat"),
         ],
     )
     sync_ratio = report.info["chat_many sync / ThreadPoolExecutor + httpx.Client"]

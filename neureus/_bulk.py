@@ -386,6 +386,11 @@ def iter_run(run: Run, call: Callable[[Any], Any]) -> Iterator[BatchItem[Any]]:
     results: queue.Queue[Any] = queue.Queue(maxsize=max(run.concurrency, 1))
 
     def hand_over(thing: Any) -> None:
+        try:
+            results.put_nowait(thing)  # the usual case: the reader keeps up
+            return
+        except queue.Full:
+            pass
         while not scheduler.stopped:
             try:
                 results.put(thing, timeout=0.1)
