@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
 import weakref
 from collections.abc import Callable, Generator, Iterator, Mapping
@@ -191,15 +192,30 @@ class _PendingStream:
 
 
 # Open streams -> what is needed to count them when they end. Weak, so a stream dropped
-# without being closed leaves nothing behind.
+# without being closed leaves nothing behind; locked, as streams end on many threads.
 _OPEN_STREAMS: weakref.WeakKeyDictionary[Any, _PendingStream] = weakref.WeakKeyDictionary()
+_STREAMS_LOCK = threading.Lock()
+_LEDGERS: weakref.WeakSet[Ledger] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # A lock held by another thread at fork() time would stay held forever in the child.
+    global _STREAMS_LOCK
+    _STREAMS_LOCK = threading.Lock()
+    for ledger in list(_LEDGERS):
+        ledger._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def stream_closed(response: httpx.Response | None, final: StreamFinal | None) -> None:
     """A stream released its connection; count its tokens if its final event came."""
     if response is None:
         return
-    pending = _OPEN_STREAMS.pop(response, None)
+    with _STREAMS_LOCK:
+        pending = _OPEN_STREAMS.pop(response, None)
     if pending is not None and final is not None:
         pending.ledger.on_stream_end(pending.model, final, pending.scopes)
 
@@ -219,6 +235,7 @@ class Ledger:
         self._lock = threading.Lock()
         self._total = Usage()
         self._prices: dict[str, tuple[float, float]] = {}
+        _LEDGERS.add(self)
 
     def snapshot(self) -> Usage:
         """The totals so far, as a snapshot."""
@@ -279,7 +296,8 @@ class Ledger:
         ends (:meth:`on_stream_end`)."""
         model = _request_model(spec)
         if spec.stream:
-            _OPEN_STREAMS[response] = _PendingStream(self, model, scopes)
+            with _STREAMS_LOCK:
+                _OPEN_STREAMS[response] = _PendingStream(self, model, scopes)
             self._count(model, scopes, calls=1, retries=retries)
             return
         if spec.operation not in _PRICED_OPERATIONS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+from typing import Any
 
 import anyio
 import pytest
@@ -171,3 +172,33 @@ def test_usage_values_copy_pickle_add_and_compare() -> None:
     assert "calls=2" in repr(a) and "by_model=['m']" in repr(a)
     a.by_model["m"].calls = 99  # by_model hands out copies
     assert a.by_model["m"].calls == 2
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # 3.12+ warns about fork() with threads
+def test_a_forked_child_counts_even_if_the_ledger_was_locked_at_fork(gateway: Any) -> None:
+    import os
+    import time
+
+    client = gateway.client()
+    client.ai.chat(MESSAGES)
+    with client._ledger._lock:  # another thread could hold it at the moment of fork()
+        pid = os.fork()
+        if pid == 0:  # the child: would hang forever on the inherited, held lock
+            try:
+                client.ai.chat(MESSAGES)
+                os._exit(0 if client.usage.calls == 2 else 1)
+            finally:
+                os._exit(2)
+    deadline = time.monotonic() + 20
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the child hung on the ledger's lock")
+        time.sleep(0.01)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert client.usage.calls == 1  # the child's call is the child's
