@@ -89,3 +89,18 @@ def test_the_example_runs_1000_rows_on_a_local_cluster(ray_cluster: Any) -> None
     assert len(failed) == 1 and failed[0]["text"] is None
     assert all(row["text"] == said(row["prompt"]) for row in rows if row["error"] is None)
     assert set(rows[0]) == {"prompt", *OUTPUT_COLUMNS}
+
+
+def test_import_neureus_loads_no_bulk_module_and_no_extra() -> None:
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, neureus; neureus.Neureus(api_key='nru_test'); neureus.AsyncNeureus(api_key='nru_test');"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    for name in ("neureus.ray", "neureus._bulk", "neureus._bulk_core", "neureus._progress", "ray", "tqdm"):
+        assert name not in loaded, name
