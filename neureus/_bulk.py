@@ -229,6 +229,23 @@ def _check_budget(value: object) -> float | None:
     return float(value)
 
 
+def _lock_for_this_run(file: Any, path: str) -> None:
+    # Two runs appending to one checkpoint would interleave their lines and each skip the
+    # other's items: the second is refused. The lock goes with the file (and with a killed
+    # process). Only where the OS has flock.
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return
+    try:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise InvalidRequestError(
+            f"The checkpoint {path} is in use by another run (in this process or another); "
+            "wait for it to end, or pass another path."
+        ) from None
+
+
 def _open_checkpoint(path_like: object, jobs: list[Job]) -> tuple[CheckpointWriter, dict[int, Any]]:
     if not isinstance(path_like, (str, os.PathLike)):
         raise InvalidRequestError(
@@ -243,14 +260,11 @@ def _open_checkpoint(path_like: object, jobs: list[Job]) -> tuple[CheckpointWrit
     if os.path.isdir(path):
         raise InvalidRequestError(f"checkpoint: {path!r} is a directory; pass a file path such as 'run.jsonl'.")
     digest = inputs_digest(jobs)
+    file = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+b")  # the writer thread closes it
     try:
-        with open(path, "rb") as existing:
-            data = existing.read()
-    except FileNotFoundError:
-        data = b""
-    state = read_checkpoint(data, digest=digest, count=len(jobs), path=path)
-    file = open(path, "r+b" if data else "wb")  # noqa: SIM115 - the writer thread owns and closes it
-    try:
+        _lock_for_this_run(file, path)
+        data = file.read()
+        state = read_checkpoint(data, digest=digest, count=len(jobs), path=path)
         file.truncate(state.keep_bytes)  # a torn last line is cut before appending
         file.seek(state.keep_bytes)
         if state.fresh:

@@ -390,3 +390,14 @@ async def test_an_interrupted_run_keeps_what_finished_and_resumes(api: Api, tmp_
     result = await api.run(client.ai.chat_many(prompts, checkpoint=path, progress=False))
     assert result.texts == [said(p) for p in prompts]
     assert result.usage.calls == len(prompts) - len(kept)
+
+
+async def test_two_runs_cannot_share_a_checkpoint_at_once(api: Api, tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    client = api.client()
+    running = client.ai.iter_many(PROMPTS, checkpoint=path)  # prepared: it holds the file
+    with pytest.raises(InvalidRequestError, match="in use by another run"):
+        await api.run(client.ai.chat_many(PROMPTS, checkpoint=path, progress=False))
+    assert await items_of(api, running) != []  # the first run goes on, then lets go
+    again = await api.run(client.ai.chat_many(PROMPTS, checkpoint=path, progress=False))
+    assert again.usage.calls == 0 and len(again) == len(PROMPTS)
