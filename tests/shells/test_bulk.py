@@ -401,3 +401,17 @@ async def test_two_runs_cannot_share_a_checkpoint_at_once(api: Api, tmp_path: Pa
     assert await items_of(api, running) != []  # the first run goes on, then lets go
     again = await api.run(client.ai.chat_many(PROMPTS, checkpoint=path, progress=False))
     assert again.usage.calls == 0 and len(again) == len(PROMPTS)
+
+
+@pytest.mark.parametrize("flavor", [("async", "asyncio"), ("async", "trio")], ids=["asyncio", "trio"], indirect=True)
+async def test_a_cancelled_async_run_releases_its_checkpoint(api: Api, tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    client = api.client()
+    with anyio.move_on_after(0.3) as scope:
+        # One call a second: the run is still going when the scope ends it.
+        await client.ai.chat_many(PROMPTS, requests_per_minute=60, checkpoint=path, progress=False)
+    assert scope.cancelled_caught
+    done = len(path.read_bytes().splitlines()) - 1
+    assert 1 <= done < len(PROMPTS)
+    result = await client.ai.chat_many(PROMPTS, checkpoint=path, progress=False)  # not "in use"
+    assert result.errors == {} and result.usage.calls == len(PROMPTS) - done
