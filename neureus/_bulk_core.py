@@ -75,14 +75,18 @@ CHECKPOINT_VERSION: Final = 1
 class TokenBucket:
     """``per_minute`` units spread evenly over the minute, with at most one second's worth
     (and at least one unit) at once. A take larger than that is allowed when the bucket is
-    full and leaves it in debt, which later takes wait out."""
+    full and leaves it in debt, which later takes wait out.
+
+    A new bucket holds one unit, not a full second's worth: runs made back to back (a Ray
+    worker runs one per batch) would otherwise each start with a burst and together pass
+    the rate."""
 
     __slots__ = ("capacity", "level", "rate", "updated")
 
     def __init__(self, per_minute: float, now: float) -> None:
         self.rate = per_minute / 60.0
         self.capacity = max(1.0, self.rate)
-        self.level = self.capacity
+        self.level = 1.0
         self.updated = now
 
     def _refill(self, now: float) -> None:
@@ -94,7 +98,9 @@ class TokenBucket:
         """Seconds until ``amount`` may be taken (0 when it may be taken now)."""
         self._refill(now)
         need = min(amount, self.capacity)
-        return 0.0 if self.level >= need else (need - self.level) / self.rate
+        # A hair of tolerance: refills are sums of float products, and a wait of 1e-14 s
+        # is no wait.
+        return 0.0 if self.level >= need - 1e-9 else (need - self.level) / self.rate
 
     def take(self, amount: float, now: float) -> None:
         """Take ``amount`` (after :meth:`wait_for` said 0)."""
