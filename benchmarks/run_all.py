@@ -30,6 +30,7 @@ BENCHES = [
     ("chat_inprocess", "bench_chat_inprocess.py"),
     ("chat_loopback", "bench_chat_loopback.py"),
     ("concurrency", "bench_concurrency.py"),
+    ("chat_many", "bench_chat_many.py"),
     ("preprocess", "bench_preprocess.py"),  # another engineer's; included when present
 ]
 

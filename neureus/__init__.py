@@ -22,6 +22,7 @@ from ._exceptions import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    BudgetExceededError,
     ConfigurationError,
     ConflictError,
     IncompleteStreamError,
@@ -41,8 +42,10 @@ from ._structured import LengthFinishReasonError, OutputValidationError, ParsedC
 from ._version import __version__
 
 if TYPE_CHECKING:  # type checkers see the real names; at run time they load on first use
+    from ._batch import BatchItem, BatchResult
     from ._notebook import adisplay_stream, display_stream
     from ._streaming import AsyncChatStream, ChatStream
+    from ._usage import Usage
     from .types import (
         ChatMessage,
         ChatResponse,
@@ -81,7 +84,10 @@ _LAZY: dict[str, str] = {
         "types",
     ),
     "AsyncChatStream": "_streaming",
+    "BatchItem": "_batch",
+    "BatchResult": "_batch",
     "ChatStream": "_streaming",
+    "Usage": "_usage",
     "adisplay_stream": "_notebook",
     "display_stream": "_notebook",
 }
@@ -113,6 +119,9 @@ __all__ = [
     "AsyncNeureus",
     "AuthenticationError",
     "BadRequestError",
+    "BatchItem",
+    "BatchResult",
+    "BudgetExceededError",
     "ChatMessage",
     "ChatResponse",
     "ChatStream",
@@ -143,6 +152,7 @@ __all__ = [
     "StreamFinal",
     "ToolCall",
     "UnprocessableEntityError",
+    "Usage",
     "WidgetKey",
     "WidgetKeyRevocation",
     "WidgetKeyScopeError",

@@ -19,8 +19,12 @@ from ._cost import PRICE_CACHE_SECONDS, check_cost_arguments, estimate_cost_from
 from ._structured import ParsedChatResponse, check_parse_arguments, parse_flow
 
 if TYPE_CHECKING:
+    import os
+    from collections.abc import AsyncIterator, Iterable, Iterator
+
     from pydantic import TypeAdapter
 
+    from ._batch import BatchItem, BatchResult
     from ._client import AsyncNeureus, Neureus
     from ._streaming import AsyncChatStream, ChatStream
     from .preprocessing import PreprocessResult
@@ -335,6 +339,87 @@ class AI(_AIBase):
                 return stop.value  # type: ignore[no-any-return]
             reply = self.chat(conversation, **keywords)
 
+    # ---- bulk work ----
+
+    def chat_many(
+        self,
+        inputs: Iterable[str | Sequence[MessageParam] | Mapping[str, Any]],
+        *,
+        concurrency: int = 16,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        max_spend_usd: float | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        progress: bool | Callable[[BatchItem[ChatResponse]], object] | None = None,
+        **chat_keywords: Any,
+    ) -> BatchResult:
+        """Chat over many inputs at once; a :class:`~neureus.BatchResult` in input order.
+
+        >>> result = client.ai.chat_many(["Name a colour.", "Name a fruit."], model="gpt-4o-mini")  # doctest: +SKIP
+        >>> result.texts, result.errors, result.usage.cost_usd  # doctest: +SKIP
+
+        Each input is a str (one user message), a list of messages, or a dict of
+        :meth:`chat` keywords (``messages`` included); ``chat_keywords`` apply to every
+        item (an item's own dict wins). At most ``concurrency`` calls are in flight;
+        ``requests_per_minute``/``tokens_per_minute`` throttle on this side; a 429 with
+        ``Retry-After`` pauses every worker of the run. No new call starts once the run
+        has spent ``max_spend_usd`` (those items fail with
+        :class:`~neureus.BudgetExceededError`). A failed item holds its error; it never
+        stops the others. With ``checkpoint="run.jsonl"`` each finished item is appended
+        (flushed and fsync'd) as it ends, and a rerun with the same path and inputs skips
+        them. ``progress``: ``None`` shows a tqdm bar when tqdm is installed and a terminal
+        or notebook is attached, ``False`` nothing, a callable gets each finished item.
+        Runs on worker threads over this client: no event loop, so it works in Jupyter.
+        """
+        options = _kwargs(locals())
+        from . import _bulk
+
+        run = _bulk.prepare_chat(self._client._ledger, **options)
+        return _bulk.batch_result(_bulk.iter_run(run, lambda payload: self.chat(**payload)), run)
+
+    def iter_many(
+        self,
+        inputs: Iterable[str | Sequence[MessageParam] | Mapping[str, Any]],
+        *,
+        concurrency: int = 16,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        max_spend_usd: float | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        progress: bool | Callable[[BatchItem[ChatResponse]], object] | None = None,
+        **chat_keywords: Any,
+    ) -> Iterator[BatchItem[ChatResponse]]:
+        """Like :meth:`chat_many`, but yields each :class:`~neureus.BatchItem` as it finishes.
+
+        >>> for item in client.ai.iter_many(prompts, concurrency=8):  # doctest: +SKIP
+        ...     print(item.index, item.response.text if item.ok else item.error)
+
+        The arguments are checked (and a checkpoint read) when it is called; items read
+        back from a checkpoint come first. Leaving the loop early (``break``, Ctrl-C)
+        starts no new call; calls already in flight finish on their own.
+        """
+        options = _kwargs(locals())
+        from . import _bulk
+
+        run = _bulk.prepare_chat(self._client._ledger, description="iter_many", **options)
+        return _bulk.iter_run(run, lambda payload: self.chat(**payload))
+
+    def embed_many(
+        self, texts: Iterable[str], *, model: str | None = None, batch_size: int = 100, concurrency: int = 4
+    ) -> EmbeddingsResponse:
+        """Embed many texts in batches of ``batch_size``, ``concurrency`` batches at a time.
+
+        >>> client.ai.embed_many(corpus, batch_size=100).embeddings  # doctest: +SKIP
+
+        Returns one :class:`~neureus.EmbeddingsResponse` with a vector per text, in input
+        order; the first failed batch's error is raised once the others have finished.
+        """
+        options = _kwargs(locals())
+        from . import _bulk
+
+        run = _bulk.prepare_embeddings(self._client._ledger, **options)
+        return _bulk.embeddings_result(list(_bulk.iter_run(run, lambda payload: self.embeddings(**payload))))
+
 
 class AsyncAI(_AIBase):
     """The gateway's calls on an :class:`~neureus.AsyncNeureus` client (``client.ai``)."""
@@ -557,3 +642,69 @@ class AsyncAI(_AIBase):
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             reply = await self.chat(conversation, **keywords)
+
+    # ---- bulk work ----
+
+    async def chat_many(
+        self,
+        inputs: Iterable[str | Sequence[MessageParam] | Mapping[str, Any]],
+        *,
+        concurrency: int = 16,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        max_spend_usd: float | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        progress: bool | Callable[[BatchItem[ChatResponse]], object] | None = None,
+        **chat_keywords: Any,
+    ) -> BatchResult:
+        """Chat over many inputs at once; a :class:`~neureus.BatchResult` in input order.
+
+        >>> result = await client.ai.chat_many(prompts, concurrency=32)  # doctest: +SKIP
+
+        The arguments are those of :meth:`neureus.AI.chat_many`; the calls run as tasks of
+        an anyio task group (asyncio or trio).
+        """
+        options = _kwargs(locals())
+        from . import _bulk
+
+        run = _bulk.prepare_chat(self._client._ledger, **options)
+        items = [item async for item in _bulk.aiter_run(run, lambda payload: self.chat(**payload))]
+        return _bulk.batch_result(items, run)
+
+    def iter_many(
+        self,
+        inputs: Iterable[str | Sequence[MessageParam] | Mapping[str, Any]],
+        *,
+        concurrency: int = 16,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        max_spend_usd: float | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        progress: bool | Callable[[BatchItem[ChatResponse]], object] | None = None,
+        **chat_keywords: Any,
+    ) -> AsyncIterator[BatchItem[ChatResponse]]:
+        """Like :meth:`chat_many`, but an async iterator of items as they finish.
+
+        >>> async with contextlib.aclosing(client.ai.iter_many(prompts)) as items:  # doctest: +SKIP
+        ...     async for item in items:
+        ...         print(item.index, item.ok)
+
+        To leave the loop early, close it (``aclosing`` as above): no new call starts.
+        """
+        options = _kwargs(locals())
+        from . import _bulk
+
+        run = _bulk.prepare_chat(self._client._ledger, description="iter_many", **options)
+        return _bulk.aiter_run(run, lambda payload: self.chat(**payload))
+
+    async def embed_many(
+        self, texts: Iterable[str], *, model: str | None = None, batch_size: int = 100, concurrency: int = 4
+    ) -> EmbeddingsResponse:
+        """Embed many texts in batches of ``batch_size``, ``concurrency`` batches at a time;
+        one :class:`~neureus.EmbeddingsResponse` with every vector in input order."""
+        options = _kwargs(locals())
+        from . import _bulk
+
+        run = _bulk.prepare_embeddings(self._client._ledger, **options)
+        items = [item async for item in _bulk.aiter_run(run, lambda payload: self.embeddings(**payload))]
+        return _bulk.embeddings_result(items)

@@ -7,9 +7,10 @@ gateway's calls as ``client.ai``. ``repr`` shows the key redacted.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.request import getproxies
 
 import httpx
@@ -31,6 +32,9 @@ from ._redact import redact_key
 from ._retry import RetryPolicy
 from ._transport import AsyncTransport, SyncTransport, lazy_transport
 
+if TYPE_CHECKING:
+    from ._usage import Ledger, Usage
+
 __all__ = ["AsyncNeureus", "Neureus"]
 
 _HttpT = TypeVar("_HttpT", httpx.Client, httpx.AsyncClient)
@@ -43,6 +47,7 @@ class _ClientBase(Generic[_HttpT]):
     _http: _HttpT
     _owns_http: bool
     _key_passed: bool
+    _ledger: Ledger
 
     def __init__(
         self,
@@ -123,6 +128,32 @@ class _ClientBase(Generic[_HttpT]):
         self._config = config
         self._http = http
         self._owns_http = owns_http
+        if not hasattr(self, "_ledger"):  # a with_options copy shares its original's ledger
+            from ._usage import Ledger  # loaded with the first client, not with the package
+
+            self._ledger = Ledger()
+
+    @property
+    def usage(self) -> Usage:
+        """What this client's calls (and its ``with_options`` copies') used and cost so far: a snapshot.
+
+        >>> client.usage.cost_usd  # doctest: +SKIP
+        0.0123
+        """
+        return self._ledger.snapshot()
+
+    def track(self) -> contextlib.AbstractContextManager[Usage]:
+        """Count only the calls started inside the block (concurrent tasks it starts included).
+
+        >>> with client.track() as usage:  # doctest: +SKIP
+        ...     client.ai.chat([{"role": "user", "content": "Hi"}])
+        >>> usage.calls, usage.cost_usd  # doctest: +SKIP
+        (1, 0.00012)
+
+        A plain ``with`` block works for both clients; ``usage`` holds the final counts
+        once the block ends.
+        """
+        return self._ledger.track()
 
     @property
     def api_key(self) -> str:
@@ -203,6 +234,7 @@ class _ClientBase(Generic[_HttpT]):
             if not isinstance(value, NotGiven)
         }
         clone = object.__new__(type(self))
+        clone._ledger = self._ledger
         clone._setup(self._config.replace(**changes), self._http, False)
         clone._key_passed = self._key_passed or "api_key" in changes
         return clone
@@ -274,6 +306,7 @@ class Neureus(_ClientBase[httpx.Client]):
     def _setup(self, config: ClientConfig, http: httpx.Client, owns_http: bool) -> None:
         super()._setup(config, http, owns_http)
         self._transport = SyncTransport(http, config)
+        self._transport.ledger = self._ledger
         self.ai = AI(self)
 
     def close(self) -> None:
@@ -308,6 +341,7 @@ class AsyncNeureus(_ClientBase[httpx.AsyncClient]):
     def _setup(self, config: ClientConfig, http: httpx.AsyncClient, owns_http: bool) -> None:
         super()._setup(config, http, owns_http)
         self._transport = AsyncTransport(http, config)
+        self._transport.ledger = self._ledger
         self.ai = AsyncAI(self)
 
     async def aclose(self) -> None:

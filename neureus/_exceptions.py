@@ -16,7 +16,8 @@
     │   └── IncompleteStreamError   .partial_text
     ├── WidgetKeyScopeError
     ├── ConfigurationError (also ValueError)
-    └── InvalidRequestError (also ValueError)
+    ├── InvalidRequestError (also ValueError)
+    └── BudgetExceededError         .spent_usd .budget_usd
 
 No I/O happens here: a response arrives as status, headers and body bytes, and every
 message passes through :func:`neureus._redact.redact_text` before it is stored. Server
@@ -49,6 +50,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceededError",
     "ConfigurationError",
     "ConflictError",
     "IncompleteStreamError",
@@ -511,3 +513,17 @@ def translate_transport_error(exc: BaseException) -> APIConnectionError:
         error = APIConnectionError(f"Connection error ({name}: {detail}).")
     error.__cause__ = exc
     return error
+
+
+class BudgetExceededError(NeureusError):
+    """No call starts once a spending budget (``max_spend_usd``) is reached; nothing was sent.
+
+    ``spent_usd`` is what had been spent, ``budget_usd`` the budget. Raised by a call on a
+    client whose ``max_spend_usd`` is reached; in ``chat_many`` it is the error of each item
+    that was not started because the run's budget was reached.
+    """
+
+    def __init__(self, message: str, *, spent_usd: float, budget_usd: float) -> None:
+        super().__init__(message)
+        self.spent_usd = spent_usd
+        self.budget_usd = budget_usd

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import inspect
 import itertools
-import json
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic_core import from_json
 
 from ._exceptions import _STATUS_TO_ERROR, APIConnectionError, ConfigurationError, NeureusError
 from ._logs import logger
@@ -353,8 +353,8 @@ def _usage_from_body(operation: str, content: bytes) -> dict[str, Any]:
     if operation not in _USAGE_OPERATIONS:
         return {}
     try:
-        data = json.loads(content)
-    except (ValueError, RecursionError):
+        data = from_json(content)  # bounded nesting: never a RecursionError
+    except ValueError:
         return {}
     if not isinstance(data, dict):
         return {}

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from httpx_sse import ServerSentEvent
 
 from ._stream_state import StreamState
+from ._usage import stream_closed
 
 if TYPE_CHECKING:
     import httpx
@@ -164,6 +165,7 @@ class ChatStream(_StreamResult):
             self._closed = True
             if self._source is not None:
                 self._source.close()
+                stream_closed(self._source.response, self._state.final)  # the usage ledger
             if self._observer is not None:  # hooks: the stream's end, once
                 for notify in self._observer.stream_end(self._state, sys.exc_info()[1]):
                     notify.dispatcher.emit(notify)
@@ -279,6 +281,7 @@ class AsyncChatStream(_StreamResult):
             self._closed = True
             if self._source is not None:
                 await self._source.aclose()
+                stream_closed(self._source.response, self._state.final)  # the usage ledger
             if self._observer is not None:  # hooks: the stream's end, once
                 for notify in self._observer.stream_end(self._state, sys.exc_info()[1]):
                     await notify.dispatcher.aemit(notify)

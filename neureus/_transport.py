@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from httpx_sse import ServerSentEvent
 
     from ._event_source import AsyncEventSource, SyncEventSource
+    from ._usage import Ledger
 
 __all__ = ["AsyncTransport", "SyncTransport"]
 
@@ -239,12 +240,13 @@ def _unusable(http: httpx.Client | httpx.AsyncClient, exc: RuntimeError) -> Fail
 
 
 class _TransportBase:
-    __slots__ = ("config", "hooks")
+    __slots__ = ("config", "hooks", "ledger")
     _asynchronous = False
 
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
         self.hooks = HookDispatcher(config.hooks, asynchronous=self._asynchronous)  # hooks: checked here, once
+        self.ledger: Ledger | None = None  # the client's usage ledger (set by the client)
 
     def _flow(self, spec: RequestSpec, client_timeout: httpx.Timeout, observer: CallObserver | None = None) -> Any:
         timeout = spec.timeout if spec.timeout is not None else self.config.timeout
@@ -259,6 +261,9 @@ class _TransportBase:
             deadline=deadline,
             secrets=self.config.secrets + spec.secrets,
         )
+        # The ledger sees every call of both flavours here: budget, retries, outcome.
+        if self.ledger is not None:
+            flow = self.ledger.observe(self.config, spec, flow)
         observer = observer or self.hooks.observer(spec, self.config)  # hooks: None when nobody listens
         return flow if observer is None else observer.observe(flow)
 

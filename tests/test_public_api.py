@@ -20,10 +20,12 @@ API_MD_NAMES = [
     "IncompleteStreamError", "WidgetKeyScopeError", "ConfigurationError", "InvalidRequestError",
     "ChatMessage", "ChatResponse", "ChatStream", "AsyncChatStream", "EmbeddingsResponse", "ModelList", "Model",
     "ProviderList", "ProviderStatus", "ProviderKeyStatus", "WidgetKey", "WidgetKeyRevocation", "CostEstimate",
+    "BatchItem", "BatchResult", "BudgetExceededError", "Usage",
 ]  # fmt: skip
 AI_CALLS = [
     "chat", "stream", "embeddings", "list_models", "list_providers", "set_provider_key", "rotate_provider_key",
     "delete_provider_key", "create_widget_key", "revoke_widget_key", "preprocess", "estimate_cost",
+    "chat_many", "embed_many",
 ]  # fmt: skip
 
 
@@ -101,7 +103,7 @@ def test_async_calls_are_coroutines_except_stream() -> None:
 
 
 CORE = ["_config", "_validation", "_wire", "_exceptions", "_retry", "_retry_policy", "_stream_state", "_sse", "_record",
-        "_redact", "_logs", "_models", "types", "_cost", "_display"]  # fmt: skip
+        "_redact", "_logs", "_models", "types", "_cost", "_display", "_bulk_core", "_batch"]  # fmt: skip
 FORBIDDEN_IMPORTS = {"anyio", "trio", "asyncio", "socket", "threading"}
 
 

@@ -1,0 +1,552 @@
+"""The bulk drivers: ``chat_many``/``iter_many``/``embed_many`` over a thread pool or a task group.
+
+Every decision (throttle, cooldown, budget, order, what a checkpoint holds) is made in
+:mod:`neureus._bulk_core`. This module prepares a :class:`Run` (checks the arguments, reads
+the checkpoint) before anything is sent, then drives it:
+
+- the sync driver runs ``concurrency`` worker threads over the sync client (httpx.Client is
+  thread-safe), never a hidden event loop, so it works inside a running Jupyter loop;
+- the async driver runs ``concurrency`` worker tasks in an anyio task group.
+
+Both hand finished items to the caller as they end. Checkpoint lines are written by one
+background thread that appends, flushes and fsyncs what has finished (a group commit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+import os
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from ._batch import BatchItem, BatchResult
+from ._bulk_core import (
+    Job,
+    Scheduler,
+    Wait,
+    checkpoint_header,
+    checkpoint_record,
+    estimate_job_tokens,
+    inputs_digest,
+    item_flow,
+    normalize_inputs,
+    read_checkpoint,
+)
+from ._exceptions import InvalidRequestError, NeureusError
+from ._progress import Progress, make_progress
+from ._usage import Scope, Usage, active_scopes, enter_scopes
+
+if TYPE_CHECKING:
+    from ._usage import Ledger
+    from .types import EmbeddingsResponse
+
+__all__ = [
+    "CheckpointWriter",
+    "Run",
+    "aiter_run",
+    "embeddings_result",
+    "iter_run",
+    "prepare_chat",
+    "prepare_embeddings",
+]
+
+_DONE = object()
+# How often the checkpoint writer fsyncs while lines keep coming (see CheckpointWriter).
+SYNC_EVERY = 0.05
+_START_LOCK = threading.Lock()
+
+
+class CheckpointWriter:
+    """Appends finished items' lines to the checkpoint from one background thread: what has
+    arrived is written and flushed at once, and fsync'd within ``SYNC_EVERY`` seconds (a
+    group commit), so a run is not slowed by the disk and a crash loses at most the
+    items in flight."""
+
+    def __init__(self, file: Any) -> None:
+        self._file = file
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._closed = False
+        self.error: BaseException | None = None
+        # Started with the first line: a run that is prepared but never read leaves no thread.
+        self._thread: threading.Thread | None = None
+
+    def add(self, line: bytes) -> None:
+        """Queue one line (never blocks; ignored once closed)."""
+        if self._thread is None:
+            with _START_LOCK:
+                if self._closed:
+                    return
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._write, name="neureus-checkpoint", daemon=True)
+                    self._thread.start()
+        if not self._closed:
+            self._queue.put(line)
+
+    def _write(self) -> None:
+        fd = self._file.fileno()
+        unsynced = False
+        synced_at = time.monotonic()
+        while True:
+            # Lines are written (and flushed to the OS, which keeps them through a crash or a
+            # SIGKILL of this process) as soon as they arrive; fsync, which only guards
+            # against the machine itself going down, runs at most every SYNC_EVERY seconds.
+            wait = max(0.0, synced_at + SYNC_EVERY - time.monotonic()) if unsynced else None
+            try:
+                lines = [self._queue.get(timeout=wait)]
+            except queue.Empty:
+                lines = []
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    lines.append(self._queue.get_nowait())
+            stop = None in lines
+            data = b"".join(line for line in lines if line is not None)
+            if self.error is None:
+                try:
+                    if data:
+                        self._file.write(data)
+                        self._file.flush()
+                        unsynced = True
+                    if unsynced and (stop or time.monotonic() - synced_at >= SYNC_EVERY):
+                        os.fsync(fd)
+                        unsynced = False
+                        synced_at = time.monotonic()
+                except OSError as exc:  # a full disk: reported when the run ends
+                    self.error = exc
+            if stop:
+                return
+
+    def close(self) -> None:
+        """Write what is queued, then close the file (blocks until done)."""
+        if self._closed:
+            return
+        with _START_LOCK:
+            self._closed = True
+            thread = self._thread
+        if thread is not None:
+            self._queue.put(None)
+            thread.join()
+        self._file.close()
+        if self.error is not None:
+            raise InvalidRequestError(f"Could not write the checkpoint: {self.error}") from self.error
+
+
+class Run:
+    """One bulk run, prepared: the jobs still to do, the items read back from a
+    checkpoint, and where finished items go (checkpoint, progress, usage)."""
+
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        jobs: list[Job],
+        resumed: list[BatchItem[Any]],
+        concurrency: int,
+        requests_per_minute: float | None,
+        tokens_per_minute: float | None,
+        max_spend_usd: float | None,
+        writer: CheckpointWriter | None,
+        progress: Progress,
+    ) -> None:
+        self.jobs = jobs
+        self.resumed = resumed
+        self.concurrency = concurrency
+        self.writer = writer
+        self.progress = progress
+        self._limits = (requests_per_minute, tokens_per_minute, max_spend_usd)
+        self.scope = Scope(ledger)
+        # Captured where the run was asked for: its calls count in the track() blocks open there.
+        self.scopes = (*active_scopes(), self.scope)
+
+    @property
+    def usage(self) -> Usage:
+        """What this run's calls used and cost so far."""
+        return self.scope.usage.copy()
+
+    def scheduler(self, lock: contextlib.AbstractContextManager[Any]) -> Scheduler:
+        """The run's scheduler; a 429 seen by any of its calls pauses all its workers."""
+        rpm, tpm, budget = self._limits
+        scheduler = Scheduler(
+            clock=time.monotonic,
+            lock=lock,
+            requests_per_minute=rpm,
+            tokens_per_minute=tpm,
+            max_spend_usd=budget,
+            spent=lambda: self.scope.usage.cost_usd,
+        )
+        self.scope.on_rate_limit = scheduler.cool_down
+        return scheduler
+
+    def workers(self) -> int:
+        return min(self.concurrency, len(self.jobs))
+
+    def record(self, item: BatchItem[Any]) -> None:
+        """An item finished: append it to the checkpoint (successes only)."""
+        if self.writer is not None and item.response is not None:
+            self.writer.add(checkpoint_record(item.index, item.response))
+
+    def show(self, item: BatchItem[Any]) -> None:
+        """An item reached the caller: update the progress display."""
+        self.progress.update(item, self.scope.usage.cost_usd)
+
+    def close(self) -> None:
+        """Finish the checkpoint file and the progress display."""
+        try:
+            if self.writer is not None:
+                self.writer.close()
+        finally:
+            self.progress.close()
+
+
+# -- preparing a run: every check before anything is sent -----------------------------------
+
+
+def _check_count(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidRequestError(f"{name} must be a whole number >= 1; got {value!r}.")
+    return value
+
+
+def _check_rate(value: object, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < math.inf):
+        raise InvalidRequestError(f"{name} must be a positive number per minute, or None for no limit; got {value!r}.")
+    return float(value)
+
+
+def _check_budget(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value < math.inf):
+        raise InvalidRequestError(f"max_spend_usd must be a non-negative number of US dollars, or None; got {value!r}.")
+    return float(value)
+
+
+def _lock_for_this_run(file: Any, path: str) -> None:
+    # Two runs appending to one checkpoint would interleave their lines and each skip the
+    # other's items: the second is refused. The lock goes with the file (and with a killed
+    # process). Only where the OS has flock.
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return
+    try:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise InvalidRequestError(
+            f"The checkpoint {path} is in use by another run (in this process or another); "
+            "wait for it to end, or pass another path."
+        ) from None
+
+
+def _open_checkpoint(path_like: object, jobs: list[Job]) -> tuple[CheckpointWriter, dict[int, Any]]:
+    if not isinstance(path_like, (str, os.PathLike)):
+        raise InvalidRequestError(
+            f"checkpoint must be a file path (str or os.PathLike); got {type(path_like).__name__}."
+        )
+    path = os.fspath(path_like)
+    if isinstance(path, bytes):  # pragma: no cover - os.PathLike[bytes] is rare
+        path = os.fsdecode(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise InvalidRequestError(f"checkpoint: the directory {directory!r} does not exist; create it first.")
+    if os.path.isdir(path):
+        raise InvalidRequestError(f"checkpoint: {path!r} is a directory; pass a file path such as 'run.jsonl'.")
+    digest = inputs_digest(jobs)
+    file = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+b")  # the writer thread closes it
+    try:
+        _lock_for_this_run(file, path)
+        data = file.read()
+        state = read_checkpoint(data, digest=digest, count=len(jobs), path=path)
+        file.truncate(state.keep_bytes)  # a torn last line is cut before appending
+        file.seek(state.keep_bytes)
+        if state.fresh:
+            file.write(checkpoint_header(digest, len(jobs)))
+            file.flush()
+            os.fsync(file.fileno())
+    except BaseException:
+        file.close()
+        raise
+    return CheckpointWriter(file), state.done
+
+
+def prepare_chat(
+    ledger: Ledger,
+    inputs: Iterable[Any],
+    *,
+    concurrency: int,
+    requests_per_minute: float | None,
+    tokens_per_minute: float | None,
+    max_spend_usd: float | None,
+    checkpoint: object,
+    progress: object,
+    chat_keywords: Mapping[str, Any],
+    description: str = "chat_many",
+) -> Run:
+    """Check everything, read the checkpoint, and return the run (nothing is sent yet)."""
+    from .types import ChatResponse
+
+    concurrency = _check_count(concurrency, "concurrency")
+    rpm = _check_rate(requests_per_minute, "requests_per_minute")
+    tpm = _check_rate(tokens_per_minute, "tokens_per_minute")
+    budget = _check_budget(max_spend_usd)
+    if not (progress is None or isinstance(progress, bool) or callable(progress)):
+        raise InvalidRequestError(f"progress must be None, True, False or a callable; got {type(progress).__name__}.")
+    jobs = normalize_inputs(inputs, chat_keywords)
+    if tpm is not None:
+        for job in jobs:
+            job.tokens = estimate_job_tokens(job.payload)
+    writer: CheckpointWriter | None = None
+    resumed: list[BatchItem[Any]] = []
+    if checkpoint is not None:
+        writer, done = _open_checkpoint(checkpoint, jobs)
+        try:
+            resumed = [
+                BatchItem(index, jobs[index].input, ChatResponse.model_validate(data), None)
+                for index, data in sorted(done.items())
+            ]
+        except ValueError as exc:  # pydantic's ValidationError: a record edited or from another version
+            writer.close()
+            raise InvalidRequestError(
+                f"The checkpoint {checkpoint} holds a response that does not parse "
+                f"({type(exc).__name__}); delete it to start over."
+            ) from None
+        jobs = [job for job in jobs if job.index not in done]
+    return Run(
+        ledger=ledger,
+        jobs=jobs,
+        resumed=resumed,
+        concurrency=concurrency,
+        requests_per_minute=rpm,
+        tokens_per_minute=tpm,
+        max_spend_usd=budget,
+        writer=writer,
+        progress=make_progress(progress, total=len(jobs) + len(resumed), initial=0, description=description),
+    )
+
+
+def prepare_embeddings(
+    ledger: Ledger, texts: Iterable[str], *, model: str | None, batch_size: int, concurrency: int
+) -> Run:
+    """One job per batch of ``batch_size`` texts."""
+    batch_size = _check_count(batch_size, "batch_size")
+    concurrency = _check_count(concurrency, "concurrency")
+    if isinstance(texts, (str, bytes, Mapping)):
+        raise InvalidRequestError(f"texts must be an iterable of strings; got one {type(texts).__name__}.")
+    items = list(texts)
+    for index, text in enumerate(items):
+        if not isinstance(text, str):
+            raise InvalidRequestError(f"texts[{index}] is {type(text).__name__}; every text must be a str.")
+    jobs = [
+        Job(number, items[start : start + batch_size], {"input": items[start : start + batch_size], "model": model})
+        for number, start in enumerate(range(0, len(items), batch_size))
+    ]
+    return Run(
+        ledger=ledger,
+        jobs=jobs,
+        resumed=[],
+        concurrency=concurrency,
+        requests_per_minute=None,
+        tokens_per_minute=None,
+        max_spend_usd=None,
+        writer=None,
+        progress=Progress(),
+    )
+
+
+def embeddings_result(items: Sequence[BatchItem[Any]]) -> EmbeddingsResponse:
+    """Every batch's vectors in input order, as one response; the first failure is raised."""
+    from .types import EmbeddingsResponse
+
+    ordered = sorted(items, key=lambda item: item.index)
+    for item in ordered:
+        if item.error is not None:
+            raise item.error
+    vectors: list[list[float]] = []
+    usage: dict[str, Any] = {}
+    model = None
+    for item in ordered:
+        response: Any = item.response
+        vectors.extend(response.embeddings)
+        model = model or response.model
+        for key, value in (response.usage or {}).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                usage[key] = usage.get(key, 0) + value
+    return EmbeddingsResponse(embeddings=vectors, model=model, usage=usage or None)
+
+
+def batch_result(items: Iterable[BatchItem[Any]], run: Run) -> BatchResult:
+    """The items in input order, with the run's usage."""
+    return BatchResult(sorted(items, key=lambda item: item.index), run.usage)
+
+
+# -- the sync driver: worker threads ---------------------------------------------------------
+
+
+def _drive(scheduler: Scheduler, job: Job, call: Callable[[Any], Any]) -> BatchItem[Any] | None:
+    flow = item_flow(scheduler, job)
+    outcome: Any = None
+    try:
+        while True:
+            action = flow.send(outcome)
+            if isinstance(action, Wait):
+                time.sleep(action.seconds)
+                outcome = None
+            else:
+                try:
+                    outcome = call(action.payload)
+                except NeureusError as exc:
+                    outcome = exc
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+def iter_run(run: Run, call: Callable[[Any], Any]) -> Iterator[BatchItem[Any]]:
+    """Items as they finish, from ``concurrency`` threads over the sync client."""
+    lock = threading.Lock()
+    scheduler = run.scheduler(lock)
+    jobs = iter(run.jobs)
+    # Bounded: workers run at most a few items ahead of a slow reader, so leaving the loop
+    # early leaves little work done for nothing.
+    results: queue.Queue[Any] = queue.Queue(maxsize=max(run.concurrency, 1))
+
+    def hand_over(thing: Any) -> None:
+        try:
+            results.put_nowait(thing)  # the usual case: the reader keeps up
+            return
+        except queue.Full:
+            pass
+        while not scheduler.stopped:
+            try:
+                results.put(thing, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def work() -> None:
+        enter_scopes(run.scopes)
+        try:
+            while True:
+                with lock:
+                    job = next(jobs, None)
+                item = None if job is None else _drive(scheduler, job, call)
+                if item is None:
+                    break
+                run.record(item)
+                hand_over(item)
+            hand_over(_DONE)
+        except BaseException as exc:  # a bug, not an item's error: hand it to the caller
+            hand_over(exc)
+
+    # Each thread runs in its own copy of the caller's context (a Context is entered by one
+    # thread at a time); daemon threads, so an interrupted notebook cell never hangs on them.
+    threads = [
+        threading.Thread(target=contextvars.copy_context().run, args=(work,), name=f"neureus-bulk-{n}", daemon=True)
+        for n in range(run.workers())
+    ]
+    try:
+        for item in run.resumed:
+            run.show(item)
+            yield item
+        for thread in threads:
+            thread.start()
+        running = len(threads)
+        while running:
+            try:
+                got = results.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            if got is _DONE:
+                running -= 1
+            elif isinstance(got, BaseException):
+                raise got
+            else:
+                run.show(got)
+                yield got
+    finally:
+        scheduler.stop()  # Ctrl-C or an early break: no new call starts; calls in flight end alone
+        run.close()
+
+
+# -- the async driver: an anyio task group ---------------------------------------------------
+
+
+async def _adrive(scheduler: Scheduler, job: Job, call: Callable[[Any], Awaitable[Any]]) -> BatchItem[Any] | None:
+    flow = item_flow(scheduler, job)
+    outcome: Any = None
+    try:
+        while True:
+            action = flow.send(outcome)
+            if isinstance(action, Wait):
+                await anyio.sleep(action.seconds)
+                outcome = None
+            else:
+                try:
+                    outcome = await call(action.payload)
+                except NeureusError as exc:
+                    outcome = exc
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+async def aiter_run(run: Run, call: Callable[[Any], Awaitable[Any]]) -> AsyncIterator[BatchItem[Any]]:
+    """Items as they finish, from ``concurrency`` tasks in an anyio task group."""
+    scheduler = run.scheduler(contextlib.nullcontext())
+    jobs = iter(run.jobs)
+    send, receive = anyio.create_memory_object_stream[BatchItem[Any]](run.concurrency)
+
+    failures: list[Exception] = []
+
+    async def work(out: Any) -> None:
+        enter_scopes(run.scopes)
+        async with out:
+            try:
+                for job in jobs:  # shared by the tasks: one thread, so no lock is needed
+                    item = await _adrive(scheduler, job, call)
+                    if item is None:
+                        break
+                    run.record(item)
+                    await out.send(item)
+            except Exception as exc:  # a bug, not an item's error: the caller gets it as is,
+                failures.append(exc)  # as from the sync driver, not inside an ExceptionGroup
+                group.cancel_scope.cancel()
+
+    try:
+        for item in run.resumed:
+            run.show(item)
+            yield item
+        async with anyio.create_task_group() as group:
+            for _ in range(run.workers()):
+                group.start_soon(work, send.clone())
+            send.close()
+            async with receive:
+                try:
+                    async for item in receive:
+                        try:
+                            run.show(item)
+                        except Exception as exc:  # from a progress callable: stop the run, raise it as is
+                            failures.append(exc)
+                            group.cancel_scope.cancel()
+                            break
+                        yield item
+                except GeneratorExit:
+                    # The caller closed the iterator (aclosing, break + aclose): stop the
+                    # workers and end quietly, rather than through the task group as an error.
+                    group.cancel_scope.cancel()
+        if failures:
+            raise failures[0]
+    finally:
+        scheduler.stop()
+        send.close()
+        if run.writer is None:
+            run.close()
+        else:  # joining the writer thread blocks: not on the event loop
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(run.close)

@@ -1,0 +1,204 @@
+"""The usage ledger (``client.usage``, ``client.track()``) and the client's spending budget."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from typing import Any
+
+import anyio
+import pytest
+
+from neureus import BudgetExceededError, Usage
+from tests.conftest import MESSAGES, Api
+
+pytestmark = pytest.mark.anyio
+
+PRICED = "claude-opus-4-8"  # 0.015 / 0.075 US dollars per 1k tokens in the emulator's catalog
+
+
+async def test_usage_counts_calls_tokens_and_the_gateways_cost(api: Api) -> None:
+    client = api.client()
+    assert client.usage == Usage()
+    replies = [
+        await api.run(client.ai.chat(MESSAGES, model=PRICED)),
+        await api.run(client.ai.chat(MESSAGES, model=PRICED)),
+        await api.run(client.ai.chat(MESSAGES, model="gpt-4o-mini")),
+    ]
+    await api.run(client.ai.list_models())  # counted as a call, priced at nothing
+    usage = client.usage
+    assert usage.calls == 4 and usage.failed_calls == 0 and usage.retries == 0
+    assert usage.input_tokens == sum(r.input_tokens for r in replies)
+    assert usage.output_tokens == sum(r.output_tokens for r in replies)
+    assert usage.total_tokens == usage.input_tokens + usage.output_tokens
+    assert usage.cost_usd == pytest.approx(sum(r.cost_usd for r in replies)) and usage.cost_usd > 0
+    assert usage.estimated_cost_usd == 0
+    assert set(usage.by_model) == {PRICED, "gpt-4o-mini"}
+    assert usage.by_model[PRICED].calls == 2
+    assert usage.by_model[PRICED].cost_usd == pytest.approx(replies[0].cost_usd + replies[1].cost_usd)
+
+
+async def test_failures_and_retries_are_counted(api: Api) -> None:
+    client = api.client(max_retries=2)
+    api.gateway.queue_error(503)
+    api.gateway.queue_error(429, headers={"retry-after": "0"})
+    await api.run(client.ai.chat(MESSAGES))  # two retries, then success
+    api.gateway.queue_error(400)
+    with pytest.raises(Exception, match="400"):
+        await api.run(client.ai.chat(MESSAGES))
+    usage = client.usage
+    assert (usage.calls, usage.failed_calls, usage.retries) == (2, 1, 2)
+
+
+async def test_client_usage_is_a_snapshot(api: Api) -> None:
+    client = api.client()
+    before = client.usage
+    await api.run(client.ai.chat(MESSAGES))
+    assert before.calls == 0 and client.usage.calls == 1
+
+
+async def test_track_counts_only_what_starts_inside_the_block(api: Api) -> None:
+    client = api.client()
+    await api.run(client.ai.chat(MESSAGES, model=PRICED))
+    with client.track() as outer:
+        reply = await api.run(client.ai.chat(MESSAGES, model=PRICED))
+        with client.track() as inner:
+            await api.run(client.with_options(timeout=5).ai.chat(MESSAGES, model=PRICED))  # a copy shares the ledger
+        assert inner.calls == 1 and outer.calls == 2  # live while the block is open
+    await api.run(client.ai.chat(MESSAGES))
+    assert outer.calls == 2 and inner.calls == 1
+    assert outer.cost_usd == pytest.approx(2 * reply.cost_usd)
+    assert client.usage.calls == 4
+
+
+async def test_a_bulk_runs_worker_calls_count_in_the_scope_that_started_it(api: Api) -> None:
+    client = api.client()
+    other = api.client()
+    with client.track() as usage, other.track() as elsewhere:
+        result = await api.run(client.ai.chat_many(["a", "b", "c", "d"], concurrency=3, progress=False))
+    assert usage.calls == 4 == result.usage.calls
+    assert elsewhere.calls == 0  # another client's scope does not see these calls
+
+
+@pytest.mark.parametrize("flavor", [("async", "asyncio"), ("async", "trio")], ids=["asyncio", "trio"], indirect=True)
+async def test_concurrent_tasks_count_in_the_scope_that_started_them(api: Api) -> None:
+    client = api.client()
+    entered, outsider_done = anyio.Event(), anyio.Event()
+
+    async def outsider() -> None:  # started before the block, runs while it is open
+        await entered.wait()
+        await client.ai.chat(MESSAGES)
+        outsider_done.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(outsider)
+        with client.track() as usage:
+            entered.set()
+            async with anyio.create_task_group() as children:
+                for _ in range(3):
+                    children.start_soon(client.ai.chat, MESSAGES)
+            await outsider_done.wait()
+    assert usage.calls == 3
+    assert client.usage.calls == 4
+
+
+async def test_a_streams_cost_is_estimated_from_cached_catalog_prices(api: Api) -> None:
+    client = api.client()
+    stream = await api.run(client.ai.stream(MESSAGES, model=PRICED))
+    await api.collect(stream)
+    unpriced = client.usage
+    assert unpriced.calls == 1 and unpriced.output_tokens == stream.output_tokens > 0
+    assert unpriced.cost_usd == 0  # no price list fetched yet: nothing to estimate from
+    estimate = await api.run(client.ai.estimate_cost(MESSAGES, model=PRICED))  # caches the prices
+    with client.track() as usage:
+        stream = await api.run(client.ai.stream(MESSAGES, model=PRICED))
+        text = "".join(await api.collect(stream))
+    assert text and usage.calls == 1
+    assert usage.input_tokens == stream.input_tokens and usage.output_tokens == stream.output_tokens
+    expected = stream.input_tokens / 1000 * 0.015 + stream.output_tokens / 1000 * 0.075
+    assert usage.cost_usd == pytest.approx(expected) and usage.estimated_cost_usd == pytest.approx(expected)
+    assert estimate.input_tokens >= 1
+    # The same reply, not streamed, costs what the gateway says; nothing is estimated.
+    with client.track() as plain:
+        await api.run(client.ai.chat(MESSAGES, model=PRICED))
+    assert plain.estimated_cost_usd == 0 and plain.cost_usd > 0
+
+
+async def test_a_stream_closed_before_done_counts_the_call_but_no_tokens(api: Api) -> None:
+    client = api.client()
+    api.gateway.queue_stream(["a", "b", "c"])
+    stream = await api.run(client.ai.stream(MESSAGES))
+    await api.close(stream)
+    assert client.usage.calls == 1 and client.usage.output_tokens == 0
+
+
+async def test_the_client_budget_refuses_a_call_before_sending_it(api: Api) -> None:
+    client = api.client(max_spend_usd=0.0009)
+    await api.run(client.ai.chat(MESSAGES, model=PRICED))  # about 0.00093: the budget is now reached
+    sent = len(api.gateway.requests)
+    with pytest.raises(BudgetExceededError) as caught:
+        await api.run(client.ai.chat(MESSAGES, model=PRICED))
+    assert caught.value.budget_usd == 0.0009 and caught.value.spent_usd >= 0.0009
+    assert "max_spend_usd" in str(caught.value)
+    with pytest.raises(BudgetExceededError):
+        await api.run(client.ai.embeddings("text"))
+    assert len(api.gateway.requests) == sent
+    await api.run(client.ai.list_models())  # free calls still go
+    raised = client.with_options(max_spend_usd=1.0)
+    await api.run(raised.ai.chat(MESSAGES))
+    with pytest.raises(BudgetExceededError):
+        await api.run(client.with_options(max_spend_usd=0).ai.chat(MESSAGES))
+
+
+async def test_a_budgeted_bulk_run_on_a_spent_client_fails_each_item_without_sending(api: Api) -> None:
+    client = api.client(max_spend_usd=0)
+    result = await api.run(client.ai.chat_many(["a", "b"], progress=False))
+    assert all(isinstance(e, BudgetExceededError) for e in result.errors.values()) and len(result.errors) == 2
+    assert api.gateway.requests == []
+
+
+def test_usage_values_copy_pickle_add_and_compare() -> None:
+    a = Usage(calls=2, input_tokens=10, output_tokens=5, cost_usd=0.5, by_model={"m": Usage(calls=2, cost_usd=0.5)})
+    b = Usage(
+        calls=1, failed_calls=1, retries=3, cost_usd=0.25, estimated_cost_usd=0.25, by_model={"n": Usage(calls=1)}
+    )
+    assert pickle.loads(pickle.dumps(a)) == a and copy.deepcopy(a) == a and a.copy() == a
+    total = a + b
+    assert (total.calls, total.failed_calls, total.retries, total.total_tokens) == (3, 1, 3, 15)
+    assert total.cost_usd == 0.75 and total.estimated_cost_usd == 0.25
+    assert set(total.by_model) == {"m", "n"}
+    assert (a + a).by_model["m"].calls == 4
+    assert a != b and a.__eq__(object()) is NotImplemented and a.__add__(1) is NotImplemented
+    assert "calls=2" in repr(a) and "by_model=['m']" in repr(a)
+    a.by_model["m"].calls = 99  # by_model hands out copies
+    assert a.by_model["m"].calls == 2
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # 3.12+ warns about fork() with threads
+def test_a_forked_child_counts_even_if_the_ledger_was_locked_at_fork(gateway: Any) -> None:
+    import os
+    import time
+
+    client = gateway.client()
+    client.ai.chat(MESSAGES)
+    with client._ledger._lock:  # another thread could hold it at the moment of fork()
+        pid = os.fork()
+        if pid == 0:  # the child: would hang forever on the inherited, held lock
+            try:
+                client.ai.chat(MESSAGES)
+                os._exit(0 if client.usage.calls == 2 else 1)
+            finally:
+                os._exit(2)
+    deadline = time.monotonic() + 20
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the child hung on the ledger's lock")
+        time.sleep(0.01)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert client.usage.calls == 1  # the child's call is the child's
