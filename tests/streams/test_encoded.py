@@ -99,7 +99,7 @@ async def test_an_encoded_event_arrives_before_the_body_ends(api: Api, sse_serve
         stream = await api.run(client.ai.stream(MESSAGES))
         iterator = aiter(stream) if api.is_async else iter(stream)
         first = await anext(iterator) if api.is_async else next(iterator)
-        assert first == "first" and script.written == 1
+        assert first == "first" and script.written <= 1  # the rest is still held back
         await api.close(stream)
 
 
