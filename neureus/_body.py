@@ -238,8 +238,9 @@ class BodyReader:
 class StreamDecoder:
     """A stream's raw chunks decoded through its ``content-encoding`` stack, lazily.
 
-    :meth:`pieces` turns one raw chunk into an iterator of decoded pieces of at most
-    64 KiB each, every piece decoded only when asked for: the reader takes the
+    :meth:`pieces` turns one raw chunk into an iterator of decoded pieces of one
+    bounded step each (64 KiB; brotli's limit is soft, about 1.5x that), every piece
+    decoded only when asked for: the reader takes the
     next piece only once it has used the last, so a chunk that inflates to gigabytes is
     never held (the caller caps what it keeps, e.g. one SSE event). Use each iterator up
     before the next call; :meth:`finish` checks, at the end of the body, that every coding
@@ -269,7 +270,7 @@ class StreamDecoder:
             raise _undecodable(exc, self._operation, self._status) from None
 
     def pieces(self, raw: bytes) -> Iterator[bytes]:
-        """The decoded pieces of the next raw chunk, one step each, as they are asked for."""
+        """The decoded pieces of the next raw chunk, a step each, as they are asked for."""
         return self._checked(_decode(self._decoders, 0, raw, False))
 
     def finish(self) -> Iterator[bytes]:

@@ -3,7 +3,7 @@
 :class:`SyncEventSource` and :class:`AsyncEventSource` read an open response one raw chunk
 at a time into the pure :class:`~neureus._sse.SSEDecoder`, so an event is handed on the
 moment it is complete. A compressed body (``content-encoding``) goes through
-:class:`~neureus._body.StreamDecoder` on the way, one decoded piece of at most 64 KiB at
+:class:`~neureus._body.StreamDecoder` on the way, one decoded piece of one step (64 KiB) at
 a time and only while the event queue is empty: httpx's decoders would inflate a whole raw
 chunk at once, and a few KB of ``gzip, gzip`` can inflate to gigabytes (of one endless
 event, or of millions of tiny ones), so neither a piece nor the queue can grow past one
