@@ -103,9 +103,10 @@ async def test_an_encoded_event_arrives_before_the_body_ends(api: Api, sse_serve
         await api.close(stream)
 
 
-async def test_a_corrupt_encoded_stream_is_a_typed_error(api: Api, sse_server: SSEServer) -> None:
-    good = _flushed([token("Hel")], ["gzip"])[0]
-    sse_server.script(Script([good, b"\xff" * 64], headers={"content-encoding": "gzip"}))
+async def _decoding_cause(api: Api, sse_server: SSEServer, parts: list[bytes]) -> APIResponseValidationError:
+    """The cause of the IncompleteStreamError that a gzip stream of ``parts`` ends in,
+    after its one token "Hel"."""
+    sse_server.script(Script(parts, headers={"content-encoding": "gzip"}))
     client = client_on(api, sse_server.url)
     with pytest.raises(IncompleteStreamError) as info:
         with anyio.fail_after(FAIL_SAFE):
@@ -114,6 +115,11 @@ async def test_a_corrupt_encoded_stream_is_a_typed_error(api: Api, sse_server: S
     cause = info.value.__cause__
     assert isinstance(cause, APIResponseValidationError), repr(cause)
     assert "could not be decoded" in str(cause)
+    return cause
+
+
+async def test_a_corrupt_encoded_stream_is_a_typed_error(api: Api, sse_server: SSEServer) -> None:
+    cause = await _decoding_cause(api, sse_server, [_flushed([token("Hel")], ["gzip"])[0], b"\xff" * 64])
     assert not isinstance(cause.__cause__, httpx.DecodingError)
 
 
@@ -135,14 +141,8 @@ async def test_an_undecodable_first_event_is_refused_and_not_retried(
 
 async def test_a_compressed_stream_cut_short_is_incomplete(api: Api, sse_server: SSEServer) -> None:
     # A token, then the body ends with neither "done" nor the gzip trailer.
-    sse_server.script(Script([_flushed([token("Hel")], ["gzip"])[0]], headers={"content-encoding": "gzip"}))
-    client = client_on(api, sse_server.url)
-    with pytest.raises(IncompleteStreamError) as info:
-        with anyio.fail_after(FAIL_SAFE):
-            await api.collect(client.ai.stream(MESSAGES))
-    assert info.value.partial_text == "Hel"
-    cause = info.value.__cause__
-    assert isinstance(cause, APIResponseValidationError) and "ended early" in str(cause), repr(cause)
+    cause = await _decoding_cause(api, sse_server, [_flushed([token("Hel")], ["gzip"])[0]])
+    assert "ended early" in str(cause)
 
 
 # -- the in-process transport (httpx.MockTransport): raw and read bodies --------------
