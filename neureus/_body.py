@@ -4,7 +4,9 @@ Pure: the shells hand raw bytes in as they arrive; :class:`BodyReader` decodes t
 through every listed coding with a bounded output per step and counts what comes out, so
 a 5 KB ``gzip, gzip`` reply that would inflate to 2 GiB stops at the cap having held at
 most the cap plus one step. httpx's own decoders inflate a whole chunk at once, which is
-why non-stream answers are read raw and decoded here.
+why non-stream answers are read raw and decoded here. A stream's raw chunks go through
+:class:`StreamDecoder`, the same decoders handing out one bounded piece at a time, only
+as the SSE decoder asks for it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, Final
 
 from ._exceptions import APIResponseValidationError
 
-__all__ = ["ACCEPT_ENCODING", "BodyReader", "too_large"]
+__all__ = ["ACCEPT_ENCODING", "BodyReader", "StreamDecoder", "too_large"]
 
 _STEP: Final = 64 * 1024  # the most one decoding step may produce
 
@@ -68,6 +70,10 @@ class _Zlib:
             wrapped = data[0] & 0x0F == 8 and ((data[0] << 8) | data[1]) % 31 == 0
             obj = self._obj = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
             self._pending = b""
+        if obj.eof:
+            # Bytes past the end (another gzip member, trailing junk) are ignored, as httpx
+            # does; never handed to zlib, which would keep them all in unused_data.
+            return
         try:
             out = obj.decompress(data, _STEP)
             while True:
@@ -130,6 +136,39 @@ def _decoder(name: str) -> _Zlib | _Brotli | None:
     raise _Undecodable(f"unknown content-encoding {name!r}")
 
 
+def _stack(content_encoding: str) -> list[_Zlib | _Brotli]:
+    """The decoders of a ``content-encoding`` header, in the order to apply them."""
+    decoders: list[_Zlib | _Brotli] = []
+    # The header lists codings in the order they were applied: undo the last first.
+    for name in reversed(content_encoding.lower().split(",")):
+        decoder = _decoder(name.strip())
+        if decoder is not None:
+            decoders.append(decoder)
+    return decoders
+
+
+def _decode(decoders: list[_Zlib | _Brotli], level: int, data: bytes, final: bool) -> Iterator[bytes]:
+    """``data`` through ``decoders[level:]``, lazily: pieces of at most one step each, every
+    step taken only when the next piece is asked for (``final``: the body ended)."""
+    if level == len(decoders):
+        if data:
+            yield data
+        return
+    decoder = decoders[level]
+    if data:
+        for out in decoder.push(data):
+            yield from _decode(decoders, level + 1, out, False)
+    if final:
+        for out in decoder.finish():
+            yield from _decode(decoders, level + 1, out, False)
+        yield from _decode(decoders, level + 1, b"", True)
+
+
+def _undecodable(exc: _Undecodable, operation: str, status: int) -> APIResponseValidationError:
+    where = f"{operation}: " if operation else ""
+    return APIResponseValidationError(f"{where}the gateway's answer could not be decoded ({exc}).", status_code=status)
+
+
 def too_large(limit: int, operation: str = "") -> APIResponseValidationError:
     """The error for a body past ``max_response_bytes``."""
     where = f"{operation}: " if operation else ""
@@ -158,23 +197,10 @@ class BodyReader:
         self._parts: list[bytes] = []
         self._size = 0
         self._raw = 0
-        decoders: list[_Zlib | _Brotli] = []
-        if content_encoding:
-            try:
-                # The header lists codings in the order they were applied: undo the last first.
-                for name in reversed(content_encoding.lower().split(",")):
-                    decoder = _decoder(name.strip())
-                    if decoder is not None:
-                        decoders.append(decoder)
-            except _Undecodable as exc:
-                raise self._undecodable(exc) from None
-        self._decoders = decoders
-
-    def _undecodable(self, exc: _Undecodable) -> APIResponseValidationError:
-        where = f"{self._operation}: " if self._operation else ""
-        return APIResponseValidationError(
-            f"{where}the gateway's answer could not be decoded ({exc}).", status_code=self._status
-        )
+        try:
+            self._decoders = _stack(content_encoding) if content_encoding else []
+        except _Undecodable as exc:
+            raise _undecodable(exc, operation, status) from None
 
     def _take(self, out: bytes) -> None:
         self._size += len(out)
@@ -182,19 +208,12 @@ class BodyReader:
             raise too_large(self._limit, self._operation)
         self._parts.append(out)
 
-    def _through(self, level: int, data: bytes, final: bool) -> None:
-        if level == len(self._decoders):
-            if data:
-                self._take(data)
-            return
-        decoder = self._decoders[level]
-        if data:
-            for out in decoder.push(data):
-                self._through(level + 1, out, False)
-        if final:
-            for out in decoder.finish():
-                self._through(level + 1, out, False)
-            self._through(level + 1, b"", True)
+    def _through(self, raw: bytes, final: bool) -> None:
+        try:
+            for out in _decode(self._decoders, 0, raw, final):
+                self._take(out)
+        except _Undecodable as exc:
+            raise _undecodable(exc, self._operation, self._status) from None
 
     def feed(self, raw: bytes) -> None:
         """Take the next raw bytes of the body."""
@@ -206,17 +225,54 @@ class BodyReader:
         self._raw += len(raw)
         if self._raw > 2 * self._limit + 65536:
             raise too_large(self._limit, self._operation)
-        try:
-            self._through(0, raw, False)
-        except _Undecodable as exc:
-            raise self._undecodable(exc) from None
+        self._through(raw, False)
 
     def finish(self) -> bytes:
         """The whole decoded body (checks that every coding ended properly)."""
         if self._decoders:
-            try:
-                self._through(0, b"", True)
-            except _Undecodable as exc:
-                raise self._undecodable(exc) from None
+            self._through(b"", True)
         parts = self._parts
         return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+class StreamDecoder:
+    """A stream's raw chunks decoded through its ``content-encoding`` stack, lazily.
+
+    :meth:`pieces` turns one raw chunk into an iterator of decoded pieces of one
+    bounded step each (64 KiB; brotli's limit is soft, about 1.5x that), every piece
+    decoded only when asked for: the reader takes the
+    next piece only once it has used the last, so a chunk that inflates to gigabytes is
+    never held (the caller caps what it keeps, e.g. one SSE event). Use each iterator up
+    before the next call; :meth:`finish` checks, at the end of the body, that every coding
+    ended. Both raise :class:`~neureus.APIResponseValidationError` for a body that cannot
+    be decoded, as does the constructor for a coding it cannot decode.
+    """
+
+    __slots__ = ("_decoders", "_operation", "_status")
+
+    def __init__(self, content_encoding: str, operation: str = "", status: int = 200) -> None:
+        self._operation = operation
+        self._status = status
+        try:
+            self._decoders = _stack(content_encoding)
+        except _Undecodable as exc:
+            raise _undecodable(exc, operation, status) from None
+
+    @property
+    def identity(self) -> bool:
+        """Whether the stack is empty (``identity``): raw bytes are the decoded bytes."""
+        return not self._decoders
+
+    def _checked(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        try:
+            yield from pieces
+        except _Undecodable as exc:
+            raise _undecodable(exc, self._operation, self._status) from None
+
+    def pieces(self, raw: bytes) -> Iterator[bytes]:
+        """The decoded pieces of the next raw chunk, a step each, as they are asked for."""
+        return self._checked(_decode(self._decoders, 0, raw, False))
+
+    def finish(self) -> Iterator[bytes]:
+        """The last decoded pieces, once the body has ended (raises if a coding did not)."""
+        return self._checked(_decode(self._decoders, 0, b"", True))

@@ -1,15 +1,22 @@
 """The pull helpers of a stream: an open response's bytes in, one outcome out.
 
-:class:`SyncEventSource` and :class:`AsyncEventSource` read an open response one chunk at
-a time into the pure :class:`~neureus._sse.SSEDecoder`, so an event is handed on the
-moment it is complete. :meth:`~SyncEventSource.pull` answers one *outcome* for
+:class:`SyncEventSource` and :class:`AsyncEventSource` read an open response one raw chunk
+at a time into the pure :class:`~neureus._sse.SSEDecoder`, so an event is handed on the
+moment it is complete. A compressed body (``content-encoding``) goes through
+:class:`~neureus._body.StreamDecoder` on the way, one decoded piece of one step (64 KiB) at
+a time and only while the event queue is empty: httpx's decoders would inflate a whole raw
+chunk at once, and a few KB of ``gzip, gzip`` can inflate to gigabytes (of one endless
+event, or of millions of tiny ones), so neither a piece nor the queue can grow past one
+step of decoding. An identity body skips the decoder: its raw chunks are fed as they are.
+
+:meth:`~SyncEventSource.pull` answers one *outcome* for
 :meth:`neureus._stream_state.StreamState.consume`: the next event, ``None`` at the end of
 the body, or the SDK error that stopped it (returned, never raised): a translated
 transport error, an :class:`~neureus.APITimeoutError` once the call's deadline
-(``read_by``) has passed, or the decoder's :class:`~neureus.APIResponseValidationError`
-for an event past ``max_response_bytes``.
+(``read_by``) has passed, or an :class:`~neureus.APIResponseValidationError` for an event
+past ``max_response_bytes`` or a body its ``content-encoding`` cannot decode.
 
-The deadline is watched between chunks, so keep-alive comments (which complete no event)
+The deadline is watched between chunks (and decoded pieces), so keep-alive comments (which complete no event)
 cannot hold a pull past it; the async pull also runs inside a cancel scope that ends at the
 deadline, so a silent stall cannot either. A sync pull cannot be interrupted mid-read: a
 silent stall there ends at the per-read timeout, which the request flow clipped to what
@@ -29,6 +36,7 @@ import anyio
 import httpx
 from httpx_sse import ServerSentEvent
 
+from ._body import _STEP, StreamDecoder
 from ._exceptions import APIResponseValidationError, translate_transport_error
 from ._sse import SSEDecoder
 from ._stream_state import END, Outcome, deadline_passed
@@ -47,8 +55,14 @@ class _More(enum.Enum):
 _MORE: Final = _More.MORE
 
 
+def _refuse(error: APIResponseValidationError) -> Iterator[bytes]:
+    """Pieces that raise ``error`` when asked for: a coding the stream cannot decode."""
+    raise error
+    yield b""  # pragma: no cover - makes this a generator
+
+
 class _EventSourceBase:
-    __slots__ = ("_chunks", "_decoder", "_ended", "_queue", "read_by", "response")
+    __slots__ = ("_body", "_chunks", "_decoder", "_ended", "_pieces", "_queue", "read_by", "response")
 
     _chunks: Any
 
@@ -61,7 +75,26 @@ class _EventSourceBase:
         self._decoder = SSEDecoder(max_event_bytes)
         self._queue: deque[ServerSentEvent] = deque()
         self._ended = False
-        self._chunks = self._byte_iterator(response)
+        self._body: StreamDecoder | None = None
+        """The codings still to undo (None: identity, or the body has ended)."""
+        self._pieces: Iterator[bytes] | None = None
+        """The decoded pieces of the last raw chunk not yet fed to the SSE decoder."""
+        if response.is_stream_consumed:
+            # An in-memory transport hands a bytes body over already read, and decoded.
+            self._chunks = self._byte_iterator(response)
+            return
+        self._chunks = self._raw_iterator(response)
+        encoding = response.headers.get("content-encoding")
+        if encoding:
+            try:
+                body = StreamDecoder(encoding, status=response.status_code)
+            except APIResponseValidationError as exc:
+                self._pieces = _refuse(exc)  # answered by the first pull, before any read
+            else:
+                self._body = None if body.identity else body
+
+    def _raw_iterator(self, response: httpx.Response) -> Any:
+        raise NotImplementedError
 
     def _byte_iterator(self, response: httpx.Response) -> Any:
         raise NotImplementedError
@@ -70,12 +103,36 @@ class _EventSourceBase:
         """Put an event back, to be pulled first (the first event, read while opening)."""
         self._queue.appendleft(event)
 
+    def _hand_on(self, events: list[ServerSentEvent]) -> ServerSentEvent:
+        # A pull reads only once the queue is empty: hand the first on, keep the rest.
+        if len(events) > 1:
+            self._queue.extend(events[1:])
+        return events[0]
+
+    def _no_event(self) -> Outcome | _More:
+        if self._ended:
+            return END
+        read_by = self.read_by
+        if read_by is not None and time.monotonic() > read_by:
+            self._ended = True
+            return deadline_passed()
+        return _MORE
+
     def _take(self, chunk: bytes | httpx.HTTPError | None) -> Outcome | _More:
         """One read's result (bytes, the end of the body, or httpx's error) as an outcome."""
         try:
             if type(chunk) is bytes:
+                body = self._body
+                if body is not None:
+                    self._pieces = body.pieces(chunk)
+                    return self._drain()
                 events = self._decoder.feed(chunk)
             elif chunk is None:
+                body = self._body
+                if body is not None:  # the codings' ends first (see _drain)
+                    self._body = None
+                    self._pieces = body.finish()
+                    return self._drain()
                 self._ended = True
                 events = self._decoder.flush()
             else:
@@ -86,17 +143,35 @@ class _EventSourceBase:
             self._ended = True
             return exc
         if events:
-            # A pull reads only once the queue is empty: hand the first on, keep the rest.
-            if len(events) > 1:
-                self._queue.extend(events[1:])
-            return events[0]
-        if self._ended:
-            return END
+            return self._hand_on(events)
+        return self._no_event()
+
+    def _drain(self) -> Outcome | _More:
+        """Feed the pending decoded pieces, one at a time, until one completes an event (the
+        rest wait for the next pull: decoding goes no further than the caller reads)."""
+        pieces = self._pieces
+        assert pieces is not None
+        decoder = self._decoder
         read_by = self.read_by
-        if read_by is not None and time.monotonic() > read_by:
+        try:
+            for piece in pieces:
+                events = decoder.feed(piece)
+                if events:
+                    return self._hand_on(events)
+                # A bomb of keep-alive comments completes no event: watch the clock per piece.
+                if read_by is not None and time.monotonic() > read_by:
+                    self._ended = True
+                    return deadline_passed()
+            self._pieces = None
+            if self._body is None and not self._ended:  # those were the codings' last pieces
+                self._ended = True
+                events = decoder.flush()
+                if events:
+                    return self._hand_on(events)
+        except APIResponseValidationError as exc:
             self._ended = True
-            return deadline_passed()
-        return _MORE
+            return exc
+        return self._no_event()
 
 
 class SyncEventSource(_EventSourceBase):
@@ -104,8 +179,11 @@ class SyncEventSource(_EventSourceBase):
 
     __slots__ = ()
 
+    def _raw_iterator(self, response: httpx.Response) -> Iterator[bytes]:
+        return response.iter_raw()
+
     def _byte_iterator(self, response: httpx.Response) -> Iterator[bytes]:
-        return response.iter_bytes()
+        return response.iter_bytes(_STEP)
 
     def pull(self) -> Outcome:
         """The next outcome (see the module docstring)."""
@@ -113,11 +191,14 @@ class SyncEventSource(_EventSourceBase):
         if queue:
             return queue.popleft()
         while not self._ended:
-            try:
-                chunk: bytes | httpx.HTTPError | None = next(self._chunks, None)
-            except httpx.HTTPError as exc:
-                chunk = exc
-            outcome = self._take(chunk)
+            if self._pieces is not None:
+                outcome = self._drain()
+            else:
+                try:
+                    chunk: bytes | httpx.HTTPError | None = next(self._chunks, None)
+                except httpx.HTTPError as exc:
+                    chunk = exc
+                outcome = self._take(chunk)
             if outcome is not _MORE:
                 return outcome
         return END
@@ -133,8 +214,11 @@ class AsyncEventSource(_EventSourceBase):
 
     __slots__ = ()
 
+    def _raw_iterator(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        return response.aiter_raw()
+
     def _byte_iterator(self, response: httpx.Response) -> AsyncIterator[bytes]:
-        return response.aiter_bytes()
+        return response.aiter_bytes(_STEP)
 
     async def pull(self, _watched: bool = False) -> Outcome:
         """The next outcome (see the module docstring); within the deadline, if any."""
@@ -148,11 +232,14 @@ class AsyncEventSource(_EventSourceBase):
             self._ended = True
             return deadline_passed()
         while not self._ended:
-            try:
-                chunk: bytes | httpx.HTTPError | None = await anext(self._chunks, None)
-            except httpx.HTTPError as exc:
-                chunk = exc
-            outcome = self._take(chunk)
+            if self._pieces is not None:
+                outcome = self._drain()
+            else:
+                try:
+                    chunk: bytes | httpx.HTTPError | None = await anext(self._chunks, None)
+                except httpx.HTTPError as exc:
+                    chunk = exc
+                outcome = self._take(chunk)
             if outcome is not _MORE:
                 return outcome
         return END

@@ -48,6 +48,7 @@ class Script:
     hold: float = 0.0
     hold_bytes: bytes = b": ping\n\n"
     hold_every: float = 0.05
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
     # filled in by the server
     closed_early: bool = False
     hold_writes: int = 0
@@ -129,7 +130,9 @@ class SSEServer:
                 script = self._script.popleft() if self._script else Script([token("hi"), done()])
             head = (
                 f"HTTP/1.1 {script.status} OK\r\ncontent-type: {script.content_type}\r\n"
-                "transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+                "transfer-encoding: chunked\r\nconnection: close\r\n"
+                + "".join(f"{name}: {value}\r\n" for name, value in script.headers.items())
+                + "\r\n"
             )
             sock.sendall(head.encode())
             for part in script.parts:
