@@ -82,7 +82,7 @@ def run_cells(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *sources: str) ->
 def test_display_stream_as_a_cells_last_line_shows_the_reply_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    setup, last_line, assigned, later, free = run_cells(
+    _setup, last_line, assigned, later, free = run_cells(
         tmp_path,
         monkeypatch,
         "from neureus import display_stream\n"
