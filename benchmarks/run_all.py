@@ -30,6 +30,7 @@ BENCHES = [
     ("chat_inprocess", "bench_chat_inprocess.py"),
     ("chat_loopback", "bench_chat_loopback.py"),
     ("concurrency", "bench_concurrency.py"),
+    ("emulator", "bench_emulator.py"),
     ("preprocess", "bench_preprocess.py"),  # another engineer's; included when present
 ]
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import queue
 import socket
 import sys
 import threading
@@ -167,19 +168,51 @@ class _Server(ThreadingHTTPServer):
     # socketserver's default of 5 makes a burst of new connections wait for SYN retries.
     request_queue_size = 128
 
+    def __init__(self, address: tuple[str, int], gateway: FakeGateway, verbose: bool) -> None:
+        self.gateway = gateway
+        self.verbose = verbose
+        # Connections go to worker threads that are reused: a burst of new connections
+        # does not pay one thread start (and its handshake with this thread) each.
+        self._jobs: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
+        self._workers_lock = threading.Lock()
+        self._idle_workers = 0
+        self._workers = 0
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._workers_lock:
+            if self._idle_workers:
+                self._idle_workers -= 1
+                start = False
+            else:
+                self._workers += 1
+                start = True
+        self._jobs.put((request, client_address))
+        if start:
+            threading.Thread(target=self._work, name="neureus-emulator-connection", daemon=True).start()
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            self.process_request_thread(*job)  # handles and closes the connection
+            with self._workers_lock:
+                self._idle_workers += 1
+
+    def server_close(self) -> None:
+        super().server_close()
+        # Release the parked workers (a test suite starts many servers; none may leak threads).
+        with self._workers_lock:
+            workers, self._workers = self._workers, 0
+        for _ in range(workers):
+            self._jobs.put(None)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A last guard for a client that vanished at a moment the handler does not cover
         # (during setup or finish); anything else is a real bug and keeps its traceback.
         if isinstance(sys.exc_info()[1], _GONE):
             return
         super().handle_error(request, client_address)
-
-    def __init__(self, address: tuple[str, int], gateway: FakeGateway, verbose: bool) -> None:
-        self.gateway = gateway
-        self.verbose = verbose
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
 
 
 class EmulatorServer:

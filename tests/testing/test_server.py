@@ -81,17 +81,19 @@ from neureus.testing import _server  # noqa: E402
 CHAT_BODY = b'{"messages": [{"role": "user", "content": "Hello"}], "stream": true}'
 
 
-def handler_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if "process_request_thread" in t.name]
+def connection_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "neureus-emulator-connection"]
 
 
-def wait_for_handlers_to_end(before: set[threading.Thread]) -> None:
-    # Bounded: a handler that never ends fails the test instead of hanging it.
+def wait_until_idle(server: EmulatorServer) -> None:
+    """Until every connection the server accepted is handled and closed (bounded: 5 s)."""
+    inner = server._server
     for _ in range(500):
-        if not [t for t in handler_threads() if t not in before]:
-            return
+        with inner._workers_lock:
+            if inner._idle_workers == inner._workers:
+                return
         time.sleep(0.01)
-    raise AssertionError("the emulator's connection threads did not end within 5 s")
+    raise AssertionError("the emulator's connections were not done within 5 s")
 
 
 def reset(sock: socket.socket) -> None:
@@ -133,14 +135,13 @@ def test_sets_tcp_nodelay_on_every_connection(monkeypatch: pytest.MonkeyPatch) -
         original(self)
 
     monkeypatch.setattr(_server._Handler, "finish", finish)
-    before = set(handler_threads())
     with EmulatorServer(FakeGateway()) as server:
         with Neureus(api_key="nru_local_0123456789", base_url=server.base_url) as client:
             client.ai.list_models()
             assert list(client.ai.stream(MESSAGES))
         with httpx.Client() as other:
             other.get(server.base_url + "/ai/models", headers={"authorization": "Bearer k"})
-        wait_for_handlers_to_end(before)
+        wait_until_idle(server)
     assert seen and all(seen), seen
 
 
@@ -186,7 +187,6 @@ def test_a_burst_of_new_connections_is_queued_not_dropped() -> None:
 
 def test_quiet_when_a_client_stops_reading_a_stream_early(capsys: pytest.CaptureFixture[str]) -> None:
     gateway = FakeGateway()
-    before = set(handler_threads())
     with EmulatorServer(gateway) as server:
         for delay in (0.0, 0.005):
             gateway.queue_stream([f"token {i} " * 50 for i in range(300)], delay=delay)
@@ -207,7 +207,7 @@ def test_quiet_when_a_client_stops_reading_a_stream_early(capsys: pytest.Capture
             sock.sendall(raw_request(b"GET /ai/models HTTP/1.1"))
             assert read_answer(sock, whole=True).startswith(b"HTTP/1.1 200")
             reset(sock)
-        wait_for_handlers_to_end(before)
+        wait_until_idle(server)
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
 
@@ -219,7 +219,6 @@ def test_quiet_when_a_client_stops_reading_a_stream_early(capsys: pytest.Capture
 )
 def test_a_malformed_content_length_gets_a_400(length: bytes, capsys: pytest.CaptureFixture[str]) -> None:
     gateway = FakeGateway()
-    before = set(handler_threads())
     with EmulatorServer(gateway) as server:
         with contextlib.closing(socket.create_connection((server.host, server.port), timeout=5)) as sock:
             sock.sendall(raw_request(b"POST /ai/chat HTTP/1.1\r\ncontent-length: " + length, CHAT_BODY))
@@ -227,7 +226,7 @@ def test_a_malformed_content_length_gets_a_400(length: bytes, capsys: pytest.Cap
             rest = b""
             while chunk := sock.recv(65536):  # the server closes the connection after it
                 rest += chunk
-        wait_for_handlers_to_end(before)
+        wait_until_idle(server)
         # The emulator still serves afterwards.
         with Neureus(api_key="nru_local_0123456789", base_url=server.base_url) as client:
             assert client.ai.chat(MESSAGES).text
@@ -245,3 +244,18 @@ def test_a_chunked_request_body_is_refused_not_misread(capsys: pytest.CaptureFix
             sock.sendall(raw_request(b"POST /ai/chat HTTP/1.1\r\ntransfer-encoding: chunked", chunked))
             assert read_answer(sock).startswith(b"HTTP/1.1 411 ")
     assert capsys.readouterr().err == ""
+
+
+def test_connection_threads_are_reused_and_released_on_stop() -> None:
+    before = set(connection_threads())
+    with EmulatorServer(FakeGateway()) as server:
+        for _ in range(5):  # one connection after another: one worker serves them all
+            with Neureus(api_key="nru_local_0123456789", base_url=server.base_url) as client:
+                assert client.ai.chat(MESSAGES).text
+            wait_until_idle(server)
+        assert len(set(connection_threads()) - before) == 1
+    for _ in range(500):  # stop() releases the parked workers: a test suite leaks no thread
+        if not set(connection_threads()) - before:
+            break
+        time.sleep(0.01)
+    assert not set(connection_threads()) - before
