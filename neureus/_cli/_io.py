@@ -14,7 +14,9 @@ import sys
 from collections.abc import Collection, Sequence
 from typing import Any, TypeAlias
 
-__all__ = ["SECRETS", "Commands", "UsageError", "print_json", "read_prompt", "read_secret", "table"]
+from ._terminal import is_terminal, strip_escapes
+
+__all__ = ["SECRETS", "Commands", "UsageError", "print_json", "read_prompt", "read_secret", "table", "write_text"]
 
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 """What ``add_subparsers`` returns; each command module registers its commands on it."""
@@ -57,6 +59,12 @@ def read_prompt() -> str:
     if not text:
         raise UsageError("no prompt: stdin was empty")
     return text
+
+
+def write_text(text: str) -> None:
+    """Human output on stdout; on a terminal, without escape sequences (the text may be the server's)."""
+    sys.stdout.write(strip_escapes(text) if is_terminal(sys.stdout) else text)
+    sys.stdout.flush()
 
 
 def print_json(data: Any) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .._config import is_loopback_host
-from ._io import Commands, UsageError, print_json
+from ._io import Commands, UsageError, print_json, write_text
 
 __all__ = ["EMULATOR_API_KEY", "add_commands"]
 
@@ -98,13 +98,13 @@ def preprocess(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"messages": result.messages, "stats": result.stats.model_dump(mode="json")})
         return 0
+    shown: list[str] = []
     for message in result.messages:
         role = str(message.get("role"))
         lines = str(message.get("content", "")).split("\n")
-        print(f"{role + ':':<11}{lines[0]}")
-        for line in lines[1:]:
-            print(f"{'':<11}{line}".rstrip())
-    print(f"\n{result.stats}")
+        shown.append(f"{role + ':':<11}{lines[0]}")
+        shown.extend(f"{'':<11}{line}".rstrip() for line in lines[1:])
+    write_text("\n".join([*shown, "", str(result.stats), ""]))
     return 0
 
 
