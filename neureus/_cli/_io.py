@@ -16,7 +16,17 @@ from typing import Any, TypeAlias
 
 from ._terminal import is_terminal, strip_escapes
 
-__all__ = ["SECRETS", "Commands", "UsageError", "print_json", "read_prompt", "read_secret", "table", "write_text"]
+__all__ = [
+    "SECRETS",
+    "Commands",
+    "UsageError",
+    "count",
+    "print_json",
+    "read_prompt",
+    "read_secret",
+    "table",
+    "write_text",
+]
 
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 """What ``add_subparsers`` returns; each command module registers its commands on it."""
@@ -27,6 +37,17 @@ SECRETS: list[str] = []
 
 class UsageError(Exception):
     """Bad input from the user: one line on stderr, exit code 2."""
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number, 0 or more (``--max-retries``, ``--keep-turns``, ...)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {value}")
+    return value
 
 
 def read_secret(what: str) -> str:

@@ -29,7 +29,7 @@ from .._exceptions import (
 from .._redact import redact_text
 from .._version import __version__
 from . import _gateway, _local
-from ._io import SECRETS, Commands, UsageError
+from ._io import SECRETS, Commands, UsageError, count
 from ._terminal import strip_escapes
 
 __all__ = ["build_parser", "main"]
@@ -56,7 +56,7 @@ def _add_global_options(parser: argparse.ArgumentParser, *, subcommand: bool) ->
     group.add_argument(
         "--max-retries",
         metavar="N",
-        type=_retries,
+        type=count,
         default=default(None),
         help="retries on network errors, timeouts, 408, 409, 429 and 5xx",
     )
@@ -69,16 +69,6 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
     if not value > 0 or value == float("inf"):  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be a number of seconds above 0: {text!r}")
-    return value
-
-
-def _retries(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more: {value}")
     return value
 
 
