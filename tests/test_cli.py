@@ -545,6 +545,16 @@ def test_piped_output_keeps_the_text_as_sent(server: EmulatorServer, gateway: Fa
     assert proc.stdout.decode() == HOSTILE + "\n"  # a pipe or a file gets exactly what the model said
 
 
+def test_json_output_carries_no_raw_control_character(server: EmulatorServer, gateway: FakeGateway) -> None:
+    gateway.queue_stream(["a\x1b[2J", "\x9b31m\x7fb é"])
+    proc = subprocess.run(
+        [sys.executable, "-m", "neureus", "--json", "chat", "hi"], capture_output=True, env=cli_env(server), timeout=60
+    )
+    text = proc.stdout.decode()
+    assert proc.returncode == 0 and not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f]", text)
+    assert json.loads(text)["text"] == "a\x1b[2J\x9b31m\x7fb é"  # the same value, escaped
+
+
 def test_server_text_in_an_error_line_loses_its_escapes(server: EmulatorServer, gateway: FakeGateway) -> None:
     gateway.queue_error(400, {"error": "bad \x1b]52;c;cm0gLXJmIH4=\x07request\x1b[2J"})
     proc = run("models", server=server)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import re
 import sys
 from collections.abc import Collection, Sequence
 from typing import Any, TypeAlias
@@ -88,9 +89,17 @@ def write_text(text: str) -> None:
     sys.stdout.flush()
 
 
+_UNESCAPED_CONTROLS = re.compile("[\x7f-\x9f]")
+
+
 def print_json(data: Any) -> None:
-    """Machine output: one JSON document on stdout."""
-    print(json.dumps(data, indent=2, ensure_ascii=False))
+    """Machine output: one JSON document on stdout, with no raw control character in it.
+
+    ``json.dumps`` escapes only the C0 controls; DEL and the C1 controls (``\\x9b`` is an
+    8-bit CSI) are escaped here too, which keeps the same JSON value.
+    """
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    print(_UNESCAPED_CONTROLS.sub(lambda found: f"\\u{ord(found.group()):04x}", text))
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Collection[int] = ()) -> str:
