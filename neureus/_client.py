@@ -15,7 +15,16 @@ from urllib.request import getproxies
 import httpx
 
 from ._ai import AI, AsyncAI
-from ._config import DEFAULT_LIMITS, DEFAULT_MAX_RESPONSE_BYTES, NOT_GIVEN, ClientConfig, NotGiven, resolve_config
+from ._body import ACCEPT_ENCODING
+from ._config import (
+    DEFAULT_LIMITS,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    NOT_GIVEN,
+    ClientConfig,
+    NotGiven,
+    is_loopback_host,
+    resolve_config,
+)
 from ._exceptions import ConfigurationError
 from ._logs import configure_from_env
 from ._redact import redact_key
@@ -33,6 +42,7 @@ class _ClientBase(Generic[_HttpT]):
     _config: ClientConfig
     _http: _HttpT
     _owns_http: bool
+    _key_passed: bool
 
     def __init__(
         self,
@@ -73,17 +83,41 @@ class _ClientBase(Generic[_HttpT]):
             has_http_client=http_client is not None,
         )
         if http_client is None:
-            # Without proxy settings in the environment, the pool (httpcore, the TLS context)
-            # is built on the first request, not here: it costs more than importing the SDK.
-            # With them, no custom transport, so that httpx honours them as usual.
-            transport = None if getproxies() else lazy_transport(self._http_class is httpx.AsyncClient, DEFAULT_LIMITS)
             http_client = self._http_class(
-                timeout=config.timeout, limits=DEFAULT_LIMITS, follow_redirects=False, transport=transport
+                timeout=config.timeout,
+                limits=DEFAULT_LIMITS,
+                follow_redirects=False,
+                headers={"accept-encoding": ACCEPT_ENCODING},
+                **_own_pool(self._http_class is httpx.AsyncClient, config.base_url),
             )
             owns = True
         else:
             owns = False
         self._setup(config, http_client, owns)
+        self._key_passed = api_key is not None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A client pickles to its configuration (multiprocessing, Ray, Spark), never to its
+        # pool. The key travels only if it was passed as api_key=; otherwise the copy reads
+        # NEUREUS_API_KEY where it lands. A caller-owned http_client does not travel: the
+        # copy makes its own pool (with httpx's default timeout unless one was given).
+        config = self._config
+        options: dict[str, Any] = {
+            "api_key": config.api_key if self._key_passed else None,
+            "base_url": config.base_url,
+            "max_retries": config.max_retries,
+            "default_headers": dict(config.default_headers) or None,
+            "surface": config.surface,
+            "deadline": config.deadline,
+            "allow_insecure_http": config.allow_insecure_http,
+            "retry_policy": config.retry_policy,
+            "max_response_bytes": config.max_response_bytes,
+            "max_spend_usd": config.max_spend_usd,
+            "hooks": config.hooks or None,
+        }
+        if config.timeout is not None:
+            options["timeout"] = config.timeout
+        return _unpickle_client, (type(self), options)
 
     def _setup(self, config: ClientConfig, http: _HttpT, owns_http: bool) -> None:
         self._config = config
@@ -170,6 +204,7 @@ class _ClientBase(Generic[_HttpT]):
         }
         clone = object.__new__(type(self))
         clone._setup(self._config.replace(**changes), self._http, False)
+        clone._key_passed = self._key_passed or "api_key" in changes
         return clone
 
     def __repr__(self) -> str:
@@ -178,6 +213,39 @@ class _ClientBase(Generic[_HttpT]):
             f"api_key={redact_key(self._config.api_key)!r}, max_retries={self._config.max_retries}, "
             f"timeout={self.timeout!r})"
         )
+
+
+def _unpickle_client(cls: type[_ClientT], options: dict[str, Any]) -> _ClientT:
+    return cls(**options)
+
+
+# Loopback names that never go through a proxy (API.md, "Secrets, everywhere").
+_LOOPBACK_PATTERNS = ("all://localhost", "all://127.0.0.1", "all://[::1]")
+
+
+def _own_pool(asynchronous: bool, base_url: str) -> dict[str, Any]:
+    """The transport (and proxy mounts) of a client-owned pool.
+
+    Every transport is the SDK's lazy one (built on the first request: httpcore and the
+    TLS context cost more than importing the SDK; fork-safe; deadline-bound). Proxies from
+    the environment are mounted as httpx would, except that loopback hosts always go direct:
+    a key sent over plain http:// to 127.0.0.1 must not travel to a proxy.
+    """
+    transport = lazy_transport(asynchronous, DEFAULT_LIMITS)
+    if not getproxies():
+        return {"transport": transport}
+    from httpx._utils import get_environment_proxies  # httpx's own reading of *_PROXY/NO_PROXY
+
+    mounts: dict[str, Any] = {
+        pattern: None if proxy is None else lazy_transport(asynchronous, DEFAULT_LIMITS, proxy)
+        for pattern, proxy in get_environment_proxies().items()
+    }
+    host = httpx.URL(base_url).host
+    loopback = list(_LOOPBACK_PATTERNS)
+    if is_loopback_host(host):
+        loopback.append(f"all://[{host}]" if ":" in host else f"all://{host}")
+    mounts.update(dict.fromkeys(loopback))  # None: the client's own, direct transport
+    return {"transport": transport, "mounts": mounts}
 
 
 class Neureus(_ClientBase[httpx.Client]):

@@ -353,6 +353,8 @@ def make_status_error(
     if detail:
         message += f": {detail}"
     message += _HINTS.get(status_code, "")
+    if 300 <= status_code < 400 and headers.get("location"):
+        message += f" (a redirect to {headers['location']}, not followed)"
     if request_id:
         message += f" (request id: {request_id})"
     message = redact_text(message, secrets)

@@ -27,7 +27,10 @@ from ._exceptions import (
     APIError,
     APIResponseValidationError,
     APITimeoutError,
+    InvalidRequestError,
+    NeureusError,
     make_status_error,
+    translate_transport_error,
 )
 from ._logs import logger
 from ._record import Record
@@ -37,12 +40,14 @@ from ._wire import RequestSpec
 __all__ = [
     "Action",
     "CloseResponse",
+    "Failed",
     "FlowResult",
     "PullFirstEvent",
     "RetryPolicy",
     "SendRequest",
     "Sleep",
     "clip_timeout",
+    "failure_from",
     "request_flow",
 ]
 
@@ -91,8 +96,63 @@ class CloseResponse(Record):
         self.response = response
 
 
+class Failed(Record):
+    """A request that got no answer.
+
+    ``unsent``: it surely never reached the server (the connection was never made), so even
+    a call that must not run twice may be retried. ``final``: retrying cannot help (a TLS
+    certificate the system does not trust).
+    """
+
+    __slots__ = ("error", "final", "unsent")
+
+    def __init__(self, error: APIConnectionError, *, unsent: bool = False, final: bool = False) -> None:
+        self.error = error
+        self.unsent = unsent
+        self.final = final
+
+
+def _certificate_failure(exc: BaseException) -> BaseException | None:
+    import ssl
+
+    seen = 0
+    cause: BaseException | None = exc
+    while cause is not None and seen < 8:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+        seen += 1
+    return None
+
+
+def failure_from(exc: BaseException) -> Failed | NeureusError:
+    """Classify an exception raised while sending or reading (the shells call this).
+
+    A header h11 refuses, or a non-ASCII one, is a local mistake, not a connection error;
+    its text may quote the header, so it is not repeated.
+    """
+    if isinstance(exc, (httpx.LocalProtocolError, UnicodeEncodeError)):
+        return InvalidRequestError(
+            "A header of this request cannot be sent over HTTP (it holds a control or non-ASCII "
+            "character): check api_key, surface, default_headers and extra_headers. Nothing was sent."
+        )
+    if isinstance(exc, httpx.DecodingError):
+        return APIResponseValidationError(f"The gateway's answer could not be decoded ({type(exc).__name__}).")
+    if isinstance(exc, httpx.ConnectError):
+        bad_certificate = _certificate_failure(exc)
+        if bad_certificate is not None:
+            error = APIConnectionError(
+                f"TLS certificate verification failed ({bad_certificate}); not retried. Check the host "
+                "of base_url and the CA bundle (SSL_CERT_FILE) if the gateway is behind your own proxy."
+            )
+            error.__cause__ = exc
+            return Failed(error, unsent=True, final=True)
+    unsent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+    return Failed(translate_transport_error(exc), unsent=unsent)
+
+
 Action: TypeAlias = "SendRequest | Sleep | PullFirstEvent | CloseResponse"
-Outcome: TypeAlias = "httpx.Response | ServerSentEvent | APIConnectionError | None"
+Outcome: TypeAlias = "httpx.Response | ServerSentEvent | Failed | NeureusError | None"
 
 
 class FlowResult(Record):
@@ -143,7 +203,9 @@ def request_flow(
         if deadline is not None:
             remaining = deadline - (clock() - start)
             if remaining <= 0:
-                raise _deadline_error(deadline, attempt) from last_error
+                if last_error is not None:  # a wait overran: the real error, not a timeout
+                    raise last_error
+                raise _deadline_error(deadline, attempt)
             attempt_timeout = clip_timeout(timeout, remaining)
         sent_at = clock()
         if logger.isEnabledFor(10):
@@ -158,6 +220,8 @@ def request_flow(
             )
         outcome = yield SendRequest(attempt_timeout, attempt, read_by)
         retry_after: float | None = None
+        unsent = final = False
+        should_retry: bool | None = None  # the server's x-should-retry, when it sent one
         if isinstance(outcome, httpx.Response):
             status = outcome.status_code
             if logger.isEnabledFor(20):
@@ -195,21 +259,43 @@ def request_flow(
                 )
             else:
                 retry_after = policy.retry_after(outcome.headers)
+                should_retry = policy.should_retry_header(outcome.headers)
                 error = make_status_error(
                     status, outcome.headers, outcome.content, secrets=secrets, retry_after=retry_after
                 )
         else:
-            assert isinstance(outcome, APIConnectionError), outcome
-            error = outcome
+            if isinstance(outcome, Failed):
+                error, unsent, final = outcome.error, outcome.unsent, outcome.final
+            elif isinstance(outcome, APIConnectionError):
+                error = outcome
+            else:
+                # A local mistake, or an answer past max_response_bytes / undecodable: sending
+                # again cannot help.
+                assert isinstance(outcome, NeureusError), outcome
+                raise outcome
             logger.info("%s %s failed on attempt %d: %s", spec.method, spec.path, attempt + 1, error)
         last_error = error
-        if attempt >= max_retries or not policy.is_retryable(error):
+        if deadline is not None and isinstance(error, APITimeoutError) and clock() - start >= deadline:
+            # The deadline itself ran out during I/O (the shells clip every wait to it).
+            raise _deadline_error(deadline, attempt + 1) from error
+        if attempt >= max_retries or final:
+            raise error
+        if should_retry is None:
+            should_retry = policy.is_retryable(error) and (
+                spec.idempotent or unsent or policy.surely_not_acted_on(error)
+            )
+        if not should_retry:
             raise error
         if retry_after is not None and retry_after > policy.max_retry_after:
             raise error
         wait = retry_after if retry_after is not None else policy.backoff(attempt)
         if deadline is not None and clock() - start + wait >= deadline:
-            raise _deadline_error(deadline, attempt + 1) from error
+            # The wait cannot fit in what is left: the real error now (a RateLimitError
+            # keeps its retry_after), not a timeout that did not happen. An attempt that
+            # itself timed out did spend the deadline: say so.
+            if isinstance(error, APITimeoutError):
+                raise _deadline_error(deadline, attempt + 1) from error
+            raise error
         logger.info(
             "retrying %s %s in %.3f s (retry %d of %d) after: %s",
             spec.method,

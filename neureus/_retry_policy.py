@@ -64,6 +64,21 @@ class RetryPolicy(Record):
             return error.status_code in _RETRYABLE_STATUSES or error.status_code >= 500
         return isinstance(error, APIConnectionError)
 
+    def surely_not_acted_on(self, error: APIError) -> bool:
+        """429 and 503: the gateway refused before doing anything, so even a call that must
+        not run twice (``create_widget_key``, ``rotate_provider_key``) may be retried."""
+        return isinstance(error, APIStatusError) and error.status_code in (429, 503)
+
+    @staticmethod
+    def should_retry_header(headers: Mapping[str, str]) -> bool | None:
+        """The server's ``x-should-retry: true|false``, which overrides the defaults."""
+        value = headers.get("x-should-retry")
+        if value == "true":
+            return True
+        if value == "false":
+            return False
+        return None
+
     def backoff(self, attempt: int) -> float:
         """The jittered exponential wait before retry number ``attempt + 1``."""
         cap = min(self.initial_wait * 2.0 ** min(attempt, 32), self.max_wait)

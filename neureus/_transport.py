@@ -13,8 +13,11 @@ only in ``await``.
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -23,9 +26,10 @@ import anyio
 import httpx
 from httpx_sse import ServerSentEvent
 
+from ._body import BodyReader, too_large
 from ._config import ClientConfig
-from ._exceptions import APIConnectionError, APITimeoutError, translate_transport_error
-from ._retry import FlowResult, PullFirstEvent, SendRequest, Sleep, request_flow
+from ._exceptions import APIConnectionError, APITimeoutError, NeureusError, translate_transport_error
+from ._retry import Failed, FlowResult, PullFirstEvent, SendRequest, Sleep, failure_from, request_flow
 from ._wire import RequestSpec, http_request_args
 
 __all__ = ["AsyncEventSource", "AsyncTransport", "SyncEventSource", "SyncTransport"]
@@ -137,19 +141,71 @@ class AsyncEventSource(_EventSourceBase):
                     await aclose()
 
 
+# --- the SDK's own pool ------------------------------------------------------------------
+#
+# Three things a plain httpx pool gets wrong for us, fixed where the pool is built:
+# - after os.fork() a child would share the parent's keep-alive sockets and read its
+#   replies: every lazy transport forgets its pool in the child (``_forget_after_fork``);
+# - an async pool made under an event loop that has since closed fails with "Event loop is
+#   closed": the async transport builds a new pool when the running loop changes;
+# - a sync read only has a per-read timeout, so headers trickled a line at a time outlive
+#   any deadline: every socket operation is clipped to what is left of the current call's
+#   deadline (``_deadline_io.DeadlineBackend``, reading the thread's ``_CALL.read_by``).
+
+_CALL = threading.local()  # read_by of the sync call running on this thread (None: no deadline)
+_LIVE: weakref.WeakSet[_LazySyncTransport | _LazyAsyncTransport] = weakref.WeakSet()
+# Pools a forked child must neither use nor close (closing could speak on the parent's
+# connections); kept referenced so that their sockets are not finalised behind our back.
+_ORPHANED: list[object] = []
+
+
+def _forget_after_fork() -> None:
+    for transport in list(_LIVE):
+        transport._forget()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+async def _finish_iterator(chunks: AsyncIterator[bytes]) -> None:
+    """Finish httpx's nested byte iterators of a closed response (see AsyncEventSource.aclose)."""
+    with contextlib.suppress(Exception):
+        for _ in range(_DRAIN_PULLS):
+            if await anext(chunks, None) is None:
+                break
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()
+
+
 class _LazySyncTransport(httpx.BaseTransport):
     """httpx's default transport, built on the first request (importing httpcore and
-    loading the CA bundle take longer than importing the SDK)."""
+    loading the CA bundle take longer than importing the SDK), fork-safe and deadline-bound."""
 
-    def __init__(self, limits: httpx.Limits) -> None:
+    def __init__(self, limits: httpx.Limits, proxy: str | None = None) -> None:
         self._limits = limits
+        self._proxy = proxy
         self._lock = threading.Lock()
         self._transport: httpx.HTTPTransport | None = None
+        _LIVE.add(self)
+
+    def _forget(self) -> None:
+        if self._transport is not None:
+            _ORPHANED.append(self._transport)
+        self._transport = None
+        self._lock = threading.Lock()  # the parent's may have been held at fork time
 
     def _get(self) -> httpx.HTTPTransport:
         with self._lock:
             if self._transport is None:
-                self._transport = httpx.HTTPTransport(limits=self._limits)
+                transport = httpx.HTTPTransport(limits=self._limits, proxy=self._proxy)
+                from ._deadline_io import DeadlineBackend  # imports httpcore: first use only
+
+                pool = transport._pool
+                pool._network_backend = DeadlineBackend(pool._network_backend)
+                self._transport = transport
             return self._transport
 
     @property
@@ -166,16 +222,45 @@ class _LazySyncTransport(httpx.BaseTransport):
             self._transport.close()
 
 
-class _LazyAsyncTransport(httpx.AsyncBaseTransport):
-    """The async twin of :class:`_LazySyncTransport` (built inside the event loop, no await)."""
+def _running_loop() -> object:
+    """The running event loop (asyncio) or run (trio): a pool belongs to one."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None:
+        try:
+            return asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            return trio.lowlevel.current_trio_token()
+        except RuntimeError:
+            pass
+    return None
 
-    def __init__(self, limits: httpx.Limits) -> None:
+
+class _LazyAsyncTransport(httpx.AsyncBaseTransport):
+    """The async twin of :class:`_LazySyncTransport`, rebuilt when the event loop changes."""
+
+    def __init__(self, limits: httpx.Limits, proxy: str | None = None) -> None:
         self._limits = limits
+        self._proxy = proxy
         self._transport: httpx.AsyncHTTPTransport | None = None
+        self._loop: object = None
+        _LIVE.add(self)
+
+    def _forget(self) -> None:
+        if self._transport is not None:
+            _ORPHANED.append(self._transport)
+        self._transport = None
 
     def _get(self) -> httpx.AsyncHTTPTransport:
-        if self._transport is None:
-            self._transport = httpx.AsyncHTTPTransport(limits=self._limits)
+        loop = _running_loop()
+        if self._transport is None or loop is not self._loop:
+            if self._transport is not None:
+                _leave_pool(self._transport, self._loop)
+            self._transport = httpx.AsyncHTTPTransport(limits=self._limits, proxy=self._proxy)
+            self._loop = loop
         return self._transport
 
     @property
@@ -184,16 +269,64 @@ class _LazyAsyncTransport(httpx.AsyncBaseTransport):
         return self._get()._pool
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await (self._transport or self._get()).handle_async_request(request)
+        return await self._get().handle_async_request(request)
 
     async def aclose(self) -> None:
         if self._transport is not None:
-            await self._transport.aclose()
+            if _running_loop() is self._loop:
+                await self._transport.aclose()
+            else:
+                _leave_pool(self._transport, self._loop)
+            self._transport = None
 
 
-def lazy_transport(asynchronous: bool, limits: httpx.Limits) -> Any:
+def _leave_pool(transport: httpx.AsyncHTTPTransport, loop: object) -> None:
+    # An asyncio loop still open (a client shared across threads' loops, which httpx does
+    # not support either) keeps its sockets: closing them could break its calls.
+    is_closed = getattr(loop, "is_closed", None)
+    if is_closed is None or is_closed():
+        _drop_dead_pool(transport)
+
+
+def _drop_dead_pool(transport: httpx.AsyncHTTPTransport) -> None:
+    """Close the sockets of a pool whose event loop is gone, without that loop.
+
+    Its connections can be neither used nor closed through the loop that made them; their
+    sockets are closed directly, so nothing is left for a finaliser to warn about.
+    """
+    for connection in list(getattr(transport._pool, "_connections", ())):
+        stream = getattr(getattr(connection, "_connection", None), "_network_stream", None)
+        inner: Any = getattr(stream, "_stream", None)  # anyio's (asyncio) or trio's stream
+        for _ in range(4):  # TLS layers wrap the socket stream
+            if not hasattr(inner, "transport_stream"):
+                break
+            inner = inner.transport_stream
+        asyncio_transport = getattr(inner, "_transport", None)
+        with contextlib.suppress(Exception):
+            if asyncio_transport is not None:
+                sock = asyncio_transport._sock
+                asyncio_transport._sock = None  # what asyncio's finaliser checks before warning
+                sock.close()
+            elif getattr(inner, "socket", None) is not None:
+                # trio's own close() needs its run: close the stdlib socket inside it.
+                getattr(inner.socket, "_sock", inner.socket).close()
+
+
+def lazy_transport(asynchronous: bool, limits: httpx.Limits, proxy: str | None = None) -> Any:
     """A transport for a client-owned pool that builds httpx's default one on first use."""
-    return _LazyAsyncTransport(limits) if asynchronous else _LazySyncTransport(limits)
+    return _LazyAsyncTransport(limits, proxy) if asynchronous else _LazySyncTransport(limits, proxy)
+
+
+def _closed_error() -> APIConnectionError:
+    return APIConnectionError("This client is closed: make a new one (or do not close it while it is in use).")
+
+
+def _unusable(http: httpx.Client | httpx.AsyncClient, exc: RuntimeError) -> Failed:
+    # httpx raises RuntimeError for a pool closed meanwhile (another thread or task) and for
+    # a caller-owned async pool whose event loop has closed: no retry can help either.
+    error = _closed_error() if http.is_closed else APIConnectionError(f"The HTTP client cannot send: {exc}.")
+    error.__cause__ = exc
+    return Failed(error, unsent=True, final=True)
 
 
 class _TransportBase:
@@ -219,6 +352,26 @@ class _TransportBase:
     def _request_args(self, spec: RequestSpec, action: SendRequest) -> dict[str, Any]:
         return http_request_args(self.config, spec, action.timeout)
 
+    def _reader(self, spec: RequestSpec, response: httpx.Response) -> BodyReader | NeureusError:
+        try:
+            return BodyReader(
+                response.headers.get("content-encoding"),
+                self.config.max_response_bytes,
+                spec.operation,
+                response.status_code,
+            )
+        except NeureusError as exc:
+            return exc
+
+    def _already_read(self, response: httpx.Response) -> httpx.Response | NeureusError:
+        # An in-memory transport hands the body over already read (and decoded).
+        if len(response.content) > self.config.max_response_bytes:
+            return too_large(self.config.max_response_bytes)
+        return response
+
+
+_EARLY_TIMEOUT = "The deadline ran out while the answer was still arriving."
+
 
 class SyncTransport(_TransportBase):
     """Sends calls over a sync ``httpx.Client``."""
@@ -239,47 +392,51 @@ class SyncTransport(_TransportBase):
         assert source is not None and result.first_event is not None
         return source, result.first_event
 
-    def _send(self, spec: RequestSpec, action: SendRequest) -> httpx.Response | APIConnectionError:
+    def _send(self, spec: RequestSpec, action: SendRequest) -> httpx.Response | Failed | NeureusError:
         read_by = action.read_by
+        _CALL.read_by = read_by
         try:
             request = self.http.build_request(**self._request_args(spec, action))
-            response = self.http.send(request, stream=spec.stream or read_by is not None)
-        except httpx.HTTPError as exc:
-            return translate_transport_error(exc)
+            # A body with a secret never follows a redirect, whatever the caller's client says.
+            if spec.secrets:
+                response = self.http.send(request, stream=True, follow_redirects=False)
+            else:
+                response = self.http.send(request, stream=True)
+        except (httpx.HTTPError, UnicodeEncodeError) as exc:
+            return failure_from(exc)
+        except RuntimeError as exc:
+            return _unusable(self.http, exc)
         if spec.stream and response.status_code < 300:
             return response
-        if read_by is not None:
-            return self._read_within(response, read_by)
-        if spec.stream:
-            try:
-                response.read()
-            except httpx.HTTPError as exc:
-                response.close()
-                return translate_transport_error(exc)
-        return response
-
-    @staticmethod
-    def _read_within(response: httpx.Response, read_by: float) -> httpx.Response | APIConnectionError:
-        if response.is_stream_consumed:  # an in-memory transport hands it over already read
-            return response
-        pieces = []
+        if response.is_stream_consumed:
+            return self._already_read(response)
+        reader = self._reader(spec, response)
+        if isinstance(reader, NeureusError):
+            response.close()
+            return reader
         try:
             for piece in response.iter_raw():
-                pieces.append(piece)
-                if time.monotonic() > read_by:
+                reader.feed(piece)  # decoded here, under the cap and before the clock check
+                if read_by is not None and time.monotonic() > read_by:
                     response.close()
-                    return APITimeoutError("The deadline ran out while the answer was still arriving.")
+                    return APITimeoutError(_EARLY_TIMEOUT)
+            body = reader.finish()
+        except NeureusError as exc:
+            response.close()
+            return exc
         except httpx.HTTPError as exc:
             response.close()
-            return translate_transport_error(exc)
-        return httpx.Response(
-            response.status_code, headers=response.headers, content=b"".join(pieces), request=response.request
-        )
+            return failure_from(exc)
+        response._content = body  # what response.read() would have set, decoded under the cap
+        return response
 
     def _drive(self, spec: RequestSpec) -> tuple[FlowResult, SyncEventSource | None]:
+        if self.http.is_closed:
+            raise _closed_error()
         flow = self._flow(spec, self.http.timeout)
         source: SyncEventSource | None = None
         outcome: Any = None
+        outer_read_by = getattr(_CALL, "read_by", None)
         try:
             while True:
                 action = flow.send(outcome)
@@ -303,6 +460,8 @@ class SyncTransport(_TransportBase):
             if source is not None:
                 source.close()
             raise
+        finally:
+            _CALL.read_by = outer_read_by
 
 
 class AsyncTransport(_TransportBase):
@@ -324,28 +483,57 @@ class AsyncTransport(_TransportBase):
         assert source is not None and result.first_event is not None
         return source, result.first_event
 
-    async def _send(self, spec: RequestSpec, action: SendRequest) -> httpx.Response | APIConnectionError:
+    async def _send(self, spec: RequestSpec, action: SendRequest) -> httpx.Response | Failed | NeureusError:
         read_by = action.read_by
+        if read_by is None:
+            return await self._exchange(spec, action)
+        # One scope over connecting, the headers (however slowly they trickle) and the body.
+        with anyio.move_on_after(read_by - time.monotonic()):
+            return await self._exchange(spec, action)
+        return APITimeoutError(_EARLY_TIMEOUT)
+
+    async def _exchange(self, spec: RequestSpec, action: SendRequest) -> httpx.Response | Failed | NeureusError:
         try:
             request = self.http.build_request(**self._request_args(spec, action))
-            response = await self.http.send(request, stream=spec.stream or read_by is not None)
-        except httpx.HTTPError as exc:
-            return translate_transport_error(exc)
-        if (spec.stream and response.status_code < 300) or not (spec.stream or read_by is not None):
+            if spec.secrets:  # never follows a redirect, see SyncTransport._send
+                response = await self.http.send(request, stream=True, follow_redirects=False)
+            else:
+                response = await self.http.send(request, stream=True)
+        except (httpx.HTTPError, UnicodeEncodeError) as exc:
+            return failure_from(exc)
+        except RuntimeError as exc:
+            return _unusable(self.http, exc)
+        if spec.stream and response.status_code < 300:
             return response
-        with anyio.move_on_after(_seconds_left(read_by)) as scope:
-            try:
-                await response.aread()
-            except httpx.HTTPError as exc:
-                await response.aclose()
-                return translate_transport_error(exc)
-        if scope.cancelled_caught:
-            with anyio.CancelScope(shield=True):
-                await response.aclose()
-            return APITimeoutError("The deadline ran out while the answer was still arriving.")
-        return response
+        if response.is_stream_consumed:
+            return self._already_read(response)
+        reader = self._reader(spec, response)
+        outcome: httpx.Response | Failed | NeureusError = response
+        chunks = response.aiter_raw()
+        read_whole = False
+        try:
+            if isinstance(reader, NeureusError):
+                outcome = reader
+            else:
+                async for piece in chunks:
+                    reader.feed(piece)
+                response._content = reader.finish()  # see SyncTransport._send
+                read_whole = True
+        except NeureusError as exc:
+            outcome = exc
+        except httpx.HTTPError as exc:
+            outcome = failure_from(exc)
+        finally:
+            if not read_whole:
+                # Also when the deadline's scope cancels the read: never leave it half-read.
+                with anyio.CancelScope(shield=True):
+                    await response.aclose()
+                    await _finish_iterator(chunks)
+        return outcome
 
     async def _drive(self, spec: RequestSpec) -> tuple[FlowResult, AsyncEventSource | None]:
+        if self.http.is_closed:
+            raise _closed_error()
         flow = self._flow(spec, self.http.timeout)
         source: AsyncEventSource | None = None
         outcome: Any = None

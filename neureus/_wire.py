@@ -89,6 +89,7 @@ class RequestSpec(Record):
     __slots__ = (
         "deadline",
         "headers",
+        "idempotent",
         "json_body",
         "method",
         "operation",
@@ -114,6 +115,7 @@ class RequestSpec(Record):
         deadline: float | None = None,
         secrets: tuple[str, ...] = (),
         provider: str | None = None,
+        idempotent: bool = True,
     ) -> None:
         self.method = method
         self.path = path
@@ -126,6 +128,7 @@ class RequestSpec(Record):
         self.deadline = deadline
         self.secrets = secrets
         self.provider = provider
+        self.idempotent = idempotent  # False: retried only when surely not acted on (_retry)
 
 
 def _call_timeout(timeout: object) -> httpx.Timeout | None:
@@ -273,7 +276,9 @@ def build_rotate_provider_key(config: ClientConfig, provider: object, key: objec
     """``POST /ai/providers/{provider}/rotate``, body ``{"key": key}``."""
     if key is None:
         raise InvalidRequestError("key must be a non-empty string.")
-    return _provider_key_spec(config, "rotate_provider_key", "POST", provider, "rotate", key)
+    spec = _provider_key_spec(config, "rotate_provider_key", "POST", provider, "rotate", key)
+    spec.idempotent = False  # a retried rotation could replace the key twice
+    return spec
 
 
 def build_delete_provider_key(config: ClientConfig, provider: object) -> RequestSpec:
@@ -289,7 +294,7 @@ def build_create_widget_key(config: ClientConfig, agent_id: str | None = None) -
         if not isinstance(agent_id, str) or not agent_id:
             raise InvalidRequestError(f"agent_id must be a non-empty string; got {agent_id!r}.")
         body["agent_id"] = agent_id
-    return RequestSpec("POST", "/ai/widget/key", "create_widget_key", body, None, dict(_JSON_HEADERS))
+    return RequestSpec("POST", "/ai/widget/key", "create_widget_key", body, None, dict(_JSON_HEADERS), idempotent=False)
 
 
 def build_revoke_widget_key(config: ClientConfig, key: object) -> RequestSpec:

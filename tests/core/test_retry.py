@@ -12,6 +12,7 @@ from httpx_sse import ServerSentEvent
 
 from neureus import (
     APIConnectionError,
+    APIError,
     APIResponseValidationError,
     APITimeoutError,
     AuthenticationError,
@@ -182,10 +183,10 @@ def test_rate_limit_error_without_header_has_no_retry_after() -> None:
 
 
 def test_deadline_stops_before_a_wait_that_would_pass_it() -> None:
+    # The last real error, at once: no timeout happened (API.md, "The deadline bounds...").
     gen, clock = flow(deadline=1.0)
-    with pytest.raises(APITimeoutError, match="deadline of 1 s") as info:
+    with pytest.raises(InternalServerError):
         drive(gen, [ok(500), ok(500)], clock)
-    assert isinstance(info.value.__cause__, InternalServerError)
 
 
 def test_deadline_clips_each_attempts_timeout() -> None:
@@ -271,3 +272,116 @@ def test_a_stream_without_content_type_is_read_as_sse() -> None:
     gen, _ = flow(STREAM_SPEC)
     next(gen)
     assert isinstance(gen.send(ok()), PullFirstEvent)
+
+
+# --- 0.2: idempotency, x-should-retry, classified failures (API.md, "Retries never duplicate")
+
+NOT_IDEMPOTENT = RequestSpec("POST", "/ai/widget/key", "create_widget_key", {}, idempotent=False)
+
+
+def _sends(actions: list[Any]) -> int:
+    return sum(isinstance(a, SendRequest) for a in actions)
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_not_idempotent_retries_429_and_503(status: int) -> None:
+    gen, clock = flow(NOT_IDEMPOTENT, initial_wait=0.0)
+    assert _sends(drive(gen, [ok(status), ok(200)], clock)) == 2
+
+
+@pytest.mark.parametrize("status", [500, 502, 504, 408, 409])
+def test_not_idempotent_does_not_retry_other_statuses(status: int) -> None:
+    gen, clock = flow(NOT_IDEMPOTENT, initial_wait=0.0)
+    with pytest.raises(APIError):
+        drive(gen, [ok(status), ok(200)], clock)
+
+
+def test_not_idempotent_retries_only_a_request_surely_unsent() -> None:
+    from neureus._retry import Failed
+
+    gen, clock = flow(NOT_IDEMPOTENT, initial_wait=0.0)
+    assert _sends(drive(gen, [Failed(APIConnectionError(), unsent=True), ok(200)], clock)) == 2
+    gen, clock = flow(NOT_IDEMPOTENT, initial_wait=0.0)
+    with pytest.raises(APIConnectionError):
+        drive(gen, [Failed(APIConnectionError()), ok(200)], clock)
+    gen, clock = flow(initial_wait=0.0)  # an idempotent call retries either
+    assert _sends(drive(gen, [Failed(APIConnectionError()), ok(200)], clock)) == 2
+
+
+@pytest.mark.parametrize(
+    ("spec", "status", "header", "sends"),
+    [
+        (SPEC, 503, "false", 1),
+        (SPEC, 400, "true", 2),
+        (NOT_IDEMPOTENT, 500, "true", 2),
+        (SPEC, 503, "maybe", 2),  # anything else: the default
+    ],
+)
+def test_x_should_retry_overrides_the_default(spec: RequestSpec, status: int, header: str, sends: int) -> None:
+    gen, clock = flow(spec, initial_wait=0.0)
+    actions: list[Any] = []
+    try:
+        actions = drive(gen, [ok(status, {"x-should-retry": header}), ok(200)], clock)
+    except APIError:
+        assert sends == 1
+    else:
+        assert _sends(actions) == sends
+
+
+def test_a_final_failure_is_raised_at_once() -> None:
+    from neureus._retry import Failed
+
+    gen, clock = flow(initial_wait=0.0)
+    with pytest.raises(APIConnectionError):
+        drive(gen, [Failed(APIConnectionError("bad certificate"), unsent=True, final=True), ok(200)], clock)
+
+
+def test_a_local_error_from_the_shell_is_raised_at_once() -> None:
+    from neureus import InvalidRequestError
+
+    gen, clock = flow(initial_wait=0.0)
+    with pytest.raises(InvalidRequestError):
+        drive(gen, [InvalidRequestError("bad header"), ok(200)], clock)
+
+
+def test_a_429_whose_wait_cannot_fit_keeps_retry_after() -> None:
+    gen, clock = flow(deadline=5.0)
+    with pytest.raises(RateLimitError) as caught:
+        drive(gen, [ok(429, {"retry-after": "30"})], clock)
+    assert caught.value.retry_after == 30
+
+
+def test_a_timeout_that_spent_the_deadline_names_it() -> None:
+    gen, clock = flow(deadline=1.0)
+    next(gen)
+    clock.now = 1.5
+    with pytest.raises(APITimeoutError, match="deadline of 1 s") as caught:
+        gen.send(APITimeoutError("read timed out"))
+    assert isinstance(caught.value.__cause__, APITimeoutError)
+
+
+def test_failure_from_classifies_httpx_errors() -> None:
+    import ssl
+
+    from neureus import InvalidRequestError
+    from neureus._retry import Failed, failure_from
+
+    request = httpx.Request("GET", "https://example.invalid/")
+    tls = httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED]", request=request)
+    tls.__context__ = ssl.SSLCertVerificationError(1, "certificate verify failed: self-signed certificate")
+    failed = failure_from(tls)
+    assert isinstance(failed, Failed) and failed.final and failed.unsent
+    assert "certificate" in str(failed.error)
+    for exc, unsent in [
+        (httpx.ConnectError("refused", request=request), True),
+        (httpx.ConnectTimeout("slow", request=request), True),
+        (httpx.PoolTimeout("busy", request=request), True),
+        (httpx.ReadError("reset", request=request), False),
+        (httpx.ReadTimeout("slow", request=request), False),
+        (httpx.RemoteProtocolError("bad", request=request), False),
+    ]:
+        failed = failure_from(exc)
+        assert isinstance(failed, Failed) and failed.unsent is unsent and not failed.final, exc
+    local = failure_from(httpx.LocalProtocolError("Illegal header value b'Bearer nru_secret\\x0b'"))
+    assert isinstance(local, InvalidRequestError) and "nru_secret" not in str(local)
+    assert isinstance(failure_from(httpx.DecodingError("bad gzip")), APIResponseValidationError)

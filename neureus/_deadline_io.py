@@ -1,0 +1,81 @@
+"""Socket operations clipped to the running sync call's deadline (loaded with the pool).
+
+httpcore applies a timeout per read, so response headers trickled a line at a time can
+outlive any deadline. The SDK's own sync pool runs on :class:`DeadlineBackend`, whose
+every connect, read and write ends by ``_CALL.read_by`` (a ``time.monotonic()`` set by
+:class:`~neureus._transport.SyncTransport` for the call running on this thread).
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from typing import Any
+
+import httpcore
+
+from ._transport import _CALL
+
+__all__ = ["DeadlineBackend"]
+
+
+def _clip(timeout: float | None, error: type[Exception]) -> float | None:
+    read_by: float | None = getattr(_CALL, "read_by", None)
+    if read_by is None:
+        return timeout
+    left = read_by - time.monotonic()
+    if left <= 0:
+        raise error("The deadline ran out.")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose every read and write ends by the call's deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _clip(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _clip(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        inner = self._stream.start_tls(ssl_context, server_hostname, _clip(timeout, httpcore.ConnectTimeout))
+        return _DeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's sync backend with every operation clipped to the call's deadline."""
+
+    def __init__(self, backend: httpcore.NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _clip(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._backend.connect_tcp(host, port, timeout, local_address, socket_options))
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:
+        timeout = _clip(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._backend.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
