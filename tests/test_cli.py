@@ -568,6 +568,10 @@ def test_tables_on_a_terminal_lose_escapes_too(server: EmulatorServer, gateway: 
     assert code == 0
     text = output.decode()
     assert "\x1b" not in text and "\x07" not in text and "mx" in text and "Red" in text
+    # Cells are cleaned before the columns are measured, piped or not: the table stays aligned.
+    gateway.queue_error(200, {"models": [{"id": "m\x1b]52;c;eA==\x07x", "name": "\x1b[31mRed"}]}, path="/ai/models")
+    header, row = run("models", server=server).stdout.splitlines()
+    assert header.index("NAME") == row.index("Red") and row.startswith("mx ")
 
 
 # -- preprocess (local, no key) ----------------------------------------------------------

@@ -103,7 +103,12 @@ def print_json(data: Any) -> None:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Collection[int] = ()) -> str:
-    """An aligned plain-text table; the columns in ``right`` are right-aligned (numbers)."""
+    """An aligned plain-text table; the columns in ``right`` are right-aligned (numbers).
+
+    A table is for people (``--json`` is for programs): cells lose escape sequences and
+    control characters before the columns are measured, so they stay aligned.
+    """
+    rows = [[strip_escapes(cell) for cell in row] for row in rows]
     widths = [max([len(header), *(len(row[i]) for row in rows)]) for i, header in enumerate(headers)]
 
     def line(cells: Sequence[str]) -> str:
