@@ -285,3 +285,24 @@ def test_a_failing_block_fails_and_a_skip_needs_a_reason() -> None:
     assert run_block(Block("p.md", 1, "x = 1\n", "skip (a real key)"), blocks) == ("skip", "p.md:1: a real key")
     assert run_block(Block("p.md", 1, "x = 1\n", "skip"), blocks)[0] == "fail"
     assert run_block(Block("p.md", 1, "x = 1\n", "skipp (typo)"), blocks)[0] == "fail"
+
+
+def setup_commands(text: str) -> list[str]:
+    """The lines of the first ```bash block after a "## Set up" / "## Install" heading."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(("## Set up", "## Install")))
+    blocks = [i for i in range(start, len(lines)) if lines[i].startswith("```bash")]
+    commands: list[str] = []
+    for opening in blocks:
+        body = lines[opening + 1 : lines.index("```", opening + 1)]
+        if any("venv" in line for line in body):
+            return body
+    return commands
+
+
+def test_the_set_up_commands_are_the_same_in_the_readme_and_the_docs() -> None:
+    # .ci/run runs the README's two commands; the docs' home page must not teach others.
+    readme = setup_commands((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert len(readme) == 2 and readme[0].endswith("examples/quickstart.py") and "pytest" in readme[1]
+    assert "[dev]" not in readme[0]  # the quickstart needs the runtime dependencies only
+    assert setup_commands((ROOT / "docs" / "index.md").read_text(encoding="utf-8")) == readme
