@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 gateway or network error, 2 bad usage or input, 130 Ctrl-C.
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import io
 import json
@@ -24,7 +25,7 @@ import pytest
 
 import neureus.preprocessing
 from neureus import Neureus, __version__
-from neureus._cli import main
+from neureus._cli import _main, main
 from neureus.testing import EmulatorServer, FakeGateway
 
 pytestmark = pytest.mark.network
@@ -478,13 +479,19 @@ def test_an_insecure_url_names_the_variable_or_flag_never_a_python_keyword(serve
     assert_no_python_words(line)
 
 
-@pytest.mark.parametrize("value", ["-1", "0", "nan", "inf", "soon"])
-def test_bad_timeout_and_retries_name_the_flag(value: str) -> None:
-    proc = run("--timeout", value, "models", env=cli_env(None, NEUREUS_API_KEY=API_KEY))
-    assert proc.returncode == 2 and "argument --timeout" in proc.stderr
+def test_bad_timeout_and_retries_name_the_flag() -> None:
+    proc = run("--timeout", "-1", "models", env=cli_env(None, NEUREUS_API_KEY=API_KEY))
+    assert proc.returncode == 2 and "argument --timeout: must be a number of seconds above 0" in proc.stderr
     assert_no_python_words(proc.stderr)
     proc = run("--max-retries", "-1", "models", env=cli_env(None, NEUREUS_API_KEY=API_KEY))
     assert proc.returncode == 2 and "argument --max-retries: must be 0 or more" in proc.stderr
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "inf", "-inf", "soon", ""])
+def test_the_timeout_must_be_seconds_above_0(value: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="seconds"):
+        _main._seconds(value)
+    assert _main._seconds("0.5") == 0.5
 
 
 # -- terminal escapes from the model or the server ------------------------------------------
