@@ -10,7 +10,7 @@ the client's own work per event: HTTP body plumbing, SSE decoding, JSON, objects
 - ``openai``: ``client.chat.completions.create(stream=True)``, reading ``choices[0].delta.content``.
 - ``anthropic``: ``client.messages.create(stream=True)``, reading each event's text delta.
 
-Target (issue #7): neureus >= 0.9x httpx + httpx-sse, events per second, sync and async.
+Target (issue #12): neureus >= 1.0x httpx + httpx-sse, events per second, sync and async.
 """
 
 from __future__ import annotations
@@ -260,7 +260,7 @@ def main() -> Report:
         cases=sync_cases + async_cases,
         baseline="httpx + httpx-sse",
         subject="neureus",
-        target=0.9,
+        target=1.0,
         notes=["one chunk per event; every case reads the token text of every event"],
         versions=_common.versions("neureus", "httpx", "httpx-sse", "pydantic", "openai", "anthropic"),
     )

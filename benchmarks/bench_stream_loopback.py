@@ -5,7 +5,7 @@ anthropic; sync and async), but every client talks HTTP/1.1 to ``_server.py``, a
 process on 127.0.0.1 that writes the pre-rendered SSE body (one chunk per event) in one
 go, so the client's socket reads, HTTP parsing and SSE decoding are what is measured.
 
-Target (issue #7): neureus >= 0.9x httpx + httpx-sse, sync and async.
+Target (issue #12): neureus >= 1.0x httpx + httpx-sse, sync and async.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def main() -> Report:
         cases=cases,
         baseline="httpx + httpx-sse",
         subject="neureus",
-        target=0.9,
+        target=1.0,
         notes=["server: asyncio protocol in its own process, pre-rendered chunked SSE body, one chunk per event"],
         versions=_common.versions("neureus", "httpx", "httpx-sse", "openai", "anthropic"),
     )

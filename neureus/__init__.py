@@ -35,7 +35,9 @@ from ._exceptions import (
     UnprocessableEntityError,
     WidgetKeyScopeError,
 )
+from ._hooks import HookRecord
 from ._retry import RetryPolicy
+from ._structured import LengthFinishReasonError, OutputValidationError, ParsedChatResponse
 from ._version import __version__
 
 if TYPE_CHECKING:  # type checkers see the real names; at run time they load on first use
@@ -52,6 +54,7 @@ if TYPE_CHECKING:  # type checkers see the real names; at run time they load on 
         ProviderList,
         ProviderStatus,
         StreamFinal,
+        ToolCall,
         WidgetKey,
         WidgetKeyRevocation,
     )
@@ -71,6 +74,7 @@ _LAZY: dict[str, str] = {
             "ProviderList",
             "ProviderStatus",
             "StreamFinal",
+            "ToolCall",
             "WidgetKey",
             "WidgetKeyRevocation",
         ),
@@ -116,15 +120,19 @@ __all__ = [
     "ConflictError",
     "CostEstimate",
     "EmbeddingsResponse",
+    "HookRecord",
     "IncompleteStreamError",
     "InternalServerError",
     "InvalidRequestError",
+    "LengthFinishReasonError",
     "Model",
     "ModelList",
     "Neureus",
     "NeureusError",
     "NotFoundError",
     "NotGiven",
+    "OutputValidationError",
+    "ParsedChatResponse",
     "PermissionDeniedError",
     "ProviderKeyStatus",
     "ProviderList",
@@ -133,6 +141,7 @@ __all__ = [
     "RetryPolicy",
     "StreamError",
     "StreamFinal",
+    "ToolCall",
     "UnprocessableEntityError",
     "WidgetKey",
     "WidgetKeyRevocation",

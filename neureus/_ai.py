@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Literal, overload
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
 
 import httpx
 
 from . import _wire
-from ._cost import PRICE_CACHE_SECONDS, estimate_cost_from_models
+from ._cost import PRICE_CACHE_SECONDS, check_cost_arguments, estimate_cost_from_models
+from ._structured import ParsedChatResponse, check_parse_arguments, parse_flow
 
 if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
     from ._client import AsyncNeureus, Neureus
     from ._streaming import AsyncChatStream, ChatStream
     from .preprocessing import PreprocessResult
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
     )
 
 __all__ = ["AI", "COMPRESSION_INSTRUCTION", "COMPRESSION_MODEL", "AsyncAI", "KnownProvider"]
+
+_T = TypeVar("_T")
 
 KnownProvider = Literal["openai", "anthropic"]
 """The BYOK providers the gateway documents; other well-formed names are accepted too."""
@@ -166,7 +171,7 @@ class AI(_AIBase):
         ``compress``, ``debug`` and ``surface`` become ``x-neureus-*`` headers (``debug``
         fills ``reply.preprocessing``). ``extra_headers``/``extra_body`` are merged in;
         ``timeout`` overrides the client's for this call, and ``deadline`` bounds it with
-        all its retries (for a stream: until its first event). Bad arguments raise
+        all its retries (for a stream: until its ``done`` event). Bad arguments raise
         :class:`~neureus.InvalidRequestError` before anything is sent.
         """
         spec = _wire.build_chat(self._client._config, **_kwargs(locals()))
@@ -234,11 +239,13 @@ class AI(_AIBase):
         The key is never logged, never echoed back, and never shown in an error.
         """
         spec = _wire.build_set_provider_key(self._client._config, provider, key)
+        del key  # crash reporters show this frame's locals: keep no plain secret in them
         return _wire.parse_provider_key_status(spec, self._client._transport.request(spec))
 
     def rotate_provider_key(self, provider: KnownProvider | str, key: str) -> ProviderKeyStatus:
         """Replace a stored provider key (``POST /ai/providers/{provider}/rotate``)."""
         spec = _wire.build_rotate_provider_key(self._client._config, provider, key)
+        del key  # crash reporters show this frame's locals: keep no plain secret in them
         return _wire.parse_provider_key_status(spec, self._client._transport.request(spec))
 
     def delete_provider_key(self, provider: KnownProvider | str) -> ProviderKeyStatus:
@@ -254,6 +261,7 @@ class AI(_AIBase):
     def revoke_widget_key(self, key: str) -> WidgetKeyRevocation:
         """Revoke a widget key (``DELETE /ai/widget/key``); a 204 counts as revoked."""
         spec = _wire.build_revoke_widget_key(self._client._config, key)
+        del key  # crash reporters show this frame's locals: keep no plain secret in them
         return _wire.parse_widget_key_revocation(self._client._transport.request(spec))
 
     def preprocess(
@@ -294,10 +302,57 @@ class AI(_AIBase):
         >>> client.ai.estimate_cost(messages, model="gpt-4o-mini", max_output_tokens=500)  # doctest: +SKIP
         CostEstimate(model='gpt-4o-mini', input_tokens=12, ...)
         """
+        check_cost_arguments(messages, model=model, max_output_tokens=max_output_tokens)  # before any request
         models = self._cached_models()
         if models is None:  # not `or`: an empty ModelList is falsy, and cached all the same
             models = self._remember_models(self.list_models())
         return estimate_cost_from_models(models, messages, model=model, max_output_tokens=max_output_tokens)
+
+    # ---- structured output (integrations) ----
+
+    def parse(
+        self,
+        messages: Sequence[MessageParam],
+        response_model: type[_T] | TypeAdapter[_T],
+        *,
+        max_attempts: int = 3,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        system_prompt: str | None = None,
+        prefer_async: bool | None = None,
+        compress: bool | None = None,
+        debug: bool | None = None,
+        surface: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        deadline: float | None = None,
+    ) -> ParsedChatResponse[_T]:
+        """Chat, and validate the reply as ``response_model`` (a pydantic model or ``TypeAdapter``).
+
+        >>> result = client.ai.parse(messages, response_model=City)  # doctest: +SKIP
+        >>> result.parsed  # doctest: +SKIP
+        City(name='Paris', population=2102650)
+
+        The schema is asked for in a system message; the reply's JSON (bare or in a fenced
+        block) is validated, and a reply that fails is re-asked with the validation error,
+        up to ``max_attempts`` calls. ``finish_reason == "length"`` raises
+        :class:`~neureus.LengthFinishReasonError`; no valid reply raises
+        :class:`~neureus.OutputValidationError` (with ``.raw_replies``). Token counts and
+        cost are summed over the attempts. The other keywords are those of :meth:`chat`.
+        """
+        keywords = _kwargs(locals())
+        flow = parse_flow(messages, check_parse_arguments(response_model, max_attempts), max_attempts)
+        for name in ("messages", "response_model", "max_attempts"):
+            del keywords[name]
+        reply: Any = None
+        while True:
+            try:
+                conversation = flow.send(reply)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            reply = self.chat(conversation, **keywords)
 
 
 class AsyncAI(_AIBase):
@@ -443,11 +498,13 @@ class AsyncAI(_AIBase):
     async def set_provider_key(self, provider: KnownProvider | str, key: str) -> ProviderKeyStatus:
         """Store a provider key for this tenant (``PUT /ai/providers/{provider}/key``)."""
         spec = _wire.build_set_provider_key(self._client._config, provider, key)
+        del key  # crash reporters show this frame's locals: keep no plain secret in them
         return _wire.parse_provider_key_status(spec, await self._client._transport.request(spec))
 
     async def rotate_provider_key(self, provider: KnownProvider | str, key: str) -> ProviderKeyStatus:
         """Replace a stored provider key (``POST /ai/providers/{provider}/rotate``)."""
         spec = _wire.build_rotate_provider_key(self._client._config, provider, key)
+        del key  # crash reporters show this frame's locals: keep no plain secret in them
         return _wire.parse_provider_key_status(spec, await self._client._transport.request(spec))
 
     async def delete_provider_key(self, provider: KnownProvider | str) -> ProviderKeyStatus:
@@ -463,6 +520,7 @@ class AsyncAI(_AIBase):
     async def revoke_widget_key(self, key: str) -> WidgetKeyRevocation:
         """Revoke a widget key (``DELETE /ai/widget/key``); a 204 counts as revoked."""
         spec = _wire.build_revoke_widget_key(self._client._config, key)
+        del key  # crash reporters show this frame's locals: keep no plain secret in them
         return _wire.parse_widget_key_revocation(await self._client._transport.request(spec))
 
     async def preprocess(
@@ -498,7 +556,42 @@ class AsyncAI(_AIBase):
         self, messages: Sequence[MessageParam], *, model: str, max_output_tokens: int | None = None
     ) -> CostEstimate:
         """What a chat call would cost on ``model``, from the listed prices (cached 5 minutes)."""
+        check_cost_arguments(messages, model=model, max_output_tokens=max_output_tokens)  # before any request
         models = self._cached_models()
         if models is None:
             models = self._remember_models(await self.list_models())
         return estimate_cost_from_models(models, messages, model=model, max_output_tokens=max_output_tokens)
+
+    # ---- structured output (integrations) ----
+
+    async def parse(
+        self,
+        messages: Sequence[MessageParam],
+        response_model: type[_T] | TypeAdapter[_T],
+        *,
+        max_attempts: int = 3,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        system_prompt: str | None = None,
+        prefer_async: bool | None = None,
+        compress: bool | None = None,
+        debug: bool | None = None,
+        surface: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        deadline: float | None = None,
+    ) -> ParsedChatResponse[_T]:
+        """Chat, and validate the reply as ``response_model``; see :meth:`neureus.AI.parse`."""
+        keywords = _kwargs(locals())
+        flow = parse_flow(messages, check_parse_arguments(response_model, max_attempts), max_attempts)
+        for name in ("messages", "response_model", "max_attempts"):
+            del keywords[name]
+        reply: Any = None
+        while True:
+            try:
+                conversation = flow.send(reply)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            reply = await self.chat(conversation, **keywords)

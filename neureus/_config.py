@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, Final, Literal, TypeAlias
 
@@ -17,7 +18,7 @@ import httpx
 
 from ._exceptions import ConfigurationError
 from ._record import Record
-from ._redact import redact_key
+from ._redact import Secrets, escape_controls, redact_key, remember_secrets
 from ._retry_policy import RetryPolicy
 
 __all__ = [
@@ -29,7 +30,9 @@ __all__ = [
     "ClientConfig",
     "NotGiven",
     "TimeoutTypes",
+    "check_surface",
     "coerce_timeout",
+    "header_problem",
     "is_loopback_host",
     "resolve_config",
 ]
@@ -83,16 +86,41 @@ def coerce_timeout(value: object, what: str = "timeout") -> httpx.Timeout:
 
 
 def is_loopback_host(host: str) -> bool:
-    """``localhost`` (and its subdomains), 127.0.0.0/8 and ``::1``."""
+    """Exactly ``localhost``, 127.0.0.0/8 and ``::1``.
+
+    Not ``*.localhost``: those names are resolved through DNS (and a resolver may answer
+    anything), so a bearer token over ``http://`` to one could leave the machine.
+    """
     host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":
         return True
     import ipaddress  # only for an http:// base URL: not worth its import time up front
 
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    if address.version == 4:
+        return address in ipaddress.IPv4Network("127.0.0.0/8")
+    return address == ipaddress.IPv6Address("::1")
+
+
+def _bad_header_char(text: str) -> int:
+    """The index of the first character that cannot go in an HTTP header value, else -1.
+
+    Visible ASCII, space and tab only: httpx encodes header values as ASCII (anything else
+    is a ``UnicodeEncodeError`` deep in httpx) and h11 refuses control characters (a
+    ``LocalProtocolError`` that used to be retried as a connection error).
+    """
+    for index, char in enumerate(text):
+        code = ord(char)
+        if (code < 0x20 and char != "\t") or code > 0x7E:
+            return index
+    return -1
+
+
+def _describe_char(char: str) -> str:
+    return f"U+{ord(char):04X}" + (" (a control character)" if ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F else "")
 
 
 def _check_api_key(api_key: object) -> str:
@@ -100,30 +128,75 @@ def _check_api_key(api_key: object) -> str:
         raise ConfigurationError(f"api_key must be a string; got {type(api_key).__name__}.")
     if not api_key.strip():
         raise ConfigurationError("No API key: pass api_key=... or set the NEUREUS_API_KEY environment variable.")
-    if api_key != api_key.strip() or any(ch in api_key for ch in "\r\n\t ") or not api_key.isascii():
+    bad = _bad_header_char(api_key)
+    if bad == -1 and " " in api_key:
+        bad = api_key.index(" ")
+    if bad == -1 and "\t" in api_key:
+        bad = api_key.index("\t")
+    if bad != -1:
+        # Never the usual first-4-and-last-4: the last 4 may sit after a stray character
+        # and be the start of another secret (two env values run together).
         raise ConfigurationError(
-            f"The API key {redact_key(api_key)} contains whitespace or non-ASCII characters; "
-            "check NEUREUS_API_KEY for a stray newline or quote."
+            f"The API key ({api_key[: min(4, bad)] if len(api_key) > 12 else ''}…, {len(api_key)} characters) has "
+            f"{_describe_char(api_key[bad])} at position {bad}; an API key is visible ASCII "
+            "with no spaces. Check NEUREUS_API_KEY for a stray newline, quote or pasted character."
         )
     return api_key
 
 
-def _check_base_url(base_url: str, allow_insecure_http: bool) -> str:
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]*@")
+
+
+def _safe_url(base_url: str) -> str:
+    """``base_url`` for a message: no userinfo (a password), no query (a token)."""
+    text = _USERINFO.sub(lambda m: (m.group(1) or "") + "//***@", base_url)
+    return repr(text.split("?", 1)[0].split("#", 1)[0][:200])
+
+
+def _check_base_url(base_url: object, allow_insecure_http: bool) -> str:
+    if not isinstance(base_url, str):
+        raise ConfigurationError(f"base_url must be a string; got {type(base_url).__name__}.")
+    if _USERINFO.match(base_url.strip()) or "@" in base_url.split("?", 1)[0].split("#", 1)[0]:
+        # httpx would turn user:pass@ into Basic auth in place of the bearer key, and show
+        # the password in its own log lines.
+        raise ConfigurationError(
+            f"base_url {_safe_url(base_url)} has a user name or password in it (user:pass@host); "
+            "pass the API key as api_key= and give the URL without credentials."
+        )
     try:
         url = httpx.URL(base_url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ConfigurationError(f"base_url {base_url!r} is not a valid URL: {exc}") from None
+    except (httpx.InvalidURL, TypeError):
+        raise ConfigurationError(f"base_url {_safe_url(base_url)} is not a valid URL.") from None
+    if url.userinfo:
+        raise ConfigurationError(f"base_url {_safe_url(base_url)} has a user name or password in it.")
     if url.scheme not in ("http", "https") or not url.host:
-        raise ConfigurationError(f"base_url {base_url!r} must be an absolute http(s) URL such as {DEFAULT_BASE_URL!r}.")
+        raise ConfigurationError(
+            f"base_url {_safe_url(base_url)} must be an absolute http(s) URL such as {DEFAULT_BASE_URL!r}."
+        )
     if url.scheme == "http" and not allow_insecure_http and not is_loopback_host(url.host):
         raise ConfigurationError(
-            f"base_url {base_url!r} uses http:// to a host that is not loopback, so the API key "
-            "would travel in clear text. Use https://, or pass allow_insecure_http=True if you "
-            "really mean it."
+            f"base_url {_safe_url(base_url)} uses http:// to a host that is not loopback (only localhost, "
+            "127.0.0.0/8 and ::1 are), so the API key would travel in clear text. Use https://, or pass "
+            "allow_insecure_http=True if you really mean it."
         )
     if url.query or url.fragment:
-        raise ConfigurationError(f"base_url {base_url!r} must not have a query or fragment.")
+        raise ConfigurationError(f"base_url {_safe_url(base_url)} must not have a query or fragment.")
     return str(url).rstrip("/")
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 field-name
+
+
+def header_problem(name: object, value: object) -> str | None:
+    """Why ``name: value`` cannot be sent as a header, or ``None`` when it can."""
+    if not isinstance(name, str) or not isinstance(value, str):
+        return "must map a string to a string"
+    if not _TOKEN.fullmatch(name):
+        return "has a name that is not a valid header name (letters, digits and !#$%&'*+.^_`|~- only)"
+    bad = _bad_header_char(value)
+    if bad != -1:
+        return f"has {_describe_char(value[bad])} at position {bad}; header values are visible ASCII"
+    return None
 
 
 def _check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
@@ -133,10 +206,10 @@ def _check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
         raise ConfigurationError("default_headers must be a mapping of header names to values.")
     checked: dict[str, str] = {}
     for name, value in headers.items():
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise ConfigurationError(f"default_headers[{name!r}] must map a string to a string.")
-        if any(ch in name + value for ch in "\r\n"):
-            raise ConfigurationError(f"default_headers[{name!r}] contains a line break.")
+        problem = header_problem(name, value)
+        if problem is not None:
+            shown = name if isinstance(name, str) and _TOKEN.fullmatch(name) else escape_controls(repr(name)[:60])
+            raise ConfigurationError(f"default_headers[{shown!r}] {problem}.")
         checked[name] = value
     return checked
 
@@ -155,11 +228,18 @@ def _check_deadline(value: object) -> float | None:
     return float(value)
 
 
-def _check_surface(value: object) -> str | None:
+def check_surface(value: object, error: type[ValueError] = ConfigurationError) -> str | None:
+    """``surface`` becomes the ``x-neureus-surface`` header: a non-empty visible-ASCII string."""
     if value is None:
         return None
-    if not isinstance(value, str) or not value or any(ch in value for ch in "\r\n"):
-        raise ConfigurationError(f"surface must be a non-empty single-line string; got {value!r}.")
+    if not isinstance(value, str) or not value:
+        raise error(f"surface must be a non-empty string such as 'cli'; got {escape_controls(repr(value)[:60])}.")
+    bad = _bad_header_char(value)
+    if bad != -1:
+        raise error(
+            f"surface has {_describe_char(value[bad])} at position {bad}; it is sent as a header, "
+            "so use visible ASCII only."
+        )
     return value
 
 
@@ -201,6 +281,7 @@ class ClientConfig(Record):
     """
 
     __slots__ = (
+        "_secrets",
         "allow_insecure_http",
         "api_key",
         "base_url",
@@ -232,6 +313,8 @@ class ClientConfig(Record):
         hooks: tuple[object, ...] = (),
     ) -> None:
         self.api_key = api_key
+        self._secrets = Secrets((api_key,))
+        remember_secrets((api_key,))
         self.base_url = base_url
         self.timeout = timeout
         self.max_retries = max_retries
@@ -250,9 +333,9 @@ class ClientConfig(Record):
         return self.api_key.startswith("pk_")
 
     @property
-    def secrets(self) -> tuple[str, ...]:
-        """The values that must never be shown in full."""
-        return (self.api_key,)
+    def secrets(self) -> Secrets:
+        """The values that must never be shown in full (opaque: see :class:`Secrets`)."""
+        return self._secrets
 
     def __repr__(self) -> str:
         return (
@@ -262,7 +345,7 @@ class ClientConfig(Record):
 
     def replace(self, **changes: Any) -> ClientConfig:
         """A copy with ``changes`` applied and checked like the constructor's arguments."""
-        merged = {name: getattr(self, name) for name in self.__slots__}
+        merged = {name: getattr(self, name) for name in self.__slots__ if not name.startswith("_")}
         merged.update(changes)
         if "timeout" in changes:
             merged["timeout"] = coerce_timeout(changes["timeout"])
@@ -272,7 +355,7 @@ class ClientConfig(Record):
             timeout=merged["timeout"],
             max_retries=_check_max_retries(merged["max_retries"]),
             default_headers=_check_headers(merged["default_headers"]),
-            surface=_check_surface(merged["surface"]),
+            surface=check_surface(merged["surface"]),
             deadline=_check_deadline(merged["deadline"]),
             allow_insecure_http=bool(merged["allow_insecure_http"]),
             retry_policy=_check_retry_policy(merged["retry_policy"]),
@@ -316,7 +399,7 @@ def resolve_config(
         timeout=resolved_timeout,
         max_retries=_check_max_retries(max_retries),
         default_headers=_check_headers(default_headers),
-        surface=_check_surface(surface),
+        surface=check_surface(surface),
         deadline=_check_deadline(deadline),
         allow_insecure_http=bool(allow_insecure_http),
         retry_policy=_check_retry_policy(retry_policy),

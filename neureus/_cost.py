@@ -1,12 +1,13 @@
 """Cost estimates from listed prices and estimated tokens, with no I/O.
 
-``client.ai.estimate_cost`` fetches the price list (cached 5 minutes per client, as the
-gateway caches ``/ai/models``) and hands it here with the messages.
+``client.ai.estimate_cost`` checks its arguments here first (before any request), then
+fetches the price list (cached 5 minutes per client, as the gateway caches ``/ai/models``)
+and hands it here with the messages.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ._exceptions import InvalidRequestError
 from ._validation import messages_to_wire
@@ -14,9 +15,34 @@ from ._validation import messages_to_wire
 if TYPE_CHECKING:
     from .types import CostEstimate, ModelList
 
-__all__ = ["PRICE_CACHE_SECONDS", "estimate_cost_from_models"]
+__all__ = ["PRICE_CACHE_SECONDS", "ROUTING_MODELS", "check_cost_arguments", "estimate_cost_from_models"]
 
 PRICE_CACHE_SECONDS: Final = 300.0
+
+
+# Model ids that route each call to a model chosen at call time: no price is known before.
+ROUTING_MODELS: Final = frozenset({"auto"})
+
+
+def check_cost_arguments(messages: object, *, model: object, max_output_tokens: object = None) -> list[dict[str, Any]]:
+    """Check ``estimate_cost``'s arguments before any request; return the wire messages.
+
+    ``InvalidRequestError`` for a bad model id, a bad ``max_output_tokens``, bad messages,
+    or a model that routes (``"auto"``), which has no price until the call is made.
+    """
+    if not isinstance(model, str) or not model:
+        raise InvalidRequestError(f"model must be a model id such as 'claude-sonnet-4-6'; got {model!r:.60}.")
+    if max_output_tokens is not None and (
+        isinstance(max_output_tokens, bool) or not isinstance(max_output_tokens, int) or max_output_tokens < 0
+    ):
+        raise InvalidRequestError(f"max_output_tokens must be a whole number >= 0; got {max_output_tokens!r:.60}.")
+    wire = messages_to_wire(messages)
+    if model in ROUTING_MODELS:
+        raise InvalidRequestError(
+            f"model={model!r} cannot be priced: it routes each call to a model chosen by task, so the "
+            "price is not known before the call. Estimate with the model you expect it to pick."
+        )
+    return wire
 
 
 def estimate_cost_from_models(
@@ -24,19 +50,15 @@ def estimate_cost_from_models(
 ) -> CostEstimate:
     """Price ``messages`` (plus ``max_output_tokens`` of output) on ``model``.
 
-    A price the gateway does not list counts as zero (Workers AI models are free).
+    A listed price of 0 is free (Workers AI models); a model the gateway lists with no
+    price cannot be priced, and says so rather than answering $0.
     """
     import difflib
 
     from .preprocessing import estimate_tokens
     from .types import CostEstimate
 
-    if not isinstance(model, str) or not model:
-        raise InvalidRequestError("model must be a model id such as 'claude-sonnet-4-6'.")
-    if max_output_tokens is not None and (
-        isinstance(max_output_tokens, bool) or not isinstance(max_output_tokens, int) or max_output_tokens < 0
-    ):
-        raise InvalidRequestError(f"max_output_tokens must be a whole number >= 0; got {max_output_tokens!r}.")
+    wire = check_cost_arguments(messages, model=model, max_output_tokens=max_output_tokens)
     found = models.get(model)
     if found is None:
         ids = [m.id for m in models]
@@ -45,10 +67,18 @@ def estimate_cost_from_models(
         raise InvalidRequestError(
             f"Unknown model {model!r}: the gateway lists no such model.{hint} See client.ai.list_models() for the ids."
         )
-    input_tokens = sum(estimate_tokens(m["content"]) for m in messages_to_wire(messages))
     output_tokens = max_output_tokens or 0
-    input_cost = input_tokens / 1000 * (found.input_cost_per_1k or 0.0)
-    output_cost = output_tokens / 1000 * (found.output_cost_per_1k or 0.0)
+    input_price = found.input_cost_per_1k
+    output_price = found.output_cost_per_1k
+    if input_price is None or (output_tokens and output_price is None):
+        missing = "an input price" if input_price is None else "an output price"
+        raise InvalidRequestError(
+            f"model={model!r} cannot be priced: the gateway lists it without {missing}, so an estimate "
+            "would be a guess (not $0)."
+        )
+    input_tokens = sum(estimate_tokens(m["content"]) for m in wire)
+    input_cost = input_tokens / 1000 * input_price
+    output_cost = output_tokens / 1000 * (output_price or 0.0)
     return CostEstimate(
         model=model,
         input_tokens=input_tokens,

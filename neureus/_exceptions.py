@@ -19,21 +19,29 @@
     └── InvalidRequestError (also ValueError)
 
 No I/O happens here: a response arrives as status, headers and body bytes, and every
-message passes through :func:`neureus._redact.redact_text` before it is stored.
+message passes through :func:`neureus._redact.redact_text` before it is stored. Server
+text in a message has its control characters escaped and is cut at 2,000 characters
+(:func:`neureus._redact.clean_server_text`); headers and request ids the server echoes
+are stored redacted by value.
+
+Every error pickles and deep-copies with its attributes (a worker process can raise one
+to its parent): keyword-only constructors would otherwise break ``BaseException``'s
+default ``__reduce__``, which calls ``cls(*args)``.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
 
 import httpx
 
-from ._redact import redact_text
+from ._redact import MAX_SERVER_TEXT, Secrets, clean_server_text, redact_text
 
 __all__ = [
+    "SECRETS_EXTENSION",
     "APIConnectionError",
     "APIError",
     "APIResponseValidationError",
@@ -54,15 +62,40 @@ __all__ = [
     "UnprocessableEntityError",
     "WidgetKeyScopeError",
     "error_message_from_body",
+    "loads_json",
     "make_status_error",
+    "redact_headers",
     "redact_json",
     "request_id_from_headers",
+    "request_secrets",
     "translate_transport_error",
 ]
 
 
+def _rebuild_error(cls: type[NeureusError], args: tuple[Any, ...], state: dict[str, Any]) -> NeureusError:
+    """Unpickle an error without calling its constructor (whose arguments are keywords)."""
+    error = cls.__new__(cls)
+    error.args = args
+    cause = state.pop("__cause__", None)
+    error.__dict__.update(state)
+    if cause is not None:
+        error.__cause__ = cause
+        # Also the context (as ``raise ... from`` inside ``except`` leaves it): a process
+        # pool replaces ``__cause__`` with the worker's traceback, and this keeps the cause.
+        error.__context__ = cause
+    return error
+
+
 class NeureusError(Exception):
     """The base of every error this SDK raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        state = dict(self.__dict__)
+        # An SDK cause travels (an IncompleteStreamError's APITimeoutError, say); a foreign
+        # one (an httpx exception holding its request) may not pickle, and stays behind.
+        if isinstance(self.__cause__, NeureusError):
+            state["__cause__"] = self.__cause__
+        return (_rebuild_error, (type(self), self.args, state))
 
 
 class APIError(NeureusError):
@@ -106,7 +139,7 @@ class APIStatusError(APIError):
         *,
         status_code: int,
         body: object = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
         request_id: str | None = None,
         retry_after: float | None = None,
     ) -> None:
@@ -114,8 +147,13 @@ class APIStatusError(APIError):
         self.status_code = status_code
         self.body = body
         self.headers = httpx.Headers(headers or {})
-        self.request_id = request_id
+        self.request_id = _clean_request_id(request_id)
         self.retry_after = retry_after
+
+
+def _clean_request_id(request_id: str | None) -> str | None:
+    # Whoever builds the error, the id is the server's text: escaped and cut (idempotent).
+    return None if request_id is None else clean_server_text(request_id, 200)
 
 
 class BadRequestError(APIStatusError):
@@ -172,38 +210,68 @@ class APIResponseValidationError(APIError):
         super().__init__(message)
         self.status_code = status_code
         self.body = body
-        self.request_id = request_id
+        self.request_id = _clean_request_id(request_id)
 
     @classmethod
     def for_response(cls, message: str, response: httpx.Response) -> APIResponseValidationError:
         """Build one from a read response, quoting the start of its body."""
         secrets = _request_secrets(response)
         excerpt = redact_text(response.content[:200].decode("utf-8", errors="replace"), secrets)
-        request_id = request_id_from_headers(response.headers)
+        request_id = _safe_request_id(response.headers, secrets)
         full = f"{message}: {excerpt!r}"
         if request_id:
             full += f" (request id: {request_id})"
-        return cls(redact_text(full, secrets), status_code=response.status_code, body=excerpt, request_id=request_id)
+        return cls(
+            redact_text(clean_server_text(full, MAX_SERVER_TEXT + 400), secrets),
+            status_code=response.status_code,
+            body=excerpt,
+            request_id=request_id,
+        )
 
 
-def _request_secrets(response: httpx.Response) -> tuple[str, ...]:
+SECRETS_EXTENSION: Final = "neureus.secrets"
+"""The request extension under which the SDK's requests carry their call's :class:`Secrets`."""
+
+
+def _request_secrets(response: httpx.Response) -> Secrets | tuple[str, ...]:
     """The secrets the request behind ``response`` carried: its bearer key and a body ``key``."""
     try:
         request = response.request
     except RuntimeError:  # a response built by hand has no request
         return ()
+    carried = request.extensions.get(SECRETS_EXTENSION)
+    if isinstance(carried, Secrets):
+        return carried
+    # A request built elsewhere (a test, a redirect of a caller's client): read it.
     secrets: list[str] = []
     auth = request.headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
         secrets.append(auth[7:])
-    if b'"key"' in request.content:
+    try:
+        content = request.content
+    except httpx.RequestNotRead:  # a redirected request re-sent as a stream
+        content = b""
+    if b'"key"' in content:
         try:
-            body = json.loads(request.content)
-        except ValueError:
+            body = json.loads(content)
+        except (ValueError, RecursionError):
             body = None
         if isinstance(body, dict) and isinstance(body.get("key"), str):
             secrets.append(body["key"])
     return tuple(secrets)
+
+
+def request_secrets(response: httpx.Response) -> Secrets | tuple[str, ...]:
+    """The secrets of the request behind ``response`` (its bearer key, a body ``key``)."""
+    return _request_secrets(response)
+
+
+def _safe_request_id(headers: Mapping[str, str], secrets: Iterable[str | None]) -> str | None:
+    # The server's text: escaped, cut, and never an echoed key.
+    request_id = request_id_from_headers(headers)
+    if request_id is None:
+        return None
+    return redact_text(clean_server_text(request_id, 200), secrets)
 
 
 class StreamError(APIError):
@@ -215,7 +283,8 @@ class StreamError(APIError):
     error_type: str | None
 
     def __init__(self, message: str, *, error_type: str | None = None) -> None:
-        super().__init__(message)
+        # The message quotes the server's error event: escaped and cut like any server text.
+        super().__init__(clean_server_text(message, MAX_SERVER_TEXT + 200))
         self.error_type = error_type
 
 
@@ -266,22 +335,38 @@ def request_id_from_headers(headers: Mapping[str, str]) -> str | None:
     return headers.get("x-request-id") or headers.get("cf-ray") or None
 
 
-def _message_from_json(data: object) -> str | None:
+# Deeper JSON than this is not walked (its message not searched, its secrets redacted
+# as text): a hostile 662-byte body of nested arrays otherwise raises RecursionError.
+# pydantic's own JSON parser stops at 200 levels; nothing the gateway sends nests past 10.
+MAX_JSON_DEPTH: Final = 100
+
+
+def _message_from_json(data: object, depth: int = 0) -> str | None:
     # The common shapes: {"error": "msg"}, {"error": {"message": "msg", "type": ...}},
     # {"message": "msg"}, {"detail": "msg"}, {"errors": [{"message": ...}]}.
     if isinstance(data, str):
         return data or None
+    if depth >= MAX_JSON_DEPTH:
+        return None
     if isinstance(data, list):
-        parts = [m for m in (_message_from_json(item) for item in data) if m]
+        parts = [m for m in (_message_from_json(item, depth + 1) for item in data[:50]) if m]
         return "; ".join(parts) or None
     if not isinstance(data, dict):
         return None
     for key in ("error", "message", "detail", "errors", "error_description", "msg"):
         if key in data:
-            found = _message_from_json(data[key])
+            found = _message_from_json(data[key], depth + 1)
             if found:
                 return found
     return None
+
+
+def loads_json(content: bytes | str) -> Any:
+    """``json.loads`` whose every failure (too deep included) is a ``ValueError``."""
+    try:
+        return json.loads(content)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def error_message_from_body(body: bytes, content_type: str = "") -> tuple[object, str]:
@@ -289,6 +374,7 @@ def error_message_from_body(body: bytes, content_type: str = "") -> tuple[object
 
     JSON bodies are searched for a message in any common shape. A non-JSON body (an HTML
     page from a proxy, plain text) gives a short text excerpt with the tags stripped.
+    The message is the server's text: escaped and cut by the caller.
     """
     if not body:
         return None, ""
@@ -296,7 +382,7 @@ def error_message_from_body(body: bytes, content_type: str = "") -> tuple[object
     stripped = text.strip()
     if stripped[:1] in ("{", "[", '"') or "json" in content_type:
         try:
-            data = json.loads(stripped)
+            data = loads_json(stripped)
         except ValueError:
             pass
         else:
@@ -348,10 +434,10 @@ def make_status_error(
     """Build the :class:`APIStatusError` subclass for a non-success response."""
     secrets = tuple(secrets)
     decoded, detail = error_message_from_body(body, headers.get("content-type", ""))
-    request_id = request_id_from_headers(headers)
+    request_id = _safe_request_id(headers, secrets)
     message = f"{status_code} {_reason(status_code)}"
     if detail:
-        message += f": {detail}"
+        message += f": {clean_server_text(detail)}"
     message += _HINTS.get(status_code, "")
     if 300 <= status_code < 400 and headers.get("location"):
         message += f" (a redirect to {headers['location']}, not followed)"
@@ -361,29 +447,44 @@ def make_status_error(
     if isinstance(decoded, str):
         decoded = redact_text(decoded, secrets)
     elif decoded is not None:
-        decoded = redact_json(decoded, secrets)
+        try:
+            decoded = redact_json(decoded, secrets)
+        except ValueError:  # too deep to walk: keep it as (redacted) text
+            decoded = redact_text(body.decode("utf-8", errors="replace"), secrets)
     cls = _STATUS_TO_ERROR.get(status_code)
     if cls is None:
         cls = InternalServerError if status_code >= 500 else APIStatusError
     kwargs: dict[str, Any] = {
         "status_code": status_code,
         "body": decoded,
-        "headers": headers,
+        "headers": redact_headers(headers, secrets),
         "request_id": request_id,
         "retry_after": retry_after,
     }
     return cls(message, **kwargs)
 
 
-def redact_json(data: object, secrets: tuple[str | None, ...]) -> object:
-    """Decoded JSON with every secret (in keys and values) replaced by its redacted form."""
+def redact_headers(headers: Mapping[str, str], secrets: Iterable[str | None]) -> list[tuple[str, str]]:
+    """Response headers with secrets redacted by value and by shape (``www-authenticate``...)."""
+    items = headers.multi_items() if isinstance(headers, httpx.Headers) else list(headers.items())
+    # Header values are ASCII: the redaction's ellipsis is written as "..." here.
+    return [(name, redact_text(value, secrets).replace("…", "...")) for name, value in items]
+
+
+def redact_json(data: object, secrets: Iterable[str | None], _depth: int = 0) -> object:
+    """Decoded JSON with every secret (in keys and values) replaced by its redacted form.
+
+    ``ValueError`` when nested deeper than can be walked safely.
+    """
     if isinstance(data, str):
         return redact_text(data, secrets)
+    if _depth >= MAX_JSON_DEPTH and isinstance(data, (list, dict)):
+        raise ValueError("JSON nested too deeply to redact")
     if isinstance(data, list):
-        return [redact_json(item, secrets) for item in data]
+        return [redact_json(item, secrets, _depth + 1) for item in data]
     if isinstance(data, dict):
         return {
-            redact_text(key, secrets) if isinstance(key, str) else key: redact_json(value, secrets)
+            redact_text(key, secrets) if isinstance(key, str) else key: redact_json(value, secrets, _depth + 1)
             for key, value in data.items()
         }
     return data
@@ -396,7 +497,8 @@ def translate_transport_error(exc: BaseException) -> APIConnectionError:
     the boundary, as httpx itself does for httpcore.
     """
     name = type(exc).__name__
-    detail = redact_text(str(exc)) if str(exc) else name
+    # httpx's text may quote the server (h11's "illegal header line: ..."): escape and cut it.
+    detail = redact_text(clean_server_text(str(exc), 500)) if str(exc) else name
     if isinstance(exc, httpx.TimeoutException):
         kind = {
             "ConnectTimeout": "connecting",

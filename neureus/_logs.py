@@ -3,7 +3,11 @@
 Only the ``neureus`` logger is touched (never httpx's). Records carry method, path,
 status, retries, waits, timings and request ids; never a body and never a key. A filter
 on the logger runs every record through the one redaction function all the same, as a
-second line of defence.
+second line of defence: by shape, and by value for every secret the process was given
+(a server may echo the caller's key in ``x-request-id``). It also escapes control
+characters and cuts the line, because arguments such as request ids and error texts come
+from the server (no forged log lines, no terminal escapes). The filter runs only for
+records that are emitted, so a disabled logger costs nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import logging
 import os
 from collections.abc import Mapping
 
-from ._redact import redact_text
+from ._redact import MAX_SERVER_TEXT, clean_server_text, known_secrets, redact_text
 
 __all__ = ["RedactingFilter", "configure_from_env", "logger"]
 
@@ -24,7 +28,7 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = redact_text(message)
+        redacted = clean_server_text(redact_text(message, known_secrets()), MAX_SERVER_TEXT + 500)
         if redacted != message or record.args:
             record.msg = redacted
             record.args = None

@@ -16,7 +16,7 @@ async shells share every decision.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from typing import TypeAlias
 
 import httpx
@@ -190,7 +190,7 @@ def request_flow(
     max_retries: int,
     timeout: httpx.Timeout | None,
     deadline: float | None,
-    secrets: tuple[str, ...],
+    secrets: Iterable[str],
     clock: Callable[[], float] = time.monotonic,
 ) -> Generator[Action, Outcome, FlowResult]:
     """Drive one call with its retries; see the module docstring for the protocol."""
@@ -238,7 +238,8 @@ def request_flow(
                 if not spec.stream:
                     return FlowResult(outcome)
                 content_type = outcome.headers.get("content-type", "text/event-stream")
-                if not content_type.startswith("text/event-stream"):
+                # A media type is case-insensitive and may carry parameters (RFC 9110).
+                if content_type.partition(";")[0].strip().lower() != "text/event-stream":
                     # A page or a JSON reply where a stream was asked for: sending it again
                     # would only repeat (and perhaps bill) the same answer.
                     yield CloseResponse(outcome)

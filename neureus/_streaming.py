@@ -1,39 +1,52 @@
-"""``ChatStream`` and ``AsyncChatStream``: pull events, hand them to ``StreamState``.
+"""``ChatStream`` and ``AsyncChatStream``: pull outcomes, hand them to ``StreamState``.
 
-Every decision about an event (token or not, error, done) is made in
-:mod:`neureus._stream_state`; these wrappers only pull the next event and release the
-connection when the stream ends, fails, or is closed. Tokens are handed on the moment
-their event is decoded: nothing is buffered.
+Every decision about a stream (token or not, skipped, error, ``done``, the deadline) is
+made by :meth:`neureus._stream_state.StreamState.consume`. Each flavour has one pull
+helper (its event source's ``pull``) and one loop body, ``_advance``, shared by token
+iteration and ``events()``: pull one outcome, consume it, release the connection the
+moment the stream is finished (at ``done``, on an error) or closed. Tokens are handed on
+the moment their event is decoded: nothing is buffered.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Generator, Iterator
+import sys
+import time
+from collections.abc import AsyncIterator, Coroutine, Generator, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from httpx_sse import ServerSentEvent
 
-from ._exceptions import APIConnectionError
 from ._stream_state import StreamState
 
 if TYPE_CHECKING:
     import httpx
 
-    from ._transport import AsyncEventSource, AsyncTransport, SyncEventSource, SyncTransport
+    from ._event_source import AsyncEventSource, SyncEventSource
+    from ._hooks import CallObserver
+    from ._transport import AsyncTransport, SyncTransport
     from ._wire import RequestSpec
     from .types import StreamFinal
 
 __all__ = ["AsyncChatStream", "ChatStream"]
 
+_now = time.monotonic
+
 
 class _StreamResult:
-    """The read-only view shared by both streams: what has arrived so far."""
+    """What both streams share: the state, and the read-only view of what has arrived."""
 
-    __slots__ = ("_state",)
+    __slots__ = ("_closed", "_observer", "_state")
 
     _state: StreamState
+    _closed: bool
+    _observer: CallObserver | None
+
+    def _opened(self, source: SyncEventSource | AsyncEventSource, first: ServerSentEvent) -> None:
+        source.unread(first)  # pulled again by the one loop, like every other event
+        self._state.read_by = source.read_by
 
     @property
     def text(self) -> str:
@@ -68,6 +81,10 @@ class _StreamResult:
         final = self._state.final
         return None if final is None else final.output_tokens
 
+    def __repr__(self) -> str:
+        status = "done" if self.done else ("closed" if self._closed else "open")
+        return f"<{type(self).__name__} {status}, {len(self.text)} chars>"
+
 
 class ChatStream(_StreamResult):
     """A streamed chat reply: iterate it for ``str`` tokens as they arrive.
@@ -78,18 +95,20 @@ class ChatStream(_StreamResult):
     >>> stream.output_tokens  # doctest: +SKIP
     42
 
-    The connection is released when the stream ends, fails, or is closed (``close()``,
-    leaving the ``with`` block, or dropping the object after a ``break``).
+    Iteration ends at the first ``{"done": true}`` event: the connection is released
+    there and nothing after it is read. It is also released when the stream fails or is
+    closed (``close()``, leaving the ``with`` block, or dropping the object after a ``break``).
     """
 
-    __slots__ = ("_closed", "_first", "_source")
+    __slots__ = ("_source",)
 
     def __init__(self, transport: SyncTransport, spec: RequestSpec) -> None:
-        self._state = StreamState(transport.config.secrets + spec.secrets)
         self._closed = False
         self._source: SyncEventSource | None = None
-        self._first: ServerSentEvent | None = None
-        self._source, self._first = transport.open_stream(spec)
+        self._state = StreamState(transport.config.secrets + spec.secrets)
+        self._observer = transport.hooks.observer(spec, transport.config)  # hooks
+        self._source, first = transport.open_stream(spec, self._observer)
+        self._opened(self._source, first)
 
     @property
     def response(self) -> httpx.Response:
@@ -97,67 +116,41 @@ class ChatStream(_StreamResult):
         assert self._source is not None
         return self._source.response
 
-    def _next_event(self) -> ServerSentEvent | None:
-        first = self._first
-        if first is not None:
-            self._first = None
-            return first
-        if self._closed:
-            return None
-        assert self._source is not None
-        return self._source.next()
+    @overload
+    def _run(self, events: Literal[False] = ...) -> str: ...
+    @overload
+    def _run(self, events: Literal[True]) -> ServerSentEvent: ...
+    def _run(self, events: bool = False) -> str | ServerSentEvent:
+        # The one loop, for tokens and events() alike: pull one outcome, let the core
+        # decide, release the connection the moment the stream is over.
+        state = self._state
+        while not self._closed:
+            try:
+                outcome = self._source.pull()  # type: ignore[union-attr]  # set while open
+                step = state.consume(outcome, _now)
+            except BaseException:
+                self.close()
+                raise
+            if state.finished:
+                self.close()
+            if events:
+                if type(outcome) is ServerSentEvent:
+                    return outcome
+            elif type(step) is str:
+                return step
+        raise StopIteration
 
     def __iter__(self) -> Iterator[str]:
         return self
 
-    def __next__(self) -> str:
-        if self._closed:
-            raise StopIteration
-        state = self._state
-        try:
-            while True:
-                # _next_event() inlined: this loop runs once per token.
-                event = self._first
-                if event is not None:
-                    self._first = None
-                elif self._closed:
-                    event = None
-                else:
-                    assert self._source is not None
-                    event = self._source.next()
-                if event is None:
-                    self.close()
-                    state.finish()
-                    raise StopIteration
-                token = state.on_event(event)
-                if token is not None:
-                    return token
-        except APIConnectionError as exc:
-            self.close()
-            state.finish(exc)
-            raise StopIteration from None
-        except BaseException:
-            self.close()
-            raise
+    __next__ = _run  # the loop itself, no extra frame per token
 
     def events(self) -> Iterator[ServerSentEvent]:
-        """The decoded SSE events themselves (the stream's state is kept up to date)."""
-        state = self._state
-        try:
-            while not self._closed:
-                event = self._next_event()
-                if event is None:
-                    self.close()
-                    state.finish()
-                    return
-                state.on_event(event)
-                yield event
-        except APIConnectionError as exc:
-            self.close()
-            state.finish(exc)
-        except BaseException:
-            self.close()
-            raise
+        """The decoded SSE events themselves, ``done`` and skipped types included (the
+        stream's state is kept up to date)."""
+        with contextlib.suppress(StopIteration):
+            while True:
+                yield self._run(True)
 
     def until_done(self) -> str:
         """Read the rest of the stream; return the whole text."""
@@ -169,9 +162,11 @@ class ChatStream(_StreamResult):
         """Release the connection; iteration ends. Safe to call more than once."""
         if not self._closed:
             self._closed = True
-            self._first = None
             if self._source is not None:
                 self._source.close()
+            if self._observer is not None:  # hooks: the stream's end, once
+                for notify in self._observer.stream_end(self._state, sys.exc_info()[1]):
+                    notify.dispatcher.emit(notify)
 
     def __enter__(self) -> ChatStream:
         return self
@@ -187,10 +182,6 @@ class ChatStream(_StreamResult):
         with contextlib.suppress(Exception):
             self.close()
 
-    def __repr__(self) -> str:
-        status = "done" if self.done else ("closed" if self._closed else "open")
-        return f"<ChatStream {status}, {len(self.text)} chars>"
-
 
 class AsyncChatStream(_StreamResult):
     """A streamed chat reply for ``AsyncNeureus``: ``async for`` it for ``str`` tokens.
@@ -201,19 +192,21 @@ class AsyncChatStream(_StreamResult):
         async with client.ai.stream(messages) as stream: ...
         stream = await client.ai.stream(messages)   # opened, then iterate it
 
-    The connection is released when the stream ends, fails, is closed
-    (``await stream.aclose()``), its ``async with`` block is left, or its task is cancelled.
+    Iteration ends at the first ``{"done": true}`` event: the connection is released
+    there and nothing after it is read. It is also released when the stream fails, is
+    closed (``await stream.aclose()``), its ``async with`` block is left, or its task is
+    cancelled.
     """
 
-    __slots__ = ("_closed", "_first", "_source", "_spec", "_transport")
+    __slots__ = ("_source", "_spec", "_transport")
 
     def __init__(self, transport: AsyncTransport, spec: RequestSpec) -> None:
+        self._closed = False
+        self._source: AsyncEventSource | None = None
         self._state = StreamState(transport.config.secrets + spec.secrets)
         self._transport = transport
         self._spec = spec
-        self._source: AsyncEventSource | None = None
-        self._first: ServerSentEvent | None = None
-        self._closed = False
+        self._observer = transport.hooks.observer(spec, transport.config)  # hooks
 
     @property
     def response(self) -> httpx.Response:
@@ -224,92 +217,55 @@ class AsyncChatStream(_StreamResult):
 
     async def _open(self) -> None:
         if self._source is None and not self._closed:
-            self._source, self._first = await self._transport.open_stream(self._spec)
+            # Opening failures (status errors, retries exhausted) propagate as they are.
+            self._source, first = await self._transport.open_stream(self._spec, self._observer)
+            self._opened(self._source, first)
 
     def __await__(self) -> Generator[Any, None, AsyncChatStream]:
-        return self._opened().__await__()
+        return self._opened_self().__await__()
 
-    async def _opened(self) -> AsyncChatStream:
+    async def _opened_self(self) -> AsyncChatStream:
         await self._open()
         return self
 
-    async def _next_event(self) -> ServerSentEvent | None:
-        first = self._first
-        if first is not None:
-            self._first = None
-            return first
-        if self._closed or self._source is None:
-            return None
-        return await self._source.next()
+    @overload
+    async def _run(self, events: Literal[False] = ...) -> str: ...
+    @overload
+    async def _run(self, events: Literal[True]) -> ServerSentEvent: ...
+    async def _run(self, events: bool = False) -> str | ServerSentEvent:
+        # The one loop, for tokens and events() alike (see ChatStream._run).
+        if self._source is None:
+            await self._open()
+        state = self._state
+        while not self._closed:
+            try:
+                outcome = await self._source.pull()  # type: ignore[union-attr]  # set while open
+                step = state.consume(outcome, _now)
+            except BaseException:
+                await self.aclose()
+                raise
+            if state.finished:
+                await self.aclose()
+            if events:
+                if type(outcome) is ServerSentEvent:
+                    return outcome
+            elif type(step) is str:
+                return step
+        raise StopAsyncIteration
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self
 
-    async def __anext__(self) -> str:
-        if self._closed:
-            raise StopAsyncIteration
-        if self._source is None:
-            # Opening failures (status errors, retries exhausted) propagate as they are.
-            await self._open()
-        state = self._state
-        try:
-            while True:
-                # _next_event() inlined, and an event already decoded is taken without
-                # creating a coroutine: this loop runs once per token.
-                event = self._first
-                source = self._source
-                if event is not None:
-                    self._first = None
-                elif self._closed or source is None:
-                    event = None
-                else:
-                    event = source.buffered()
-                    if event is None:
-                        event = await source.next()
-                if event is None:
-                    await self.aclose()
-                    state.finish()
-                    raise StopAsyncIteration
-                token = state.on_event(event)
-                if token is not None:
-                    return token
-        except APIConnectionError as exc:
-            await self.aclose()
-            state.finish(exc)
-            raise StopAsyncIteration from None
-        except BaseException:
-            await self.aclose()
-            raise
+    __anext__ = _run  # the loop itself, no extra frame per token
 
     def events(self) -> AsyncIterator[ServerSentEvent]:
-        """The decoded SSE events themselves (the stream's state is kept up to date).
+        """The decoded SSE events themselves, ``done`` and skipped types included (the
+        stream's state is kept up to date).
 
         An iterator object rather than an async generator, so leaving it early leaves
         nothing for the garbage collector to finalise.
         """
         return _AsyncEvents(self)
-
-    async def _anext_event(self) -> ServerSentEvent:
-        if self._closed:
-            raise StopAsyncIteration
-        if self._source is None:
-            await self._open()
-        state = self._state
-        try:
-            event = await self._next_event()
-            if event is None:
-                await self.aclose()
-                state.finish()
-                raise StopAsyncIteration
-            state.on_event(event)
-            return event
-        except APIConnectionError as exc:
-            await self.aclose()
-            state.finish(exc)
-            raise StopAsyncIteration from None
-        except BaseException:
-            await self.aclose()
-            raise
 
     async def until_done(self) -> str:
         """Read the rest of the stream; return the whole text."""
@@ -321,9 +277,11 @@ class AsyncChatStream(_StreamResult):
         """Release the connection; iteration ends. Safe to call more than once."""
         if not self._closed:
             self._closed = True
-            self._first = None
             if self._source is not None:
                 await self._source.aclose()
+            if self._observer is not None:  # hooks: the stream's end, once
+                for notify in self._observer.stream_end(self._state, sys.exc_info()[1]):
+                    await notify.dispatcher.aemit(notify)
 
     async def close(self) -> None:
         """The same as :meth:`aclose`."""
@@ -338,10 +296,6 @@ class AsyncChatStream(_StreamResult):
     ) -> None:
         await self.aclose()
 
-    def __repr__(self) -> str:
-        status = "done" if self.done else ("closed" if self._closed else "open")
-        return f"<AsyncChatStream {status}, {len(self.text)} chars>"
-
 
 class _AsyncEvents:
     __slots__ = ("_stream",)
@@ -352,5 +306,5 @@ class _AsyncEvents:
     def __aiter__(self) -> _AsyncEvents:
         return self
 
-    async def __anext__(self) -> ServerSentEvent:
-        return await self._stream._anext_event()
+    def __anext__(self) -> Coroutine[Any, Any, ServerSentEvent]:
+        return self._stream._run(True)

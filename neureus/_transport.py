@@ -2,9 +2,8 @@
 
 :class:`SyncTransport` and :class:`AsyncTransport` drive :func:`neureus._retry.request_flow`
 (every decision is made there) and translate httpx exceptions at this boundary, so no raw
-httpx exception reaches a caller. :class:`SyncEventSource` and :class:`AsyncEventSource`
-pull an open response's bytes into the pure :class:`~neureus._sse.SSEDecoder`, one chunk
-at a time, so an event is handed on the moment it is complete.
+httpx exception reaches a caller. A stream's first event is pulled by the event sources
+of :mod:`neureus._event_source`.
 
 The two driver loops below are the irreducible sync/async twin (DESIGN.md): they differ
 only in ``await``.
@@ -18,127 +17,37 @@ import sys
 import threading
 import time
 import weakref
-from collections import deque
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
-from httpx_sse import ServerSentEvent
 
 from ._body import BodyReader, too_large
 from ._config import ClientConfig
-from ._exceptions import APIConnectionError, APITimeoutError, NeureusError, translate_transport_error
+from ._exceptions import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APITimeoutError,
+    NeureusError,
+)
+from ._hooks import CallObserver, HookDispatcher, Notify
 from ._retry import Failed, FlowResult, PullFirstEvent, SendRequest, Sleep, failure_from, request_flow
 from ._wire import RequestSpec, http_request_args
 
-__all__ = ["AsyncEventSource", "AsyncTransport", "SyncEventSource", "SyncTransport"]
+if TYPE_CHECKING:
+    from httpx_sse import ServerSentEvent
 
+    from ._event_source import AsyncEventSource, SyncEventSource
 
-_DRAIN_PULLS = 16
+__all__ = ["AsyncTransport", "SyncTransport"]
 
 
 def _seconds_left(read_by: float | None) -> float:
     return float("inf") if read_by is None else read_by - time.monotonic()
 
 
-class _EventSourceBase:
-    __slots__ = ("_decoder", "_ended", "_queue", "response")
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.response = response
-        from ._sse import SSEDecoder  # loaded with the first stream, not with the package
-
-        self._decoder = SSEDecoder()
-        self._queue: deque[ServerSentEvent] = deque()
-        self._ended = False
-
-    def buffered(self) -> ServerSentEvent | None:
-        """The next event if it is already decoded, else ``None``; no I/O."""
-        queue = self._queue
-        return queue.popleft() if queue else None
-
-    def _take(self, chunk: bytes | None) -> None:
-        # None marks the end of the body.
-        if chunk is None:
-            self._ended = True
-            self._queue.extend(self._decoder.flush())
-        else:
-            self._queue.extend(self._decoder.feed(chunk))
-
-
-class SyncEventSource(_EventSourceBase):
-    """Decoded events of an open sync response, pulled one at a time."""
-
-    __slots__ = ("_chunks",)
-
-    def __init__(self, response: httpx.Response) -> None:
-        super().__init__(response)
-        self._chunks: Iterator[bytes] = response.iter_bytes()
-
-    def next(self, read_by: float | None = None) -> ServerSentEvent | None:
-        """The next event; ``None`` at the end of the body; ``APIConnectionError`` if it broke
-        (``APITimeoutError`` when ``read_by``, a ``time.monotonic()``, passes first)."""
-        queue = self._queue
-        while not queue:
-            if self._ended:
-                return None
-            try:
-                chunk: bytes | None = next(self._chunks, None)
-            except httpx.HTTPError as exc:
-                raise translate_transport_error(exc) from exc
-            self._take(chunk)
-            if read_by is not None and not queue and time.monotonic() > read_by:
-                raise APITimeoutError("The deadline ran out before the stream's first event.")
-        return queue.popleft()
-
-    def close(self) -> None:
-        """Release the connection."""
-        self._ended = True
-        self.response.close()
-
-
-class AsyncEventSource(_EventSourceBase):
-    """Decoded events of an open async response, pulled one at a time."""
-
-    __slots__ = ("_chunks",)
-
-    def __init__(self, response: httpx.Response) -> None:
-        super().__init__(response)
-        self._chunks: AsyncIterator[bytes] = response.aiter_bytes()
-
-    async def next(self) -> ServerSentEvent | None:
-        """The next event; ``None`` at the end of the body; ``APIConnectionError`` if it broke."""
-        queue = self._queue
-        while not queue:
-            if self._ended:
-                return None
-            try:
-                chunk: bytes | None = await anext(self._chunks, None)
-            except httpx.HTTPError as exc:
-                raise translate_transport_error(exc) from exc
-            self._take(chunk)
-        return queue.popleft()
-
-    async def aclose(self) -> None:
-        """Release the connection, even inside a cancelled scope."""
-        self._ended = True
-        with anyio.CancelScope(shield=True):
-            await self.response.aclose()
-            # httpx's byte iterator is a stack of nested async generators (down to httpcore's).
-            # Closing only the outer one would leave the inner ones half-run for the garbage
-            # collector, which trio reports as a ResourceWarning. With the response closed, a
-            # pull makes the innermost raise (or hands out what was already buffered), which
-            # finishes every layer in order. Bounded, so a transport that never stops cannot
-            # keep us here.
-            with contextlib.suppress(Exception):
-                for _ in range(_DRAIN_PULLS):
-                    if await anext(self._chunks, None) is None:
-                        break
-            aclose = getattr(self._chunks, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(Exception):
-                    await aclose()
+_DRAIN_PULLS = 16
 
 
 # --- the SDK's own pool ------------------------------------------------------------------
@@ -330,17 +239,19 @@ def _unusable(http: httpx.Client | httpx.AsyncClient, exc: RuntimeError) -> Fail
 
 
 class _TransportBase:
-    __slots__ = ("config",)
+    __slots__ = ("config", "hooks")
+    _asynchronous = False
 
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
+        self.hooks = HookDispatcher(config.hooks, asynchronous=self._asynchronous)  # hooks: checked here, once
 
-    def _flow(self, spec: RequestSpec, client_timeout: httpx.Timeout) -> Any:
+    def _flow(self, spec: RequestSpec, client_timeout: httpx.Timeout, observer: CallObserver | None = None) -> Any:
         timeout = spec.timeout if spec.timeout is not None else self.config.timeout
         deadline = spec.deadline if spec.deadline is not None else self.config.deadline
         if timeout is None and deadline is not None:
             timeout = client_timeout
-        return request_flow(
+        flow = request_flow(
             spec,
             policy=self.config.retry_policy,
             max_retries=self.config.max_retries,
@@ -348,6 +259,8 @@ class _TransportBase:
             deadline=deadline,
             secrets=self.config.secrets + spec.secrets,
         )
+        observer = observer or self.hooks.observer(spec, self.config)  # hooks: None when nobody listens
+        return flow if observer is None else observer.observe(flow)
 
     def _request_args(self, spec: RequestSpec, action: SendRequest) -> dict[str, Any]:
         return http_request_args(self.config, spec, action.timeout)
@@ -386,9 +299,11 @@ class SyncTransport(_TransportBase):
         """Send a call with its retries; return the successful, read response."""
         return self._drive(spec)[0].response
 
-    def open_stream(self, spec: RequestSpec) -> tuple[SyncEventSource, ServerSentEvent]:
+    def open_stream(
+        self, spec: RequestSpec, observer: CallObserver | None = None
+    ) -> tuple[SyncEventSource, ServerSentEvent]:
         """Open a stream, retrying until its first event; return the source and that event."""
-        result, source = self._drive(spec)
+        result, source = self._drive(spec, observer)
         assert source is not None and result.first_event is not None
         return source, result.first_event
 
@@ -430,10 +345,12 @@ class SyncTransport(_TransportBase):
         response._content = body  # what response.read() would have set, decoded under the cap
         return response
 
-    def _drive(self, spec: RequestSpec) -> tuple[FlowResult, SyncEventSource | None]:
+    def _drive(
+        self, spec: RequestSpec, observer: CallObserver | None = None
+    ) -> tuple[FlowResult, SyncEventSource | None]:
         if self.http.is_closed:
             raise _closed_error()
-        flow = self._flow(spec, self.http.timeout)
+        flow = self._flow(spec, self.http.timeout, observer)
         source: SyncEventSource | None = None
         outcome: Any = None
         outer_read_by = getattr(_CALL, "read_by", None)
@@ -443,13 +360,17 @@ class SyncTransport(_TransportBase):
                 if type(action) is SendRequest:
                     outcome = self._send(spec, action)
                 elif type(action) is PullFirstEvent:
-                    source = SyncEventSource(action.response)
-                    try:
-                        outcome = source.next(action.read_by)
-                    except APIConnectionError as exc:
-                        outcome = exc
+                    from ._event_source import SyncEventSource  # loaded with the first stream
+
+                    source = SyncEventSource(action.response, action.read_by, self.config.max_response_bytes)
+                    outcome = source.pull()
+                    if isinstance(outcome, APIResponseValidationError):
+                        raise outcome  # an oversized first event: never retried
                 elif type(action) is Sleep:
                     time.sleep(action.seconds)
+                    outcome = None
+                elif type(action) is Notify:  # hooks
+                    action.dispatcher.emit(action)
                     outcome = None
                 else:
                     (source or action).response.close()
@@ -457,6 +378,7 @@ class SyncTransport(_TransportBase):
         except StopIteration as stop:
             return stop.value, source
         except BaseException:
+            flow.close()  # hooks: an abandoned call tells its observers now, not at garbage collection
             if source is not None:
                 source.close()
             raise
@@ -468,6 +390,7 @@ class AsyncTransport(_TransportBase):
     """Sends calls over an ``httpx.AsyncClient``."""
 
     __slots__ = ("http",)
+    _asynchronous = True
 
     def __init__(self, http: httpx.AsyncClient, config: ClientConfig) -> None:
         super().__init__(config)
@@ -477,9 +400,11 @@ class AsyncTransport(_TransportBase):
         """Send a call with its retries; return the successful, read response."""
         return (await self._drive(spec))[0].response
 
-    async def open_stream(self, spec: RequestSpec) -> tuple[AsyncEventSource, ServerSentEvent]:
+    async def open_stream(
+        self, spec: RequestSpec, observer: CallObserver | None = None
+    ) -> tuple[AsyncEventSource, ServerSentEvent]:
         """Open a stream, retrying until its first event; return the source and that event."""
-        result, source = await self._drive(spec)
+        result, source = await self._drive(spec, observer)
         assert source is not None and result.first_event is not None
         return source, result.first_event
 
@@ -531,10 +456,12 @@ class AsyncTransport(_TransportBase):
                     await _finish_iterator(chunks)
         return outcome
 
-    async def _drive(self, spec: RequestSpec) -> tuple[FlowResult, AsyncEventSource | None]:
+    async def _drive(
+        self, spec: RequestSpec, observer: CallObserver | None = None
+    ) -> tuple[FlowResult, AsyncEventSource | None]:
         if self.http.is_closed:
             raise _closed_error()
-        flow = self._flow(spec, self.http.timeout)
+        flow = self._flow(spec, self.http.timeout, observer)
         source: AsyncEventSource | None = None
         outcome: Any = None
         try:
@@ -543,15 +470,17 @@ class AsyncTransport(_TransportBase):
                 if type(action) is SendRequest:
                     outcome = await self._send(spec, action)
                 elif type(action) is PullFirstEvent:
-                    source = AsyncEventSource(action.response)
-                    outcome = APITimeoutError("The deadline ran out before the stream's first event.")
-                    with anyio.move_on_after(_seconds_left(action.read_by)):
-                        try:
-                            outcome = await source.next()
-                        except APIConnectionError as exc:
-                            outcome = exc
+                    from ._event_source import AsyncEventSource  # loaded with the first stream
+
+                    source = AsyncEventSource(action.response, action.read_by, self.config.max_response_bytes)
+                    outcome = await source.pull()
+                    if isinstance(outcome, APIResponseValidationError):
+                        raise outcome  # an oversized first event: never retried
                 elif type(action) is Sleep:
                     await anyio.sleep(action.seconds)
+                    outcome = None
+                elif type(action) is Notify:  # hooks
+                    await action.dispatcher.aemit(action)
                     outcome = None
                 else:
                     await (source.aclose() if source is not None else action.response.aclose())
@@ -559,6 +488,7 @@ class AsyncTransport(_TransportBase):
         except StopIteration as stop:
             return stop.value, source
         except BaseException:
+            flow.close()  # hooks: an abandoned call tells its observers now, not at garbage collection
             # Cancelled mid-flow: never leave an opened stream behind.
             if source is not None:
                 await source.aclose()

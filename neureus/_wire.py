@@ -13,15 +13,24 @@ are not sent, and ``compress``/``debug``/``surface`` travel as ``x-neureus-*`` h
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import httpx
-from pydantic_core import ValidationError  # the class pydantic re-exports, without loading pydantic.main
+from pydantic_core import ValidationError, from_json  # pydantic re-exports them, without loading pydantic.main
 
-from ._config import ClientConfig, coerce_timeout
-from ._exceptions import APIResponseValidationError, InvalidRequestError, redact_json
+from ._config import ClientConfig, check_surface, coerce_timeout, header_problem
+from ._exceptions import (
+    SECRETS_EXTENSION,
+    APIResponseValidationError,
+    InvalidRequestError,
+    redact_json,
+    request_secrets,
+)
 from ._record import Record
+from ._redact import NO_SECRETS, Secrets, redact_key, redact_text, remember_secrets
 from ._validation import (
     check_embeddings_input,
     check_max_tokens,
@@ -75,18 +84,23 @@ _ModelT = TypeVar("_ModelT", bound="BaseModel")
 USER_AGENT: Final = f"neureus-python/{__version__}"
 _JSON_HEADERS: Final = {"accept": "application/json"}
 _SSE_HEADERS: Final = {"accept": "text/event-stream", "cache-control": "no-cache"}
-# What json.dumps(..., ensure_ascii=False, separators=(",", ":")) builds on every call, built once.
-_JSON_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# What json.dumps(..., ensure_ascii=False, separators=(",", ":"), allow_nan=False) builds on
+# every call, built once. allow_nan=False: NaN is not JSON (API.md, "Local problems stay local").
+_JSON_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 class RequestSpec(Record):
     """Everything needed to send one call, decided before any I/O.
 
-    ``secrets`` lists the values of this call that must never be shown (a BYOK or widget
-    key in the body); the shells redact them from logs and errors.
+    ``secrets`` holds the values of this call that must never be shown (a BYOK or widget
+    key in the body); the shells redact them from logs and errors. ``content`` is the JSON
+    body serialised once, here, so a value JSON cannot carry (NaN, an object) is refused
+    before anything is sent. The ``repr`` never shows a secret: crash reporters render
+    every request spec on the stack of a failed call.
     """
 
     __slots__ = (
+        "content",
         "deadline",
         "headers",
         "idempotent",
@@ -113,7 +127,7 @@ class RequestSpec(Record):
         *,
         stream: bool = False,
         deadline: float | None = None,
-        secrets: tuple[str, ...] = (),
+        secrets: Iterable[str] = (),
         provider: str | None = None,
         idempotent: bool = True,
     ) -> None:
@@ -126,9 +140,83 @@ class RequestSpec(Record):
         self.timeout = timeout
         self.stream = stream
         self.deadline = deadline
-        self.secrets = secrets
+        if secrets:
+            self.secrets = secrets if isinstance(secrets, Secrets) else Secrets(secrets)
+            remember_secrets(self.secrets)
+        else:
+            self.secrets = NO_SECRETS
         self.provider = provider
         self.idempotent = idempotent  # False: retried only when surely not acted on (_retry)
+        # Last, so that a half-built spec on the stack of the error still has every field.
+        self.content: bytes | None = None
+        self.content = None if json_body is None else encode_json_body(json_body)
+
+    def __repr__(self) -> str:
+        body = None if self.json_body is None else _redacted_body(self.json_body, self.secrets)
+        headers = {name: _shown_header(name, value, self.secrets) for name, value in self.headers.items()}
+        return (
+            f"RequestSpec(method={self.method!r}, path={self.path!r}, operation={self.operation!r}, "
+            f"stream={self.stream!r}, json_body={body!r}, params={self.params!r}, headers={headers!r}, "
+            f"timeout={self.timeout!r}, deadline={self.deadline!r}, secrets={self.secrets!r})"
+        )
+
+
+# Header names whose values are credentials whatever they look like.
+_SENSITIVE_HEADER = re.compile(r"auth|key|token|secret|cookie|session|signature|password|credential", re.IGNORECASE)
+
+
+def _shown_header(name: str, value: str, secrets: Secrets) -> str:
+    if _SENSITIVE_HEADER.search(name):
+        return redact_key(value)
+    return redact_text(value, secrets)
+
+
+def _redacted_body(body: Mapping[str, Any], secrets: Secrets) -> object:
+    try:
+        return redact_json(body, secrets)
+    except ValueError:  # nested too deeply to walk: show its shape only
+        return f"<a JSON object of {len(body)} member(s)>"
+
+
+def encode_json_body(body: Mapping[str, Any]) -> bytes:
+    """The body as compact UTF-8 JSON; a value JSON cannot carry is an ``InvalidRequestError``.
+
+    NaN and infinity are refused (``json`` would write ``NaN``, which is not JSON and which
+    the gateway would answer with a 400, or worse, read as something else).
+    """
+    try:
+        return _JSON_ENCODER.encode(body).encode()
+    except (TypeError, ValueError, RecursionError) as exc:
+        where = _find_unsendable(body, "body", 0)
+        if isinstance(exc, RecursionError) or where is None:
+            detail = "it is nested too deeply" if isinstance(exc, RecursionError) else type(exc).__name__
+            raise InvalidRequestError(f"The request body cannot be sent as JSON: {detail}.") from None
+        raise InvalidRequestError(f"The request body cannot be sent as JSON: {where}.") from None
+
+
+def _find_unsendable(value: object, path: str, depth: int) -> str | None:
+    # Runs only after encoding failed, to name the culprit; bounded like the encoder.
+    if depth > 200:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{path} is {value!r}; JSON has no NaN or infinity (send null or a finite number)"
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                return f"{path} has a key of type {type(key).__name__}; JSON keys are strings"
+            found = _find_unsendable(item, f"{path}[{key!r}]", depth + 1)
+            if found:
+                return found
+        return None
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _find_unsendable(item, f"{path}[{index}]", depth + 1)
+            if found:
+                return found
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return None
+    return f"{path} is of type {type(value).__name__}, which JSON cannot carry"
 
 
 def _call_timeout(timeout: object) -> httpx.Timeout | None:
@@ -138,10 +226,23 @@ def _call_timeout(timeout: object) -> httpx.Timeout | None:
 def _merge_extra_headers(headers: dict[str, str], extra: Mapping[str, str] | None) -> None:
     if not extra:
         return
+    if not isinstance(extra, Mapping):
+        raise InvalidRequestError("extra_headers must be a mapping of header names to values.")
     for name, value in extra.items():
-        if not isinstance(name, str) or not isinstance(value, str) or any(c in name + value for c in "\r\n"):
-            raise InvalidRequestError(f"extra_headers[{name!r}] must map a string to a single-line string.")
+        problem = header_problem(name, value)
+        if problem is not None:
+            shown = name if isinstance(name, str) and name.isascii() and name.isprintable() else "<name>"
+            raise InvalidRequestError(f"extra_headers[{shown!r}] {problem}.")
         headers[name.lower()] = value
+
+
+_FLAG_TYPES: Final = frozenset({bool, type(None)})
+
+
+def _check_flag(value: object, name: str) -> None:
+    # bool("no") is True: a non-bool flag would be sent as the opposite of what was meant.
+    if value is not None and not isinstance(value, bool):
+        raise InvalidRequestError(f"{name} must be True, False or None; got {type(value).__name__} {value!r:.40}.")
 
 
 def build_chat(
@@ -174,6 +275,17 @@ def build_chat(
         raise InvalidRequestError(f"deadline must be a positive number of seconds; got {deadline!r}.")
     if system_prompt is not None and not isinstance(system_prompt, str):
         raise InvalidRequestError("system_prompt must be a string.")
+    if (
+        type(prefer_async) not in _FLAG_TYPES
+        or type(compress) not in _FLAG_TYPES
+        or type(debug) not in _FLAG_TYPES
+        or type(stream) not in _FLAG_TYPES
+    ):
+        for flag, flag_name in ((stream, "stream"), (prefer_async, "prefer_async"), (compress, "compress")):
+            _check_flag(flag, flag_name)
+        _check_flag(debug, "debug")
+    if extra_body is not None and not isinstance(extra_body, Mapping):
+        raise InvalidRequestError(f"extra_body must be a mapping (a dict); got {type(extra_body).__name__}.")
     body: dict[str, Any] = {"messages": wire_messages}
     if model is not None:
         body["model"] = model
@@ -186,7 +298,7 @@ def build_chat(
     if system_prompt is not None:
         body["systemPrompt"] = system_prompt
     if prefer_async is not None:
-        body["prefer_async"] = bool(prefer_async)
+        body["prefer_async"] = prefer_async
     if extra_body:
         body.update(extra_body)
     headers = dict(_SSE_HEADERS if stream else _JSON_HEADERS)
@@ -196,9 +308,9 @@ def build_chat(
         headers["x-neureus-debug"] = "true"
     surface = surface if surface is not None else config.surface
     if surface is not None:
-        if not isinstance(surface, str) or not surface or "\n" in surface or "\r" in surface:
-            raise InvalidRequestError(f"surface must be a non-empty single-line string; got {surface!r}.")
-        headers["x-neureus-surface"] = surface
+        checked_surface = check_surface(surface, InvalidRequestError)
+        if checked_surface is not None:
+            headers["x-neureus-surface"] = checked_surface
     _merge_extra_headers(headers, extra_headers)
     return RequestSpec(
         "POST",
@@ -315,7 +427,7 @@ def build_revoke_widget_key(config: ClientConfig, key: object) -> RequestSpec:
 def http_request_args(config: ClientConfig, spec: RequestSpec, timeout: httpx.Timeout | None) -> dict[str, Any]:
     """Keyword arguments for ``httpx.Client.build_request`` (the shell builds the request).
 
-    The body is serialised here, once, compactly; ``timeout=None`` leaves the caller-owned
+    The body was serialised once, when the spec was built; ``timeout=None`` leaves the caller-owned
     client's own timeout in force.
     """
     headers = {
@@ -331,13 +443,15 @@ def http_request_args(config: ClientConfig, spec: RequestSpec, timeout: httpx.Ti
         "method": spec.method,
         "url": config.base_url + spec.path,
         "headers": headers,
+        # The call's secrets ride on the request (opaque, never sent: httpcore ignores
+        # unknown extensions), so the parser can redact an answer that echoes one.
+        "extensions": {
+            SECRETS_EXTENSION: config.secrets if spec.secrets is NO_SECRETS else config.secrets + spec.secrets
+        },
     }
-    if spec.json_body is not None:
+    if spec.content is not None:
         headers["content-type"] = "application/json"
-        try:
-            args["content"] = _JSON_ENCODER.encode(spec.json_body).encode()
-        except (TypeError, ValueError) as exc:
-            raise InvalidRequestError(f"The request body cannot be sent as JSON: {exc}.") from None
+        args["content"] = spec.content
     if spec.params:
         args["params"] = spec.params
     if timeout is not None:
@@ -345,13 +459,54 @@ def http_request_args(config: ClientConfig, spec: RequestSpec, timeout: httpx.Ti
     return args
 
 
+_TOO_DEEP: Final = "{}: the gateway's answer is nested too deeply"
+# A JSON escape that could spell a key's characters differently: \uXXXX or \/.
+_KEY_SPELLING_ESCAPE: Final = re.compile(rb"\\[u/]")
+
+
 def _load_json(response: httpx.Response, operation: str) -> Any:
+    # pydantic-core's parser, the one model_validate_json uses: about 2x json.loads, and it
+    # stops at 200 levels of nesting with a ValueError where json.loads would go on to about
+    # 1,000 (and the SDK's answer would then fail to pickle, copy or print) or raise
+    # RecursionError. Every failure is a ValueError, so one except covers "not JSON".
     try:
-        return json.loads(response.content)
-    except ValueError:
+        return from_json(response.content)
+    except ValueError as exc:
+        reason = "nested too deeply" if "recursion limit" in str(exc) else "not valid JSON"
         raise APIResponseValidationError.for_response(
-            f"{operation}: the gateway's answer is not valid JSON", response
+            f"{operation}: the gateway's answer is {reason}", response
         ) from None
+
+
+def _echoed_secrets(response: httpx.Response) -> Secrets | tuple[str, ...]:
+    """The request's secrets when the answer may quote one (else ``()``), for redaction by value.
+
+    The cheap test runs on every answer: a byte search per secret. A JSON escape that could
+    spell a key differently (a backslash-u or backslash-slash) sends the answer down the
+    careful path too.
+    """
+    try:
+        secrets = response.request.extensions.get(SECRETS_EXTENSION)
+    except RuntimeError:  # a response built by hand has no request
+        return ()
+    if secrets is None:  # a request not built by the SDK: read the key from it
+        secrets = request_secrets(response)
+    if not secrets:
+        return ()
+    content = response.content
+    if b"\\" in content and _KEY_SPELLING_ESCAPE.search(content):  # memchr first: most answers have none
+        return secrets
+    found = secrets.appear_in(content) if isinstance(secrets, Secrets) else any(s.encode() in content for s in secrets)
+    return secrets if found else ()
+
+
+def _redact_answer(data: Any, secrets: Iterable[str], response: httpx.Response, operation: str) -> Any:
+    # A key the server echoes (in an unknown field, say) must not live on in the model,
+    # where reprs, logs and crash reporters would show it.
+    try:
+        return redact_json(data, secrets)
+    except ValueError:
+        raise APIResponseValidationError.for_response(_TOO_DEEP.format(operation), response) from None
 
 
 def _validate(model_type: type[_ModelT], data: Any, response: httpx.Response, operation: str) -> _ModelT:
@@ -366,15 +521,29 @@ def _validate(model_type: type[_ModelT], data: Any, response: httpx.Response, op
 
 
 def parse_model(model_type: type[_ModelT], response: httpx.Response, operation: str) -> _ModelT:
-    """Validate a JSON answer as ``model_type``; a mismatch is an ``APIResponseValidationError``."""
-    try:
-        # pydantic parses and validates in one pass, about half the cost of json.loads then
-        # model_validate on a small answer. On any failure the general path below runs, so
-        # what is accepted and every error raised stay exactly those of json.loads + validate.
-        return model_type.model_validate_json(response.content)
-    except ValidationError:
-        pass
-    return _validate(model_type, _load_json(response, operation), response, operation)
+    """Validate a JSON answer as ``model_type``; a mismatch is an ``APIResponseValidationError``.
+
+    Secrets of the request that the answer echoes are redacted by value first.
+    """
+    echoed = _echoed_secrets(response)
+    if not echoed:
+        try:
+            # pydantic parses and validates in one pass, about half the cost of json.loads then
+            # model_validate on a small answer. On any failure the general path below runs, so
+            # what is accepted and every error raised stay exactly those of json.loads + validate.
+            return model_type.model_validate_json(response.content)
+        except ValidationError:
+            pass
+    data = _load_json(response, operation)
+    if echoed:
+        data = _redact_answer(data, echoed, response, operation)
+    return _validate(model_type, data, response, operation)
+
+
+def _load_answer(response: httpx.Response, operation: str) -> Any:
+    data = _load_json(response, operation)
+    echoed = _echoed_secrets(response)
+    return _redact_answer(data, echoed, response, operation) if echoed else data
 
 
 def parse_chat(response: httpx.Response) -> ChatResponse:
@@ -395,7 +564,7 @@ def parse_model_list(response: httpx.Response) -> ModelList:
     """``{"models": [...]}`` (a bare list is accepted too)."""
     from .types import ModelList
 
-    data = _load_json(response, "list_models")
+    data = _load_answer(response, "list_models")
     return _validate(ModelList, {"models": data} if isinstance(data, list) else data, response, "list_models")
 
 
@@ -403,7 +572,7 @@ def parse_provider_list(response: httpx.Response) -> ProviderList:
     """``{"providers": [...]}`` with strings or objects (a bare list is accepted too)."""
     from .types import ProviderList
 
-    data = _load_json(response, "list_providers")
+    data = _load_answer(response, "list_providers")
     return _validate(ProviderList, {"providers": data} if isinstance(data, list) else data, response, "list_providers")
 
 
@@ -415,7 +584,7 @@ def parse_provider_key_status(spec: RequestSpec, response: httpx.Response) -> Pr
     if response.status_code == 204 or not response.content.strip():
         return ProviderKeyStatus(provider=spec.provider or "", configured=configured)
     # The key just sent must not live on in the model, even if the gateway echoes it.
-    data = redact_json(_load_json(response, spec.operation), spec.secrets)
+    data = _redact_answer(_load_answer(response, spec.operation), spec.secrets, response, spec.operation)
     if isinstance(data, dict):
         data = {"provider": spec.provider, "configured": configured, **data}
     return _validate(ProviderKeyStatus, data, response, spec.operation)

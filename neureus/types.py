@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 
 from ._models import NeureusModel
 from ._redact import redact_key
+from ._tool_call import ToolCall
 
 __all__ = [
     "ChatChoice",
@@ -36,6 +37,7 @@ __all__ = [
     "ProviderStatus",
     "Role",
     "StreamFinal",
+    "ToolCall",
     "WidgetKey",
     "WidgetKeyRevocation",
 ]
@@ -126,8 +128,9 @@ class ChatResponse(NeureusModel):
     """The reply text (also available as ``content``)."""
     choices: list[ChatChoice] = Field(default_factory=list)
     """OpenAI-compatible choices."""
-    tool_calls: list[Any] | None = None
-    """Tool calls the model asked for, as the gateway sent them (``toolCalls``)."""
+    tool_calls: list[ToolCall] | None = None
+    """Tool calls the model asked for (``toolCalls``), each a :class:`ToolCall` read from the
+    OpenAI or Anthropic shape (``raw`` keeps it as sent)."""
     reasoning: str | None = None
     """The model's reasoning text, for models that expose it."""
     log_id: str | None = None

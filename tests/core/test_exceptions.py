@@ -124,3 +124,38 @@ def test_response_validation_error_quotes_the_body() -> None:
     response = httpx.Response(200, content=b"<html>oops</html>", headers={"x-request-id": "r1"})
     error = APIResponseValidationError.for_response("chat: not JSON", response)
     assert "<html>oops" in str(error) and error.request_id == "r1" and error.status_code == 200
+
+
+# --- 0.2: hostile answers ---------------------------------------------------------------
+
+KEY = "ZZq7SECRETplainApiKey0123456789abcdef"
+
+
+def test_transport_error_text_is_escaped_and_cut() -> None:
+    error = translate_transport_error(httpx.RemoteProtocolError("illegal header line: b'\\x1b[2J" + "x" * 5000 + "\n'"))
+    assert "\n" not in str(error) and "\x1b" not in str(error) and len(str(error)) < 700
+
+
+def test_status_error_headers_and_request_id_are_redacted_by_value() -> None:
+    headers = httpx.Headers([("www-authenticate", f'Bearer token="{KEY}"'), ("x-request-id", KEY), ("set-cookie", "a")])
+    error = make_status_error(401, headers, b'{"error": "no"}', secrets=(KEY,))
+    assert KEY not in repr(error.headers) and KEY not in str(error) and KEY not in str(error.request_id)
+    assert error.headers["set-cookie"] == "a" and error.request_id == "ZZq7...cdef".replace("...", "…")
+
+
+def test_deep_json_error_bodies_keep_a_text_body() -> None:
+    body = b'{"error": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    error = make_status_error(503, {}, body, secrets=())
+    assert isinstance(error.body, str) and error.status_code == 503
+    decoded, message = error_message_from_body(b"[" * 300 + b'"deep"' + b"]" * 300)
+    assert isinstance(decoded, list) and "deep" not in message  # not searched past the depth cap
+
+
+def test_a_request_id_is_escaped_whoever_builds_the_error() -> None:
+    from neureus import APIResponseValidationError, RateLimitError
+
+    for error in (
+        APIResponseValidationError("bad stream", status_code=200, request_id="r\x1b[2J\n"),
+        RateLimitError("429", status_code=429, request_id="r\x1b[2J\n"),
+    ):
+        assert error.request_id == "r\\x1b[2J\\n"

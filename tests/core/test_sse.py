@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from neureus import APIResponseValidationError
 from neureus._sse import SSEDecoder
 
 
@@ -107,3 +109,141 @@ def test_any_split_gives_the_same_events(tokens: list[str], eol: bytes, comments
     chunks = [body[a:b] for a, b in zip([0, *points], [*points, len(body)], strict=True)]
     got = [json.loads(data)["delta"]["content"] for _, data, _, _ in decode(*chunks)]
     assert got == tokens
+
+
+# -- the WHATWG event-stream interpretation, one case per rule ------------------------------
+# https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
+
+
+def test_whatwg_one_leading_bom_is_dropped_and_only_one() -> None:
+    assert decode(b"\xef\xbb\xbf\xef\xbb\xbfdata: a\n\n") == []  # the second BOM makes an unknown field
+    assert decode(b"\xef\xbb\xbf", b"data: a\n\n") == [("message", "a", "", None)]
+    assert decode(b"data: a\n\n\xef\xbb\xbfdata: b\n\n") == [("message", "a", "", None)]  # not at the start
+
+
+def test_whatwg_line_ends_cr_lf_crlf_mixed_in_one_stream() -> None:
+    assert decode(b"data: a\r\ndata: b\rdata: c\n\r\n") == [("message", "a\nb\nc", "", None)]
+    assert decode(b"data: a\r", b"\r") == [("message", "a", "", None)]  # CR CR is two line ends
+
+
+def test_whatwg_blank_line_dispatches() -> None:
+    assert decode(b"data: a\n", b"\n", flush=False) == [("message", "a", "", None)]
+
+
+def test_whatwg_comment_lines_are_ignored() -> None:
+    assert decode(b":\n: ping\n:data: x\ndata: a\n:\n\n") == [("message", "a", "", None)]
+
+
+def test_whatwg_field_without_colon_is_a_name_with_an_empty_value() -> None:
+    assert decode(b"data\ndata\n\n") == [("message", "\n", "", None)]
+    assert decode(b"event\ndata: a\n\n") == [("message", "a", "", None)]  # empty type is "message"
+    assert decode(b"id\ndata: a\n\n") == [("message", "a", "", None)]
+
+
+def test_whatwg_only_one_space_after_the_colon_is_dropped() -> None:
+    assert decode(b"data:a\n\ndata: a\n\ndata:  a\n\ndata:\ta\n\n") == [
+        ("message", "a", "", None),
+        ("message", "a", "", None),
+        ("message", " a", "", None),
+        ("message", "\ta", "", None),
+    ]
+    assert decode(b"event:  x\ndata: a\n\n") == [(" x", "a", "", None)]
+
+
+def test_whatwg_only_the_first_colon_splits() -> None:
+    assert decode(b"data: a: b:c\n\n") == [("message", "a: b:c", "", None)]
+
+
+def test_whatwg_event_sets_the_type_of_this_event_only() -> None:
+    assert decode(b"event: a\nevent: b\ndata: x\n\ndata: y\n\n") == [("b", "x", "", None), ("message", "y", "", None)]
+    assert decode(b"event: lost\n\ndata: y\n\n") == [("message", "y", "", None)]  # reset by an empty block too
+
+
+def test_whatwg_data_lines_join_with_lf_and_no_trailing_lf() -> None:
+    assert decode(b"data: a\ndata:\ndata: b\n\n") == [("message", "a\n\nb", "", None)]
+    assert decode(b"data:\n\n") == [("message", "", "", None)]  # a data line, even empty, dispatches
+
+
+def test_whatwg_no_data_line_no_event() -> None:
+    assert decode(b"event: x\nid: 1\nretry: 5\n\n") == []
+    assert decode(b"\n\n\n") == []
+
+
+def test_whatwg_field_names_are_case_sensitive() -> None:
+    assert decode(b"Data: a\nDATA: b\nEvent: x\n\n") == []
+
+
+def test_whatwg_id_sets_the_last_event_id_which_persists() -> None:
+    assert decode(b"id: 1\n\ndata: a\n\ndata: b\n\n") == [("message", "a", "1", None), ("message", "b", "1", None)]
+    assert decode(b"data: a\nid: 2\n\n") == [("message", "a", "2", None)]  # set before the dispatch
+    assert decode(b"id: 1\ndata: a\n\nid\ndata: b\n\n") == [("message", "a", "1", None), ("message", "b", "", None)]
+    assert decode(b"id: 1\ndata: a\n\nid: 2\n\n", b"data: b\n\n") == [
+        ("message", "a", "1", None),
+        ("message", "b", "2", None),
+    ]
+
+
+def test_whatwg_id_with_nul_is_ignored() -> None:
+    assert decode(b"id: 1\n\nid: 2\x003\ndata: a\n\n") == [("message", "a", "1", None)]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (b"1500", 1500),
+        (b"0", 0),
+        (b"007", 7),
+        ("²".encode(), None),
+        ("٣٠٠".encode(), None),  # Arabic-Indic digits
+        ("１２".encode(), None),  # fullwidth digits
+        (b"-5", None),
+        (b"+5", None),
+        (b" 5", 5),  # the one dropped space
+        (b"  5", None),
+        (b"5 ", None),
+        (b"1_0", None),
+        (b"1.5", None),
+        (b"", None),
+        (b"soon", None),
+    ],
+)
+def test_whatwg_retry_takes_ascii_digits_only_and_never_raises(value: bytes, expected: int | None) -> None:
+    assert decode(b"retry:" + value + b"\ndata: a\n\n") == [("message", "a", "", expected)]
+
+
+def test_retry_belongs_to_its_block() -> None:
+    assert decode(b"retry: 5\n\ndata: a\n\nretry: 7\ndata: b\n\n") == [
+        ("message", "a", "", None),
+        ("message", "b", "", 7),
+    ]
+
+
+def test_whatwg_unknown_fields_are_ignored() -> None:
+    assert decode(b"foo: bar\nfoo\nDATA: x\n\xff\xfe: y\ndata: a\n\n") == [("message", "a", "", None)]
+
+
+def test_whatwg_an_unfinished_block_is_dropped_at_the_end_unless_its_data_lines_ended() -> None:
+    assert decode(b"data: a\n\nevent: x\ndata: b") == [("message", "a", "", None)]  # cut mid-line: dropped
+    assert decode(b"data: a\n\nevent: x\ndata: b\n") == [("message", "a", "", None), ("x", "b", "", None)]  # leniency
+
+
+def test_max_event_bytes_counts_one_event_not_the_stream() -> None:
+    decoder = SSEDecoder(max_event_bytes=100)
+    for _ in range(1000):  # a long stream of small events and comments
+        assert len(decoder.feed(b"data: " + b"x" * 50 + b"\n\n: " + b"c" * 90 + b"\n")) == 1
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        [b"data: " + b"x" * 101 + b"\n\n"],
+        [b"data: " + b"x" * 60 + b"\n", b"data: " + b"x" * 60 + b"\n"],
+        [b"data: ", b"x" * 60, b"x" * 60],  # a line that never ends
+        [b": " + b"c" * 120],
+    ],
+)
+def test_max_event_bytes_refuses_an_oversized_event_naming_the_limit(chunks: list[bytes]) -> None:
+    decoder = SSEDecoder(max_event_bytes=100)
+    with pytest.raises(APIResponseValidationError, match=r"max_response_bytes \(100 bytes\)"):
+        for chunk in chunks:
+            decoder.feed(chunk)

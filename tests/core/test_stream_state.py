@@ -1,79 +1,177 @@
+"""The pure stream step: outcome and time in, "deliver", "keep pulling" or "finished" out."""
+
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 from httpx_sse import ServerSentEvent
 
-from neureus import APIConnectionError, APIResponseValidationError, IncompleteStreamError, StreamError
-from neureus._stream_state import StreamState
+from neureus import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APITimeoutError,
+    IncompleteStreamError,
+    StreamError,
+)
+from neureus._stream_state import END, FINISHED, PULL, StreamState, deadline_passed
 
 
 def ev(data: str, event: str = "message") -> ServerSentEvent:
     return ServerSentEvent(event=event, data=data)
 
 
+def at(now: float) -> Callable[[], float]:
+    return lambda: now
+
+
+def step(state: StreamState, data: str, event: str = "message", now: float = 0.0) -> object:
+    return state.consume(ev(data, event), at(now))
+
+
+DONE = '{"done": true, "logId": "l1", "inputTokens": 3, "outputTokens": 2, "x": 1}'
+
+
 def test_tokens_text_and_final() -> None:
     state = StreamState()
-    assert state.on_event(ev('{"delta": {"content": "Hel"}, "done": false}')) == "Hel"
-    assert state.on_event(ev('{"delta": {"content": ""}, "done": false}')) is None
-    assert state.on_event(ev('{"delta": {"content": "lo"}}')) == "lo"
-    assert state.on_event(ev('{"done": true, "logId": "l1", "inputTokens": 3, "outputTokens": 2, "x": 1}')) is None
-    state.finish()
-    assert state.text == "Hello" and state.done and state.events == 4
+    assert step(state, '{"delta": {"content": "Hel"}, "done": false}') == "Hel"
+    assert step(state, '{"delta": {"content": ""}, "done": false}') is PULL
+    assert step(state, '{"delta": {"content": "lo"}}') == "lo"
+    assert not state.finished
+    assert step(state, DONE) is FINISHED
+    assert state.finished and state.text == "Hello" and state.done and state.events == 4
     assert state.final is not None
     assert (state.final.log_id, state.final.input_tokens, state.final.output_tokens) == ("l1", 3, 2)
     assert state.final.model_extra == {"x": 1}
 
 
+def test_nothing_after_done_changes_anything() -> None:
+    state = StreamState()
+    step(state, '{"delta": {"content": "a"}}')
+    assert step(state, DONE) is FINISHED
+    final = state.final
+    after = [
+        ev('{"delta": {"content": "more"}}'),
+        ev('{"done": true, "logId": "second", "outputTokens": 99}'),
+        ev("<html>502 Bad Gateway</html>"),
+        ev('{"error": "late"}', "error"),
+    ]
+    for outcome in after:
+        assert state.consume(outcome, at(1e9)) is FINISHED
+    assert state.consume(END, at(1e9)) is FINISHED
+    assert state.consume(APIConnectionError("reset"), at(1e9)) is FINISHED
+    assert state.text == "a" and state.final is final and state.events == 2
+
+
+def test_a_done_event_carrying_a_token_delivers_it_and_finishes() -> None:
+    state = StreamState()
+    assert step(state, '{"delta": {"content": "end"}, "done": true}') == "end"
+    assert state.finished and state.text == "end"
+    assert state.consume(END, at(0.0)) is FINISHED
+
+
+def test_data_done_marker_ends_the_stream() -> None:
+    state = StreamState()
+    assert step(state, '{"choices": [{"delta": {"content": "hi"}}]}') == "hi"
+    assert step(state, '{"choices": []}') is PULL
+    assert step(state, "[DONE]") is FINISHED
+    assert state.done and state.final is not None and state.final.log_id is None
+
+
 def test_empty_data_and_non_text_deltas_are_skipped() -> None:
     state = StreamState()
-    assert state.on_event(ev("")) is None
-    assert state.on_event(ev('{"delta": {"content": 5}}')) is None
-    assert state.on_event(ev('{"delta": "x"}')) is None
+    assert step(state, "") is PULL
+    assert step(state, '{"delta": {"content": 5}}') is PULL
+    assert step(state, '{"delta": "x"}') is PULL
+    assert not state.finished
 
 
-def test_openai_shaped_deltas_and_done_marker() -> None:
+@pytest.mark.parametrize("kind", ["heartbeat", "ping", "Message", "ERROR", "done"])
+def test_unknown_event_types_are_skipped_whatever_their_data(kind: str) -> None:
     state = StreamState()
-    assert state.on_event(ev('{"choices": [{"delta": {"content": "hi"}}]}')) == "hi"
-    assert state.on_event(ev('{"choices": []}')) is None
-    assert state.on_event(ev("[DONE]")) is None
-    state.finish()
-    assert state.done
+    for data in ["not json", '{"delta": {"content": "x"}}', '{"done": true}', '{"error": "x"}', ""]:
+        assert step(state, data, kind) is PULL
+    assert state.text == "" and not state.finished and state.events == 5
 
 
 def test_error_event() -> None:
     with pytest.raises(StreamError, match="overloaded") as info:
-        StreamState().on_event(ev('{"error": {"message": "overloaded", "type": "provider_error"}}', "error"))
+        step(StreamState(), '{"error": {"message": "overloaded", "type": "provider_error"}}', "error")
     assert info.value.error_type == "provider_error"
     with pytest.raises(StreamError, match="plain text"):
-        StreamState().on_event(ev("plain text", "error"))
+        step(StreamState(), "plain text", "error")
     with pytest.raises(StreamError, match="unknown error"):
-        StreamState().on_event(ev("", "error"))
+        step(StreamState(), "", "error")
+
+
+def test_an_error_finishes_the_stream() -> None:
+    state = StreamState()
+    with pytest.raises(StreamError):
+        step(state, '{"error": "quota"}')
+    assert state.finished and state.consume(ev('{"delta": {"content": "x"}}'), at(0.0)) is FINISHED
 
 
 def test_error_member_in_data() -> None:
     with pytest.raises(StreamError, match="quota"):
-        StreamState().on_event(ev('{"error": "quota exceeded"}'))
+        step(StreamState(), '{"error": "quota exceeded"}')
     with pytest.raises(StreamError, match="boom") as info:
-        StreamState().on_event(ev('{"error": {"detail": "boom", "code": 42}}'))
+        step(StreamState(), '{"error": {"detail": "boom", "code": 42}}')
     assert info.value.error_type == "42"
     with pytest.raises(StreamError, match="unknown error"):
-        StreamState().on_event(ev('{"error": [1]}'))
+        step(StreamState(), '{"error": [1]}')
 
 
 @pytest.mark.parametrize("data", ['{"delta": ', "[1, 2]", "nope"])
 def test_malformed_events_quote_the_data(data: str) -> None:
     with pytest.raises(APIResponseValidationError) as info:
-        StreamState().on_event(ev(data))
+        step(StreamState(), data)
     assert repr(data)[1:-1][:10] in str(info.value)
 
 
-def test_finish_without_done_is_incomplete() -> None:
+def test_end_of_body_without_done_is_incomplete() -> None:
     state = StreamState()
-    state.on_event(ev('{"delta": {"content": "par"}}'))
+    step(state, '{"delta": {"content": "par"}}')
     with pytest.raises(IncompleteStreamError, match="server closed it") as info:
-        state.finish()
-    assert info.value.partial_text == "par"
-    cause = APIConnectionError("reset")
-    with pytest.raises(IncompleteStreamError, match="connection broke") as info:
-        state.finish(cause)
-    assert info.value.__cause__ is cause
+        state.consume(END, at(0.0))
+    assert info.value.partial_text == "par" and info.value.__cause__ is None
+
+
+@pytest.mark.parametrize(
+    ("cause", "reason"),
+    [
+        (APIConnectionError("reset"), "connection broke"),
+        (APITimeoutError("read"), "read timeout"),
+        (deadline_passed(), "deadline ran out"),
+        (
+            APIResponseValidationError("One SSE event is larger than max_response_bytes (10 bytes)"),
+            "max_response_bytes",
+        ),
+    ],
+)
+def test_an_error_outcome_is_incomplete_with_that_cause(cause: Exception, reason: str) -> None:
+    state = StreamState()
+    step(state, '{"delta": {"content": "par"}}')
+    with pytest.raises(IncompleteStreamError, match=reason) as info:
+        state.consume(cause, at(0.0))  # type: ignore[arg-type]
+    assert info.value.__cause__ is cause and info.value.partial_text == "par"
+
+
+def test_deadline_is_checked_on_every_event_but_done() -> None:
+    state = StreamState(read_by=10.0)
+    assert step(state, '{"delta": {"content": "a"}}', now=9.9) == "a"
+    assert step(state, "", now=10.0) is PULL  # exactly at the deadline is still in time
+    with pytest.raises(IncompleteStreamError, match="deadline ran out") as info:
+        step(state, '{"delta": {"content": "b"}}', now=10.1)
+    assert isinstance(info.value.__cause__, APITimeoutError) and info.value.partial_text == "a"
+
+    late_done = StreamState(read_by=10.0)
+    assert step(late_done, DONE, now=11.0) is FINISHED  # done is what was waited for
+
+    for kind, data in (("heartbeat", "x"), ("message", "")):
+        with pytest.raises(IncompleteStreamError, match="deadline"):
+            step(StreamState(read_by=1.0), data, kind, now=2.0)
+
+
+def test_no_deadline_means_no_clock_limit() -> None:
+    state = StreamState()
+    assert step(state, '{"delta": {"content": "a"}}', now=1e12) == "a"

@@ -35,7 +35,8 @@ def test_chat_response_reads_camel_and_keeps_unknown_fields() -> None:
         }
     )
     assert reply.content == reply.text == "hi"
-    assert reply.tool_calls == [{"name": "f"}] and reply.reasoning == "because"
+    assert reply.tool_calls is not None and reply.tool_calls[0].name == "f" and reply.reasoning == "because"
+    assert reply.tool_calls[0].raw == {"name": "f"} and reply.tool_calls[0].arguments == {}
     assert (reply.log_id, reply.input_tokens, reply.output_tokens, reply.cached, reply.cost_usd) == (
         "l",
         1,

@@ -210,9 +210,9 @@ def test_http_request_args() -> None:
 
 
 def test_unserialisable_extra_body_is_a_local_error() -> None:
-    spec = build_chat(config(), MESSAGES, extra_body={"x": object()})
-    with pytest.raises(InvalidRequestError, match="JSON"):
-        http_request_args(config(), spec, None)
+    # Refused when the spec is built, before any attempt: never sent, never retried.
+    with pytest.raises(InvalidRequestError, match=r"body\['x'\] is of type object"):
+        build_chat(config(), MESSAGES, extra_body={"x": object()})
 
 
 def response(data: object, status: int = 200) -> httpx.Response:
@@ -281,3 +281,43 @@ def test_widget_key_parsing() -> None:
     assert "pk_abcdef0123456789" not in repr(key) and "pk_abcdef0123456789" not in str(key)
     assert parse_widget_key_revocation(httpx.Response(204)).revoked is True
     assert parse_widget_key_revocation(response({"revoked": False})).revoked is False
+
+
+# --- 0.2: a spec's repr is safe on any stack; its body is checked when built ------------
+
+BYOK = "AIzaSyQ7SECRETgooglekey0123456789xyz"
+
+
+def test_request_spec_repr_hides_body_secrets_and_credential_headers() -> None:
+    put = build_set_provider_key(config(), "google", BYOK)
+    chat = build_chat(config(), MESSAGES, extra_headers={"x-api-key": "hdrSECRET0123456789", "x-trace": "t1"})
+    for text in (repr(put), str(put), repr(chat)):
+        assert BYOK not in text and "hdrSECRET0123456789" not in text
+    assert "set_provider_key" in repr(put) and "'x-trace': 't1'" in repr(chat)
+    assert put.content is not None and BYOK.encode() in put.content  # sent as is, only never shown
+
+
+def test_the_body_is_serialised_once_when_the_spec_is_built() -> None:
+    spec = build_chat(config(), MESSAGES, temperature=0.5)
+    assert json.loads(spec.content or b"") == spec.json_body
+    assert http_request_args(config(), spec, None)["content"] is spec.content
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_nan_and_infinity_are_refused_at_build_time(bad: float) -> None:
+    with pytest.raises(InvalidRequestError, match=r"body\['extra'\]\[0\] is (nan|inf|-inf)"):
+        build_chat(config(), MESSAGES, extra_body={"extra": [bad]})
+
+
+def test_a_body_nested_too_deeply_is_refused() -> None:
+    deep: list[object] = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(InvalidRequestError, match="nested too deeply"):
+        build_chat(config(), MESSAGES, extra_body={"deep": deep})
+
+
+@pytest.mark.parametrize("value", ["no", 1, 0])
+def test_non_bool_flags_are_refused(value: object) -> None:
+    with pytest.raises(InvalidRequestError, match="prefer_async must be True, False or None"):
+        build_chat(config(), MESSAGES, prefer_async=value)  # type: ignore[arg-type]

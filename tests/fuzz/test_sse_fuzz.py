@@ -303,4 +303,4 @@ def test_malformed_done_event_counts_raise_a_neureus_error_minimal() -> None:
     from neureus._stream_state import StreamState
 
     with pytest.raises(neureus.APIResponseValidationError):
-        StreamState().on_event(ServerSentEvent(data='{"done": true, "inputTokens": "x"}'))
+        StreamState().consume(ServerSentEvent(data='{"done": true, "inputTokens": "x"}'), lambda: 0.0)

@@ -33,6 +33,9 @@ INSECURE = [
     "http://192.168.1.10",
     "http://0.0.0.0:8787",
     "http://localhost.evil.com",
+    # *.localhost is resolved through DNS (API.md, "Secrets, everywhere"): not loopback.
+    "http://api.localhost",
+    "http://[::ffff:127.0.0.1]",
     "http://127.0.0.1.nip.io",
     "http://127.0.0.1@evil.com",
     "http://evil.com:80@127.0.0.1.evil.com",
@@ -45,7 +48,6 @@ LOOPBACK = [
     "http://127.5.6.7",
     "http://localhost:8787",
     "http://LOCALHOST",
-    "http://api.localhost",
     "http://[::1]:8787",
 ]
 
