@@ -31,6 +31,7 @@ BENCHES = [
     ("chat_loopback", "bench_chat_loopback.py"),
     ("concurrency", "bench_concurrency.py"),
     ("chat_many", "bench_chat_many.py"),
+    ("emulator", "bench_emulator.py"),
     ("preprocess", "bench_preprocess.py"),  # another engineer's; included when present
 ]
 

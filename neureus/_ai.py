@@ -127,6 +127,25 @@ class AI(_AIBase):
         timeout: float | httpx.Timeout | None = None,
         deadline: float | None = None,
     ) -> ChatStream: ...
+    @overload
+    def chat(
+        self,
+        messages: Sequence[MessageParam],
+        *,
+        model: str | None = None,
+        stream: bool,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        system_prompt: str | None = None,
+        prefer_async: bool | None = None,
+        compress: bool | None = None,
+        debug: bool | None = None,
+        surface: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        deadline: float | None = None,
+    ) -> ChatResponse | ChatStream: ...
     def chat(
         self,
         messages: Sequence[MessageParam],
@@ -465,6 +484,25 @@ class AsyncAI(_AIBase):
         timeout: float | httpx.Timeout | None = None,
         deadline: float | None = None,
     ) -> AsyncChatStream: ...
+    @overload
+    async def chat(
+        self,
+        messages: Sequence[MessageParam],
+        *,
+        model: str | None = None,
+        stream: bool,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        system_prompt: str | None = None,
+        prefer_async: bool | None = None,
+        compress: bool | None = None,
+        debug: bool | None = None,
+        surface: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        deadline: float | None = None,
+    ) -> ChatResponse | AsyncChatStream: ...
     async def chat(
         self,
         messages: Sequence[MessageParam],

@@ -8,7 +8,23 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .types import ChatResponse, ModelList
 
-__all__ = ["chat_response_markdown", "model_list_html"]
+__all__ = ["chat_response_markdown", "format_usd", "model_list_html"]
+
+
+def format_usd(value: float) -> str:
+    """A dollar amount for people: ``$0`` for a free call, else cents and up to six decimals
+    (a tiny non-zero cost shows as ``<$0.000001``, never as zero).
+
+    >>> format_usd(0.0), format_usd(0.5), format_usd(0.000123), format_usd(1.23456789)
+    ('$0', '$0.50', '$0.000123', '$1.234568')
+    """
+    if value == 0:
+        return "$0"
+    if abs(value) < 0.0000005:  # would round to zero: say it is not free
+        return "<$0.000001" if value > 0 else "-<$0.000001"
+    digits = f"{abs(value):.6f}".rstrip("0")
+    whole, _, cents = digits.partition(".")
+    return f"{'-' if value < 0 else ''}${whole}.{cents.ljust(2, '0')}"
 
 
 def chat_response_markdown(response: ChatResponse) -> str:
@@ -17,7 +33,7 @@ def chat_response_markdown(response: ChatResponse) -> str:
     if response.input_tokens is not None or response.output_tokens is not None:
         facts.append(f"{response.input_tokens or 0} in / {response.output_tokens or 0} out tokens")
     if response.cost_usd is not None:
-        facts.append(f"${response.cost_usd:.6f}")
+        facts.append(format_usd(response.cost_usd))
     if response.cached:
         facts.append("cached")
     if response.log_id:

@@ -12,6 +12,7 @@ is installed.
 
 from __future__ import annotations
 
+import importlib
 import time
 from typing import Any
 
@@ -21,6 +22,41 @@ __all__ = ["adisplay_stream", "display_stream"]
 
 MIN_INTERVAL = 0.05
 """Seconds between two re-renders of the output: fast streams are not redrawn per token."""
+
+
+class _ShownText(str):
+    """The text a stream's live view already showed in a notebook cell.
+
+    A plain ``str`` as a cell's last line (``display_stream(...)``) would be shown a second
+    time as the cell's result. This ``str`` tells IPython's display hook that the cell that
+    made it has shown it already; in any later cell it displays as the string it is.
+    """
+
+    _cell: object  # the execution count of the cell that showed it (str allows no __slots__)
+
+    def _ipython_display_(self) -> None:
+        shell = _shell()
+        if shell is not None and getattr(shell, "execution_count", None) == self._cell:
+            return  # the cell's last line: the live view above is the output
+        ipython_display: Any = importlib.import_module("IPython.display")
+        ipython_display.display(str(self))
+
+
+def _shown_text(text: str) -> str:
+    shell = _shell()
+    if shell is None:
+        return text
+    shown = _ShownText(text)
+    shown._cell = getattr(shell, "execution_count", None)
+    return shown
+
+
+def _shell() -> Any:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
 
 
 class _LiveView:
@@ -87,7 +123,7 @@ def display_stream(stream: ChatStream, *, min_interval: float = MIN_INTERVAL) ->
                 view.add(token)
         finally:
             view.finish()
-    return stream.text
+    return _shown_text(stream.text)
 
 
 async def adisplay_stream(stream: AsyncChatStream, *, min_interval: float = MIN_INTERVAL) -> str:
@@ -104,4 +140,4 @@ async def adisplay_stream(stream: AsyncChatStream, *, min_interval: float = MIN_
                 view.add(token)
         finally:
             view.finish()
-    return stream.text
+    return _shown_text(stream.text)

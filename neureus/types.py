@@ -210,8 +210,16 @@ class EmbeddingsResponse(NeureusModel):
                 data["embeddings"] = items
         return data
 
+    # A sequence of its vectors: iteration, indexing and len() agree (pydantic's default
+    # __iter__ would yield (field, value) pairs; model_dump and copies do not use it).
+    def __iter__(self) -> Iterator[list[float]]:  # type: ignore[override]
+        return iter(self.embeddings)
+
     def __len__(self) -> int:
         return len(self.embeddings)
+
+    def __getitem__(self, index: int) -> list[float]:
+        return self.embeddings[index]
 
 
 class Model(NeureusModel):

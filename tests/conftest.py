@@ -102,3 +102,22 @@ def server(gateway: FakeGateway) -> Iterator[EmulatorServer]:
     """The same emulator served over real HTTP on 127.0.0.1."""
     with EmulatorServer(gateway) as running:
         yield running
+
+
+_WILDCARDS = ("", "0.0.0.0", "::", "::0")
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests listen on loopback only: a bind to every interface fails the test at once."""
+    import socket
+
+    original = socket.socket.bind
+
+    def bind(self: socket.socket, address: Any) -> None:
+        inet = self.family in (socket.AF_INET, socket.AF_INET6)
+        if inet and isinstance(address, tuple) and address[0] in _WILDCARDS:
+            raise AssertionError(f"a test tried to listen on every interface ({address[0]!r}): bind 127.0.0.1")
+        original(self, address)
+
+    monkeypatch.setattr(socket.socket, "bind", bind)

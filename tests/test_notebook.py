@@ -65,3 +65,42 @@ def test_the_notebook_runs_in_a_real_kernel(tmp_path: Path, monkeypatch: pytest.
     assert mime(tagged(notebook, "chat"), "text/markdown")[0].startswith("Hello from the Neureus emulator!")
     assert "claude-sonnet-4-6" in mime(tagged(notebook, "models"), "text/html")[0]
     assert "(trimmed)" in mime(tagged(notebook, "preprocess"), "text/html")[0]
+
+
+def run_cells(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *sources: str) -> list[Any]:
+    """Run these cells in a real kernel (this interpreter); returns the executed cells."""
+    for name in [name for name in os.environ if name.startswith("NEUREUS_")]:
+        monkeypatch.delenv(name)
+    use_this_interpreter_as_kernel(tmp_path, monkeypatch)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
+    nbclient.NotebookClient(
+        notebook, kernel_name="python3", timeout=60, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    return list(notebook.cells)
+
+
+def test_display_stream_as_a_cells_last_line_shows_the_reply_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _setup, last_line, assigned, later, free = run_cells(
+        tmp_path,
+        monkeypatch,
+        "from neureus import display_stream\n"
+        "from neureus.testing import FakeGateway\n"
+        "from neureus.types import ChatResponse\n"
+        "gateway = FakeGateway()\n"
+        "client = gateway.client()",
+        'gateway.queue_stream(["Once", " only"])\ndisplay_stream(client.ai.stream([{"role": "user", "content": "x"}]))',
+        'gateway.queue_stream(["Kept", " text"])\ntext = display_stream(client.ai.stream([{"role": "user", "content": "x"}]))',
+        "text",
+        'ChatResponse.model_validate({"text": "Free", "inputTokens": 3, "outputTokens": 1, "costUsd": 0})',
+    )
+    # The live view is the one output; no execute_result repeats the text underneath.
+    assert [o.output_type for o in last_line.outputs] == ["display_data"]
+    assert mime(last_line, "text/markdown") == ["Once only"]
+    assert [o.output_type for o in assigned.outputs] == ["display_data"]
+    # The returned text is still a string, shown as one when asked for in a later cell.
+    assert [o["data"]["text/plain"] for o in later.outputs] == ["'Kept text'"]
+    # A free call costs "$0", not "$0.000000".
+    (markdown,) = mime(free, "text/markdown")
+    assert "$0*" in markdown and "$0.0" not in markdown

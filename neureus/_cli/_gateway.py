@@ -7,17 +7,30 @@ import os
 import sys
 from typing import Any
 
+import httpx
+
 from .._client import Neureus
-from .._config import NOT_GIVEN
+from .._config import DEFAULT_BASE_URL, NOT_GIVEN, is_loopback_host
 from .._exceptions import ConfigurationError
 from .._redact import redact_key
 from .._streaming import ChatStream
-from ._io import Commands, print_json, read_prompt, read_secret, table
+from ._io import Commands, UsageError, print_json, read_prompt, read_secret, table, write_text
+from ._terminal import EscapeFilter, is_terminal
 
 __all__ = ["SURFACE", "add_commands", "make_client"]
 
 SURFACE = "cli"
 """The ``x-neureus-surface`` this command line tags its requests with."""
+
+
+def gateway_url(args: argparse.Namespace) -> tuple[str, str]:
+    """The gateway URL this command will use, and where it came from (a flag, a variable)."""
+    if args.base_url:
+        return args.base_url, "--base-url"
+    from_env = os.environ.get("NEUREUS_BASE_URL", "").strip()
+    if from_env:
+        return from_env, "NEUREUS_BASE_URL"
+    return DEFAULT_BASE_URL, "the default"
 
 
 def make_client(args: argparse.Namespace) -> Neureus:
@@ -27,6 +40,23 @@ def make_client(args: argparse.Namespace) -> Neureus:
             "no API key: set NEUREUS_API_KEY (to try things offline, run `neureus emulator` "
             "and use the export line it prints)"
         )
+    url, source = gateway_url(args)
+    # Said here in the command line's words (the SDK's own refusals name Python keywords);
+    # the SDK still enforces both.
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise UsageError(f"{source} is not a valid URL ({exc})") from None
+    shown = str(parsed.copy_with(userinfo=b""))  # never a password from user:pass@
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise UsageError(f"{source} is {shown!r}: it must be an absolute URL such as {DEFAULT_BASE_URL}")
+    if parsed.scheme == "http" and not is_loopback_host(parsed.host):
+        raise UsageError(
+            f"{source} is {shown!r}: plain http:// is allowed only to this machine (localhost, 127.0.0.1, ::1), "
+            "since the API key would travel in clear text; use an https:// URL"
+        )
+    args.tried_url = shown  # named by connection errors (_main._describe)
+    args.tried_source = source
     return Neureus(
         base_url=args.base_url,
         timeout=NOT_GIVEN if args.timeout is None else args.timeout,
@@ -104,18 +134,42 @@ def chat(args: argparse.Namespace) -> int:
             if args.json:
                 print_json(reply.model_dump(mode="json", exclude_none=True))
             else:
-                print(reply.text)
+                write_text(reply.text + "\n")
             return 0
         with client.ai.stream(messages, **options) as stream:
             if args.json:
                 stream.until_done()
                 print_json(_stream_summary(stream))
                 return 0
-            for token in stream:
-                sys.stdout.write(token)
-                sys.stdout.flush()
-            sys.stdout.write("\n")
+            _write_stream(stream)
     return 0
+
+
+def _write_stream(stream: ChatStream) -> None:
+    """The tokens as they arrive (escape sequences stripped on a terminal), then a newline.
+
+    If the stream fails midway, the partial line is ended first, so that the error (on
+    stderr) starts on a line of its own rather than after the last token.
+    """
+    out = sys.stdout
+    escapes = EscapeFilter() if is_terminal(out) else None
+    line_open = False
+    try:
+        for token in stream:
+            text = token if escapes is None else escapes.feed(token)
+            if text:
+                out.write(text)
+                out.flush()
+                line_open = not text.endswith("\n")
+        if escapes is not None:
+            out.write(escapes.flush())
+        out.write("\n")
+        out.flush()
+    except Exception:
+        if line_open:
+            out.write("\n")
+            out.flush()
+        raise
 
 
 def _stream_summary(stream: ChatStream) -> dict[str, Any]:
@@ -137,7 +191,7 @@ def models(args: argparse.Namespace) -> int:
     if args.json:
         print_json([model.model_dump(mode="json") for model in found])
     elif not len(found):
-        print("No models match.")
+        write_text("No models match.\n")
     else:
         rows = [
             (
@@ -151,7 +205,9 @@ def models(args: argparse.Namespace) -> int:
             )
             for m in found
         ]
-        print(table(("ID", "NAME", "PROVIDER", "TYPE", "CONTEXT", "IN/1K", "OUT/1K"), rows, right={4, 5, 6}))
+        write_text(
+            table(("ID", "NAME", "PROVIDER", "TYPE", "CONTEXT", "IN/1K", "OUT/1K"), rows, right={4, 5, 6}) + "\n"
+        )
     return 0
 
 
@@ -161,9 +217,10 @@ def providers_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json([status.model_dump(mode="json") for status in found])
     elif not len(found):
-        print("No provider keys are configured.")
+        write_text("No provider keys are configured.\n")
     else:
-        print(table(("PROVIDER", "CONFIGURED"), [(s.provider, "yes" if s.configured else "no") for s in found]))
+        rows = [(s.provider, "yes" if s.configured else "no") for s in found]
+        write_text(table(("PROVIDER", "CONFIGURED"), rows) + "\n")
     return 0
 
 
@@ -180,7 +237,7 @@ def providers_change(args: argparse.Namespace) -> int:
         print_json(status.model_dump(mode="json"))
     else:
         done = {"set": "stored", "rotate": "rotated", "delete": "deleted"}[args.action]
-        print(f"{status.provider}: key {done} (configured: {'yes' if status.configured else 'no'}).")
+        write_text(f"{status.provider}: key {done} (configured: {'yes' if status.configured else 'no'}).\n")
     return 0
 
 
@@ -191,7 +248,7 @@ def widget_key_create(args: argparse.Namespace) -> int:
         print_json({"key": widget.key, "key_preview": widget.key_preview})
     else:
         # The key alone on stdout (KEY=$(neureus widget-key create)); the note on stderr.
-        print(widget.key)
+        write_text(widget.key + "\n")
         print("Created a chat-only widget key; revoke it with `neureus widget-key revoke`.", file=sys.stderr)
     return 0
 

@@ -10,11 +10,24 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import re
 import sys
 from collections.abc import Collection, Sequence
 from typing import Any, TypeAlias
 
-__all__ = ["SECRETS", "Commands", "UsageError", "print_json", "read_prompt", "read_secret", "table"]
+from ._terminal import is_terminal, strip_escapes
+
+__all__ = [
+    "SECRETS",
+    "Commands",
+    "UsageError",
+    "count",
+    "print_json",
+    "read_prompt",
+    "read_secret",
+    "table",
+    "write_text",
+]
 
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 """What ``add_subparsers`` returns; each command module registers its commands on it."""
@@ -25,6 +38,17 @@ SECRETS: list[str] = []
 
 class UsageError(Exception):
     """Bad input from the user: one line on stderr, exit code 2."""
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number, 0 or more (``--max-retries``, ``--keep-turns``, ...)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {value}")
+    return value
 
 
 def read_secret(what: str) -> str:
@@ -59,13 +83,32 @@ def read_prompt() -> str:
     return text
 
 
+def write_text(text: str) -> None:
+    """Human output on stdout; on a terminal, without escape sequences (the text may be the server's)."""
+    sys.stdout.write(strip_escapes(text) if is_terminal(sys.stdout) else text)
+    sys.stdout.flush()
+
+
+_UNESCAPED_CONTROLS = re.compile("[\x7f-\x9f]")
+
+
 def print_json(data: Any) -> None:
-    """Machine output: one JSON document on stdout."""
-    print(json.dumps(data, indent=2, ensure_ascii=False))
+    """Machine output: one JSON document on stdout, with no raw control character in it.
+
+    ``json.dumps`` escapes only the C0 controls; DEL and the C1 controls (``\\x9b`` is an
+    8-bit CSI) are escaped here too, which keeps the same JSON value.
+    """
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    print(_UNESCAPED_CONTROLS.sub(lambda found: f"\\u{ord(found.group()):04x}", text))
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Collection[int] = ()) -> str:
-    """An aligned plain-text table; the columns in ``right`` are right-aligned (numbers)."""
+    """An aligned plain-text table; the columns in ``right`` are right-aligned (numbers).
+
+    A table is for people (``--json`` is for programs): cells lose escape sequences and
+    control characters before the columns are measured, so they stay aligned.
+    """
+    rows = [[strip_escapes(cell) for cell in row] for row in rows]
     widths = [max([len(header), *(len(row[i]) for row in rows)]) for i, header in enumerate(headers)]
 
     def line(cells: Sequence[str]) -> str:

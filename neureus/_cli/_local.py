@@ -11,22 +11,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .._config import is_loopback_host
-from ._io import Commands, UsageError, print_json
+from ._io import Commands, UsageError, count, print_json, write_text
 
 __all__ = ["EMULATOR_API_KEY", "add_commands"]
 
 EMULATOR_API_KEY = "nru_local_emulator_key"
 """A key to export for the emulator (it accepts any non-empty key; this one is no secret)."""
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0: {value}")
-    return value
 
 
 def add_commands(commands: Commands, common: argparse.ArgumentParser) -> None:
@@ -40,8 +30,8 @@ def add_commands(commands: Commands, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("file", metavar="FILE", help="a JSON file, or - for stdin")
     p.add_argument("--system-prompt", metavar="TEXT", help="put this system message first")
-    p.add_argument("--max-context-tokens", type=_count, default=6000, metavar="N", help="trim above this (6000)")
-    p.add_argument("--keep-turns", type=_count, default=4, metavar="N", help="non-system messages kept by a trim (4)")
+    p.add_argument("--max-context-tokens", type=count, default=6000, metavar="N", help="trim above this (6000)")
+    p.add_argument("--keep-turns", type=count, default=4, metavar="N", help="non-system messages kept by a trim (4)")
     p.set_defaults(handler=preprocess)
 
     p = commands.add_parser(
@@ -98,13 +88,13 @@ def preprocess(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"messages": result.messages, "stats": result.stats.model_dump(mode="json")})
         return 0
+    shown: list[str] = []
     for message in result.messages:
         role = str(message.get("role"))
         lines = str(message.get("content", "")).split("\n")
-        print(f"{role + ':':<11}{lines[0]}")
-        for line in lines[1:]:
-            print(f"{'':<11}{line}".rstrip())
-    print(f"\n{result.stats}")
+        shown.append(f"{role + ':':<11}{lines[0]}")
+        shown.extend(f"{'':<11}{line}".rstrip() for line in lines[1:])
+    write_text("\n".join([*shown, "", str(result.stats), ""]))
     return 0
 
 

@@ -18,6 +18,7 @@ from typing import NoReturn, cast
 
 from .._exceptions import (
     APIConnectionError,
+    APITimeoutError,
     ConfigurationError,
     IncompleteStreamError,
     InvalidRequestError,
@@ -28,7 +29,8 @@ from .._exceptions import (
 from .._redact import redact_text
 from .._version import __version__
 from . import _gateway, _local
-from ._io import SECRETS, Commands, UsageError
+from ._io import SECRETS, Commands, UsageError, count
+from ._terminal import strip_escapes
 
 __all__ = ["build_parser", "main"]
 
@@ -50,14 +52,24 @@ def _add_global_options(parser: argparse.ArgumentParser, *, subcommand: bool) ->
     group.add_argument("--json", action="store_true", default=default(False), help="machine-readable JSON output")
     group.add_argument("--debug", action="store_true", default=default(False), help="tracebacks and debug logs")
     group.add_argument("--base-url", metavar="URL", default=default(None), help="gateway URL (NEUREUS_BASE_URL)")
-    group.add_argument("--timeout", metavar="SECONDS", type=float, default=default(None), help="per-request timeout")
+    group.add_argument("--timeout", metavar="SECONDS", type=_seconds, default=default(None), help="per-request timeout")
     group.add_argument(
         "--max-retries",
         metavar="N",
-        type=int,
+        type=count,
         default=default(None),
         help="retries on network errors, timeouts, 408, 409, 429 and 5xx",
     )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0: {text!r}")
+    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -102,20 +114,44 @@ def _exit_code(exc: BaseException) -> int | None:
     return None
 
 
-def _describe(exc: BaseException) -> str:
-    message = str(exc) or type(exc).__name__
-    if isinstance(exc, IncompleteStreamError) and isinstance(exc.__cause__, APIConnectionError):
-        message += f" Cause: {exc.__cause__}"  # a timeout and a reset read alike otherwise
+def _tried(args: argparse.Namespace) -> str:
+    url = getattr(args, "tried_url", None)
+    return "" if url is None else f" at {url} (from {args.tried_source})"
+
+
+def _describe(exc: BaseException, args: argparse.Namespace) -> str:
+    """The error in the command line's words: flags and variables, never Python keywords."""
+    cause = exc.__cause__
+    if isinstance(exc, IncompleteStreamError):
+        # The SDK's text points to .partial_text; here the partial text is already on screen.
+        if isinstance(cause, APITimeoutError):
+            why = f"no data arrived within the read timeout (raise it with --timeout){_tried(args)}"
+        elif isinstance(cause, APIConnectionError):
+            why = f"the connection broke ({cause}){_tried(args)}"
+        else:
+            why = "the server ended the stream early"
+        message = (
+            f"the reply stopped before it was complete: {why}; the {len(exc.partial_text)} characters "
+            "that arrived are shown above."
+        )
+    else:
+        message = str(exc) or type(exc).__name__
+        if isinstance(exc, APITimeoutError):
+            message = f"{message.rstrip('.')}{_tried(args)}; a slow gateway may need a longer --timeout."
+        elif isinstance(exc, APIConnectionError):
+            message = f"{message.rstrip('.')}{_tried(args)}; set the gateway with --base-url or NEUREUS_BASE_URL."
     if isinstance(exc, RateLimitError) and exc.retry_after is not None:
         message += f" (the gateway asks to retry after {exc.retry_after:g} s)"
-    return " ".join(redact_text(message, SECRETS).split())
+    # Server text may hold escape sequences; an error line is for people, on a terminal.
+    return " ".join(strip_escapes(redact_text(message, SECRETS)).split())
 
 
-def _report(exc: BaseException, debug: bool) -> int:
+def _report(exc: BaseException, args: argparse.Namespace) -> int:
+    debug = bool(args.debug)
     if debug:
         traceback.print_exception(type(exc), exc, exc.__traceback__)
     code = _exit_code(exc)
-    message = _describe(exc)
+    message = _describe(exc, args)
     if code is None:
         code = 1
         message = f"unexpected {type(exc).__name__}: {message}"
@@ -143,4 +179,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 1
     except Exception as exc:
-        return _report(exc, args.debug)
+        return _report(exc, args)

@@ -257,9 +257,11 @@ def structure_conversation(conversation: _Conversation, system_prompt: str | Non
     order = conversation.order
     systems = [i for i in order if roles[i] == _SYSTEM]
     others = [i for i in order if roles[i] != _SYSTEM]
-    # An empty prompt adds nothing, and a prompt that already is the first system message
-    # is not added twice, so the pipeline can be run again on its own output.
-    if system_prompt and not (systems and conversation.contents[systems[0]] == system_prompt):
+    # The gateway prepends ``systemPrompt`` as a system message with no exception (its spec:
+    # "prepended as system message"), even when the first system message says the same; an
+    # empty prompt adds nothing. So the pipeline is not idempotent, by design: it shows
+    # exactly what the gateway will do.
+    if system_prompt:
         added = len(conversation.items)
         conversation.items.append(None)
         roles.append(_SYSTEM)
@@ -271,8 +273,8 @@ def structure_conversation(conversation: _Conversation, system_prompt: str | Non
 def structure(messages: Iterable[MessageT], *, system_prompt: str | None = None) -> list[MessageT]:
     """Pass 2: system messages first, in their order; then the others, in theirs.
 
-    ``system_prompt``, when given, becomes the first system message, unless the first
-    system message already says exactly that (so it is never added twice); ``None`` and
+    ``system_prompt``, when given, is prepended as the first system message, always, as the
+    gateway does (even when the first system message already says the same); ``None`` and
     ``""`` add nothing. The new message is a ``ChatMessage`` when the first message given
     is one, else a dict.
 

@@ -67,8 +67,8 @@ def _preprocess_flow(
     original_tokens = sum(count_each(conversation.contents, counter))
 
     normalize_conversation(conversation)
-    # The added system message is normalized like every other one, so that running the
-    # pipeline again on its output finds it already in place (see structure()).
+    # The added system message is normalized like every other one (it is always added,
+    # as the gateway prepends it: see structure()).
     structure_conversation(conversation, None if prompt is None else normalize_text(prompt))
     tokens = count_each(conversation.contents, counter)
     trimmed = trim_conversation(conversation, tokens, max_tokens, turns)
@@ -110,7 +110,7 @@ def preprocess(
     Args:
         messages: dicts (``{"role", "content", ...}``, extra keys kept) or ``ChatMessage``
             objects; the result holds new messages of the same kinds. Never mutated.
-        system_prompt: added as the first system message (not twice, see ``structure``).
+        system_prompt: prepended as the first system message, always (see ``structure``).
         max_context_tokens: trim only when the conversation is over this many tokens.
         keep_turns: how many non-system messages trim keeps (the most recent ones).
         compress: run the compress pass (needs ``compressor``; ignored when False).

@@ -29,3 +29,18 @@ def test_model_list_html_table_escapes() -> None:
     assert html.startswith("<table>") and html.count("<tr>") == 3
     assert "a&lt;b&gt;" in html and "<b>" not in html
     assert "200,000" in html and "$0.003" in html and "—" in html
+
+
+def test_costs_read_as_dollars_and_a_free_call_as_zero() -> None:
+    from neureus._display import format_usd
+
+    assert [format_usd(v) for v in (0.0, 0.5, 0.000123, 1.23456789, 12)] == [
+        "$0",
+        "$0.50",
+        "$0.000123",
+        "$1.234568",
+        "$12.00",
+    ]
+    assert format_usd(1e-9) == "<$0.000001"  # never "free" when it is not
+    free = ChatResponse.model_validate({"text": "x", "inputTokens": 1, "outputTokens": 1, "costUsd": 0})
+    assert free._repr_markdown_().endswith("*1 in / 1 out tokens · $0*")

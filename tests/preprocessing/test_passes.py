@@ -145,9 +145,10 @@ def test_system_prompt_goes_before_existing_system_messages() -> None:
     assert out == [m("system", "P"), m("system", "s1"), m("user", "u1")]
 
 
-def test_system_prompt_already_first_is_not_added_twice() -> None:
+def test_system_prompt_is_prepended_even_when_the_first_system_message_says_the_same() -> None:
+    # The gateway's rule ("prepended as system message") has no exception for a repeat.
     out = structure([m("user", "u1"), m("system", "P")], system_prompt="P")
-    assert out == [m("system", "P"), m("user", "u1")]
+    assert out == [m("system", "P"), m("system", "P"), m("user", "u1")]
 
 
 def test_system_prompt_equal_to_a_later_system_message_is_still_added() -> None:
@@ -193,10 +194,10 @@ def test_structure_keeps_every_message_and_each_groups_order(given_messages: lis
 def test_structure_puts_a_system_prompt_first(given_messages: list[dict[str, Any]], prompt: str) -> None:
     out = structure(given_messages, system_prompt=prompt)
     assert (out[0]["role"], out[0]["content"]) == ("system", prompt)
-    first_system = next((x for x in given_messages if x["role"] == "system"), None)
-    already_first = first_system is not None and first_system["content"] == prompt
-    assert len(out) == len(given_messages) + (0 if already_first else 1)
-    assert structure(out, system_prompt=prompt) == out
+    assert len(out) == len(given_messages) + 1
+    assert out[1:] == structure(given_messages)
+    # Not idempotent, as the gateway is not: a second run prepends it once more.
+    assert structure(out, system_prompt=prompt) == [out[0], *out]
 
 
 # ---- trim ------------------------------------------------------------------------------

@@ -92,21 +92,21 @@ def test_preprocess_is_the_passes_composed(
     assert result.messages == expected
 
 
-@given(conversation, st.integers(0, 60), st.integers(0, 5), st.one_of(st.none(), st.text(max_size=8)))
-def test_preprocess_is_idempotent(
-    given_messages: list[dict[str, Any]], limit: int, keep: int, prompt: str | None
+@given(conversation, st.integers(0, 60), st.integers(0, 5))
+def test_preprocess_without_a_system_prompt_is_idempotent(
+    given_messages: list[dict[str, Any]], limit: int, keep: int
 ) -> None:
-    options: dict[str, Any] = {"system_prompt": prompt, "max_context_tokens": limit, "keep_turns": keep}
+    options: dict[str, Any] = {"max_context_tokens": limit, "keep_turns": keep}
     once = preprocess(given_messages, **options).messages
     assert preprocess(once, **options).messages == once
 
 
-def test_system_prompt_is_normalized_and_not_added_twice() -> None:
+def test_system_prompt_is_normalized_and_prepended_on_every_run_as_the_gateway_does() -> None:
     once = preprocess([m("user", "hi")], system_prompt="  Be brief.\r\n\r\n\r\nAlways.  ")
     assert once.messages == [m("system", "Be brief.\n\nAlways."), m("user", "hi")]
     twice = preprocess(once.messages, system_prompt="  Be brief.\r\n\r\n\r\nAlways.  ")
-    assert twice.messages == once.messages
-    assert twice.stats.final_messages == twice.stats.original_messages == 2
+    assert twice.messages == [m("system", "Be brief.\n\nAlways."), *once.messages]
+    assert (twice.stats.original_messages, twice.stats.final_messages) == (2, 3)
 
 
 def test_whitespace_only_system_prompt_adds_nothing() -> None:
