@@ -98,6 +98,33 @@ def interleave(cases: Sequence[Case], rounds: int, warmup: int = 1) -> None:
                 case.samples.append(value)
 
 
+def per_call(fn: Callable[[], object], batch: int) -> Callable[[], float]:
+    """A sample: µs per call of ``fn``, over ``batch`` calls."""
+
+    def run() -> float:
+        t = time.perf_counter()
+        for _ in range(batch):
+            fn()
+        return (time.perf_counter() - t) / batch * 1e6
+
+    return run
+
+
+def per_acall(loop: asyncio.AbstractEventLoop, fn: Callable[[], Any], batch: int) -> Callable[[], float]:
+    """A sample: µs per awaited call of ``fn`` on ``loop``, over ``batch`` calls."""
+
+    async def many() -> None:
+        for _ in range(batch):
+            await fn()
+
+    def run() -> float:
+        t = time.perf_counter()
+        loop.run_until_complete(many())
+        return (time.perf_counter() - t) / batch * 1e6
+
+    return run
+
+
 def timed(fn: Callable[[], object], repeat: int = 1) -> float:
     """Seconds per call of ``fn``, over ``repeat`` calls."""
     start = time.perf_counter()

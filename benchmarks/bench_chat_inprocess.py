@@ -13,7 +13,6 @@ Target (issue #7): neureus <= 1.3x raw httpx.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Awaitable, Callable
 
 import _common
@@ -38,13 +37,7 @@ def sync_cases(batch: int, with_peers: bool) -> list[Case]:
     )
 
     def per_call(fn: Callable[[], object]) -> Callable[[], float]:
-        def run() -> float:
-            t = time.perf_counter()
-            for _ in range(batch):
-                fn()
-            return (time.perf_counter() - t) / batch * 1e6
-
-        return run
+        return _common.per_call(fn, batch)
 
     def raw_call() -> str:
         r = raw.post(URL + "/ai/chat", json={"messages": MESSAGES}, headers={"authorization": "Bearer nru_bench"})
@@ -77,16 +70,7 @@ def sync_cases(batch: int, with_peers: bool) -> list[Case]:
     assert loop.run_until_complete(aneureus_call()) == expected
 
     def per_acall(fn: Callable[[], Awaitable[object]]) -> Callable[[], float]:
-        async def many() -> None:
-            for _ in range(batch):
-                await fn()
-
-        def run() -> float:
-            t = time.perf_counter()
-            loop.run_until_complete(many())
-            return (time.perf_counter() - t) / batch * 1e6
-
-        return run
+        return _common.per_acall(loop, fn, batch)
 
     cases = [
         Case("raw httpx", per_call(raw_call)),

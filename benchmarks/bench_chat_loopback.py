@@ -13,7 +13,6 @@ Target (issue #7): neureus <= 1.15x raw httpx, sync and async.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,25 +29,10 @@ def build(server: ServerProcess, batch: int, with_peers: bool) -> list[Case]:
     loop = _common.new_loop()
 
     def per_call(fn: Callable[[], object]) -> Callable[[], float]:
-        def run() -> float:
-            t = time.perf_counter()
-            for _ in range(batch):
-                fn()
-            return (time.perf_counter() - t) / batch * 1e6
-
-        return run
+        return _common.per_call(fn, batch)
 
     def per_acall(fn: Callable[[], Awaitable[object]]) -> Callable[[], float]:
-        async def many() -> None:
-            for _ in range(batch):
-                await fn()
-
-        def run() -> float:
-            t = time.perf_counter()
-            loop.run_until_complete(many())
-            return (time.perf_counter() - t) / batch * 1e6
-
-        return run
+        return _common.per_acall(loop, fn, batch)
 
     url = server.url("neureus")
     raw = httpx.Client(timeout=30)
