@@ -172,7 +172,20 @@ def main() -> Report:
     rss_ratio = statistics.median(
         n["rss_peak_mb"] / r["rss_peak_mb"] for n, r in zip(details["neureus"], details["raw httpx"], strict=True)
     )
+    # What the streams themselves add: peak RSS less the RSS after the imports (pydantic and
+    # the SDK's modules, which the raw httpx worker does not load), paired per round.
+    growth_ratio = statistics.median(
+        (n["rss_peak_mb"] - n["rss_before_mb"]) / (r["rss_peak_mb"] - r["rss_before_mb"])
+        for n, r in zip(details["neureus"], details["raw httpx"], strict=True)
+    )
+    before = {n: statistics.median(d["rss_before_mb"] for d in details[n]) for n in names}
+    report.notes.append(
+        "RSS after the imports, before the streams: " + ", ".join(f"{n} {v:.0f} MB" for n, v in before.items())
+    )
+    report.extra["rss_before_mb"] = before
     report.print()
+    report.info["neureus RSS growth / raw httpx RSS growth"] = growth_ratio
+    print(f"  info: neureus RSS growth / raw httpx RSS growth = {growth_ratio:.3f} (the streams alone, per round)")
     report.ratios["neureus peak RSS / raw httpx peak RSS"] = rss_ratio
     verdict = "MET" if report.met(rss_ratio) else "NOT MET"
     print(
