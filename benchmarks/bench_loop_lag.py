@@ -108,7 +108,8 @@ asyncio.run(main())
 
 
 def sample(mode: str, url: str) -> dict[str, object]:
-    env = dict(os.environ, PYTHONPATH=str(HERE.parent))
+    # NEUREUS_BENCH_PACKAGE_DIR: time another copy of the package (e.g. main, for a before/after).
+    env = dict(os.environ, PYTHONPATH=os.environ.get("NEUREUS_BENCH_PACKAGE_DIR", str(HERE.parent)))
     out = subprocess.run(
         [sys.executable, "-c", CHILD, mode, url], capture_output=True, text=True, env=env, timeout=60, check=False
     )
