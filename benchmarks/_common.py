@@ -51,7 +51,10 @@ def parse_args(description: str, extra: Callable[[argparse.ArgumentParser], None
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", dest="full", action="store_false", help="a quick run, under a minute (default)")
     mode.add_argument("--full", dest="full", action="store_true", help="more rounds, tighter medians")
-    parser.set_defaults(full=False)
+    mode.add_argument(
+        "--smoke", action="store_true", help="the quickest run: checks that it runs and its results are right (CI)"
+    )
+    parser.set_defaults(full=False, smoke=False)
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     if extra is not None:
         extra(parser)
@@ -95,6 +98,33 @@ def interleave(cases: Sequence[Case], rounds: int, warmup: int = 1) -> None:
                 case.samples.append(value)
 
 
+def per_call(fn: Callable[[], object], batch: int) -> Callable[[], float]:
+    """A sample: µs per call of ``fn``, over ``batch`` calls."""
+
+    def run() -> float:
+        t = time.perf_counter()
+        for _ in range(batch):
+            fn()
+        return (time.perf_counter() - t) / batch * 1e6
+
+    return run
+
+
+def per_acall(loop: asyncio.AbstractEventLoop, fn: Callable[[], Any], batch: int) -> Callable[[], float]:
+    """A sample: µs per awaited call of ``fn`` on ``loop``, over ``batch`` calls."""
+
+    async def many() -> None:
+        for _ in range(batch):
+            await fn()
+
+    def run() -> float:
+        t = time.perf_counter()
+        loop.run_until_complete(many())
+        return (time.perf_counter() - t) / batch * 1e6
+
+    return run
+
+
 def timed(fn: Callable[[], object], repeat: int = 1) -> float:
     """Seconds per call of ``fn``, over ``repeat`` calls."""
     start = time.perf_counter()
@@ -115,6 +145,7 @@ class Report:
     baseline: str
     subject: str
     target: float  # the ratio subject/baseline must be <= (lower is better) or >= (higher)
+    absolute: bool = False  # the target is on the subject's own median (e.g. ms), not a ratio
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     ratios: dict[str, float] = field(default_factory=dict)
@@ -132,6 +163,8 @@ class Report:
         ratio of the two medians (which the table's last column shows).
         """
         a = self.case(subject or self.subject).samples
+        if self.absolute and baseline is None:
+            return statistics.median(a)
         b = self.case(baseline or self.baseline).samples
         return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
@@ -170,6 +203,14 @@ class Report:
             print(f"  info: {subject} / {baseline} = {r:.3f} (median of per-round ratios)")
         pairs = list(key_ratios or [(self.subject, self.baseline)])
         cmp = ">=" if self.higher_is_better else "<="
+        if self.absolute:
+            value = self.ratio()
+            self.ratios[f"{self.subject} ({self.unit})"] = value
+            verdict = "MET" if self.met(value) else "NOT MET"
+            print(
+                f"VALUE {self.subject} = {value:.3f} {self.unit} (median of rounds; target {cmp} {self.target}) {verdict}"
+            )
+            return
         for subject, baseline in pairs:
             self.ratios[f"{subject} / {baseline}"] = self.ratio(subject, baseline)
         for subject, baseline in pairs[1:] + pairs[:1]:  # the headline goes last
@@ -188,6 +229,7 @@ class Report:
             "baseline": self.baseline,
             "subject": self.subject,
             "target": self.target,
+            "absolute": self.absolute,
             "ratio": self.ratio(),
             "ratios": self.ratios,
             "info_ratios": self.info,

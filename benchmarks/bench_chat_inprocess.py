@@ -13,8 +13,7 @@ Target (issue #7): neureus <= 1.3x raw httpx.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import _common
 import httpx
@@ -38,13 +37,7 @@ def sync_cases(batch: int, with_peers: bool) -> list[Case]:
     )
 
     def per_call(fn: Callable[[], object]) -> Callable[[], float]:
-        def run() -> float:
-            t = time.perf_counter()
-            for _ in range(batch):
-                fn()
-            return (time.perf_counter() - t) / batch * 1e6
-
-        return run
+        return _common.per_call(fn, batch)
 
     def raw_call() -> str:
         r = raw.post(URL + "/ai/chat", json={"messages": MESSAGES}, headers={"authorization": "Bearer nru_bench"})
@@ -54,7 +47,37 @@ def sync_cases(batch: int, with_peers: bool) -> list[Case]:
     def neureus_call() -> str:
         return client.ai.chat(MESSAGES).text
 
-    cases = [Case("raw httpx", per_call(raw_call)), Case("neureus", per_call(neureus_call))]
+    expected = json.loads(CHAT_JSON["neureus"])["text"]
+    assert raw_call() == expected and neureus_call() == expected  # the right answer, before timing
+
+    loop = _common.new_loop()
+    araw = httpx.AsyncClient(transport=_mock(CHAT_JSON["neureus"]))
+    aclient = neureus.AsyncNeureus(
+        api_key="nru_bench", base_url=URL, http_client=httpx.AsyncClient(transport=_mock(CHAT_JSON["neureus"]))
+    )
+
+    async def araw_call() -> str:
+        r = await araw.post(
+            URL + "/ai/chat", json={"messages": MESSAGES}, headers={"authorization": "Bearer nru_bench"}
+        )
+        text: str = json.loads(r.content)["text"]
+        return text
+
+    async def aneureus_call() -> str:
+        return (await aclient.ai.chat(MESSAGES)).text
+
+    assert loop.run_until_complete(araw_call()) == expected
+    assert loop.run_until_complete(aneureus_call()) == expected
+
+    def per_acall(fn: Callable[[], Awaitable[object]]) -> Callable[[], float]:
+        return _common.per_acall(loop, fn, batch)
+
+    cases = [
+        Case("raw httpx", per_call(raw_call)),
+        Case("neureus", per_call(neureus_call)),
+        Case("raw httpx async", per_acall(araw_call)),
+        Case("neureus async", per_acall(aneureus_call)),
+    ]
     if with_peers:
         import anthropic
         import httpx2
@@ -82,10 +105,11 @@ def sync_cases(batch: int, with_peers: bool) -> list[Case]:
 
 def main() -> Report:
     args = _common.parse_args(__doc__.splitlines()[0], lambda p: p.add_argument("--no-peers", action="store_true"))
-    rounds = 31 if args.full else 11
-    batch = 200
-    cases = sync_cases(batch, not args.no_peers)
+    rounds = 1 if args.smoke else 31 if args.full else 11
+    batch = 20 if args.smoke else 200
+    cases = sync_cases(batch, not (args.no_peers or args.smoke))
     interleave(cases, rounds)
+    _common.close_loops()
     report = Report(
         bench="chat_inprocess",
         title=f"One small chat call in-process (MockTransport), µs per call (batches of {batch}), {rounds} interleaved rounds",
@@ -94,10 +118,10 @@ def main() -> Report:
         cases=cases,
         baseline="raw httpx",
         subject="neureus",
-        target=1.3,
+        target=1.15,
         versions=_common.versions("neureus", "httpx", "pydantic", "openai", "anthropic"),
     )
-    report.print()
+    report.print([("neureus", "raw httpx"), ("neureus async", "raw httpx async")])
     report.save(args.json)
     return report
 

@@ -13,14 +13,13 @@ Target (issue #7): neureus <= 1.15x raw httpx, sync and async.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import _common
 import httpx
 from _common import Case, Report, interleave
-from _payloads import MESSAGES
+from _payloads import CHAT_JSON, MESSAGES
 from _server import ServerProcess
 
 import neureus
@@ -30,25 +29,10 @@ def build(server: ServerProcess, batch: int, with_peers: bool) -> list[Case]:
     loop = _common.new_loop()
 
     def per_call(fn: Callable[[], object]) -> Callable[[], float]:
-        def run() -> float:
-            t = time.perf_counter()
-            for _ in range(batch):
-                fn()
-            return (time.perf_counter() - t) / batch * 1e6
-
-        return run
+        return _common.per_call(fn, batch)
 
     def per_acall(fn: Callable[[], Awaitable[object]]) -> Callable[[], float]:
-        async def many() -> None:
-            for _ in range(batch):
-                await fn()
-
-        def run() -> float:
-            t = time.perf_counter()
-            loop.run_until_complete(many())
-            return (time.perf_counter() - t) / batch * 1e6
-
-        return run
+        return _common.per_acall(loop, fn, batch)
 
     url = server.url("neureus")
     raw = httpx.Client(timeout=30)
@@ -68,6 +52,11 @@ def build(server: ServerProcess, batch: int, with_peers: bool) -> list[Case]:
 
     async def aneureus_call() -> str:
         return (await aclient.ai.chat(MESSAGES)).text
+
+    expected = json.loads(CHAT_JSON["neureus"])["text"]
+    assert raw_call() == expected and client.ai.chat(MESSAGES).text == expected  # the right answer, before timing
+    assert loop.run_until_complete(araw_call()) == expected
+    assert loop.run_until_complete(aneureus_call()) == expected
 
     cases = [
         Case("raw httpx", per_call(raw_call)),
@@ -108,10 +97,10 @@ def build(server: ServerProcess, batch: int, with_peers: bool) -> list[Case]:
 
 def main() -> Report:
     args = _common.parse_args(__doc__.splitlines()[0], lambda p: p.add_argument("--no-peers", action="store_true"))
-    rounds = 21 if args.full else 7
-    batch = 100
+    rounds = 1 if args.smoke else 21 if args.full else 7
+    batch = 10 if args.smoke else 100
     with ServerProcess() as server:
-        cases = build(server, batch, not args.no_peers)
+        cases = build(server, batch, not (args.no_peers or args.smoke))
         interleave(cases, rounds)
         _common.close_loops()
     report = Report(
@@ -122,7 +111,7 @@ def main() -> Report:
         cases=cases,
         baseline="raw httpx",
         subject="neureus",
-        target=1.15,
+        target=1.10,
         notes=["server: asyncio protocol in its own process, pre-rendered JSON answer"],
         versions=_common.versions("neureus", "httpx", "openai", "anthropic"),
     )

@@ -174,8 +174,9 @@ def main() -> None:
         __doc__.splitlines()[0],
         lambda p: p.add_argument("--emulator", action="store_true", help="serve with `neureus emulator` instead"),
     )
-    rounds = 7 if args.full else 3
-    sizes = [1_000, 10_000, 100_000] if args.full else [1_000, 5_000, 20_000]
+    rounds = 1 if args.smoke else 7 if args.full else 3
+    sizes = [200, 400] if args.smoke else [1_000, 10_000, 100_000] if args.full else [1_000, 5_000, 20_000]
+    calls = 200 if args.smoke else CALLS
     if args.emulator:
         from neureus.testing import EmulatorServer
 
@@ -184,7 +185,7 @@ def main() -> None:
         server_cm = ServerProcess()
     with server_cm as server:
         base = _base_url(server)
-        cases = [Case(name, lambda name=name: _spawn(name, base, CALLS)["items_per_s"]) for name in CASES]
+        cases = [Case(name, lambda name=name: _spawn(name, base, calls)["items_per_s"]) for name in CASES]
         interleave(cases, rounds=rounds, warmup=1)
         memory: dict[str, float] = {}
         for size in sizes:
@@ -192,7 +193,7 @@ def main() -> None:
             memory[str(size)] = rss
     report = Report(
         bench="chat_many",
-        title=f"chat_many: {CALLS:,} calls at concurrency {CONCURRENCY} over loopback (items/s, higher is better)",
+        title=f"chat_many: {calls:,} calls at concurrency {CONCURRENCY} over loopback (items/s, higher is better)",
         unit="it/s",
         higher_is_better=True,
         cases=cases,

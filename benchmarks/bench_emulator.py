@@ -106,8 +106,8 @@ def cases_for(label: str, url: str, batch: int, loop: asyncio.AbstractEventLoop)
 
 def main() -> Report:
     args = _common.parse_args(__doc__.splitlines()[0])
-    rounds = 15 if args.full else 5
-    batch = 200 if args.full else 100
+    rounds = 1 if args.smoke else 15 if args.full else 5
+    batch = 20 if args.smoke else 200 if args.full else 100
     loop = _common.new_loop()
     with emulator_process() as emulator_url, starlette_process() as starlette_url:
         cases = cases_for("emulator", emulator_url, batch, loop) + cases_for(

@@ -246,9 +246,10 @@ def peer_cases(n: int, loop: asyncio.AbstractEventLoop, asynchronous: bool, make
 
 def main() -> Report:
     args = _common.parse_args(__doc__.splitlines()[0], lambda p: p.add_argument("--no-peers", action="store_true"))
-    n = 5000 if args.full else 2000
+    n = 200 if args.smoke else 5000 if args.full else 2000
     n_peers = n if args.full else 500  # the peers are 3-40x slower: fewer events in --quick
-    rounds = 21 if args.full else 15
+    rounds = 1 if args.smoke else 21 if args.full else 15
+    args.no_peers = args.no_peers or args.smoke
     sync_cases, async_cases = build_cases(n, not args.no_peers, mock_factory(n), n_peers, mock_factory(n_peers))
     interleave(sync_cases + async_cases, rounds)
     _common.close_loops()

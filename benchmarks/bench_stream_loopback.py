@@ -6,17 +6,75 @@ process on 127.0.0.1 that writes the pre-rendered SSE body (one chunk per event)
 go, so the client's socket reads, HTTP parsing and SSE decoding are what is measured.
 
 Target (issue #12): neureus >= 1.0x httpx + httpx-sse, sync and async.
+
+Three more cases measure what closing a stream's connection at ``done`` costs (0.2's
+streams release the connection at ``done``, before the body's last chunk, so httpcore
+drops it rather than reusing it): back-to-back short streams of 10 events, sync, as
+``raw httpx (keep-alive)`` (read to the end: the connection is reused), ``raw httpx
+(close at done)`` (the same, closing at ``done`` as neureus does: a new connection per
+stream), and ``neureus short``. Their ratios are printed for context, not judged.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 import _common
 import httpx
-from _common import Report, interleave
+import httpx_sse
+from _common import Case, Report, interleave
+from _payloads import MESSAGES
 from _server import ServerProcess
 from bench_stream_inprocess import Factory, build_cases
+
+import neureus
+
+SHORT = 10  # events in a short stream
+
+
+def short_cases(server: ServerProcess, batch: int) -> list[Case]:
+    """Back-to-back short streams (events/s): what a new connection per stream costs."""
+    url = server.url("neureus", SHORT)
+    raw = httpx.Client(timeout=30)
+    client = neureus.Neureus(api_key="nru_bench", base_url=url)
+    body = {"messages": MESSAGES, "stream": True}
+
+    def raw_stream(close_at_done: bool) -> None:
+        count = done = 0
+        with httpx_sse.connect_sse(raw, "POST", url + "/ai/chat", json=body) as es:
+            for sse in es.iter_sse():  # to the body's end: the connection goes back to the pool
+                data = json.loads(sse.data)
+                if data.get("done"):
+                    done += 1
+                    if close_at_done:
+                        es.response.close()
+                        break
+                    continue
+                data["delta"]["content"]
+                count += 1
+        assert count == SHORT and done == 1
+
+    def neureus_stream() -> None:
+        with client.ai.stream(MESSAGES) as stream:
+            count = sum(1 for _ in stream)
+        assert count == SHORT and stream.done
+
+    def rate(fn: Any) -> Any:
+        def run() -> float:
+            t = time.perf_counter()
+            for _ in range(batch):
+                fn()
+            return batch * SHORT / (time.perf_counter() - t)
+
+        return run
+
+    return [
+        Case("raw httpx (keep-alive) short", rate(lambda: raw_stream(False))),
+        Case("raw httpx (close at done) short", rate(lambda: raw_stream(True))),
+        Case("neureus short", rate(neureus_stream)),
+    ]
 
 
 def server_factory(server: ServerProcess, n: int) -> Factory:
@@ -33,14 +91,16 @@ def server_factory(server: ServerProcess, n: int) -> Factory:
 
 def main() -> Report:
     args = _common.parse_args(__doc__.splitlines()[0], lambda p: p.add_argument("--no-peers", action="store_true"))
-    n = 5000 if args.full else 2000
+    n = 200 if args.smoke else 5000 if args.full else 2000
     n_peers = n if args.full else 500  # the peers are 3-40x slower: fewer events in --quick
-    rounds = 21 if args.full else 15
+    rounds = 1 if args.smoke else 21 if args.full else 15
+    args.no_peers = args.no_peers or args.smoke
     with ServerProcess() as server:
         sync_cases, async_cases = build_cases(
             n, not args.no_peers, server_factory(server, n), n_peers, server_factory(server, n_peers)
         )
         cases = [c for c in sync_cases + async_cases if c.name != "bytes split + json.loads"]
+        cases += short_cases(server, 5 if args.smoke else 100)
         interleave(cases, rounds)
         _common.close_loops()
     report = Report(
@@ -55,7 +115,14 @@ def main() -> Report:
         notes=["server: asyncio protocol in its own process, pre-rendered chunked SSE body, one chunk per event"],
         versions=_common.versions("neureus", "httpx", "httpx-sse", "openai", "anthropic"),
     )
-    report.print([("neureus", "httpx + httpx-sse"), ("neureus async", "httpx + httpx-sse async")])
+    report.print(
+        [("neureus", "httpx + httpx-sse"), ("neureus async", "httpx + httpx-sse async")],
+        info_ratios=[
+            ("raw httpx (close at done) short", "raw httpx (keep-alive) short"),
+            ("neureus short", "raw httpx (keep-alive) short"),
+            ("neureus short", "raw httpx (close at done) short"),
+        ],
+    )
     report.save(args.json)
     return report
 

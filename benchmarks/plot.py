@@ -41,6 +41,9 @@ SHORT = {
     "chat_loopback": "one chat call over loopback (µs; lower is better)",
     "concurrency": "1,000 concurrent streams, wall time (s; lower is better)",
     "preprocess": "preprocess, 100k messages (ms; lower is better)",
+    "loop_lag": "event-loop block of a new async client's first call (ms; lower is better)",
+    "chat_many": "chat_many, 2,000 calls at concurrency 64 (items/s; higher is better)",
+    "emulator": "the emulator vs uvicorn + Starlette (per second; higher is better)",
 }
 
 
@@ -76,6 +79,13 @@ def main() -> None:
         else:
             names = [base, r["subject"]]
             ratios = [1.0, next(iter(r["ratios"].values()))]
+        absolute = bool(r.get("absolute"))
+        if absolute:  # the target is on the subject's own value (ms), not a ratio
+            ratios = [max(r["cases"][n]["median"], 1e-3) for n in names]
+        for key, value in r.get("ratios", {}).items():
+            if "peak RSS" in key:  # the 1,000-streams row's second target
+                names.append(key.split(" / ")[0])
+                ratios.append(value)
         y = list(range(len(names)))[::-1]
         ax.barh(y, ratios, color=[_color(n) for n in names])
         ax.set_yticks(y, names, fontsize=8)
@@ -83,13 +93,15 @@ def main() -> None:
         ax.axvline(1.0, color="black", linewidth=0.8)
         target = r.get("target")
         if target:
-            ax.axvline(target, color="#d95f02", linestyle="--", linewidth=1, label=f"target {target}x")
+            label = f"target {target} {r.get('unit', '')}" if absolute else f"target {target}x"
+            ax.axvline(target, color="#d95f02", linestyle="--", linewidth=1, label=label)
             ax.legend(fontsize=7, loc="lower right")
         for yy, ratio in zip(y, ratios, strict=True):
-            ax.text(ratio, yy, f" {ratio:.2f}x", va="center", fontsize=7)
+            ax.text(ratio, yy, f" {ratio:.2f}{' ' + r.get('unit', '') if absolute else 'x'}", va="center", fontsize=7)
         title = SHORT.get(r["bench"], r.get("title", r["bench"]))
-        ax.set_title(f"{title}\nratio to {base} (async cases: to its async run)", fontsize=8)
-        ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%gx"))
+        subtitle = "median of rounds" if absolute else f"ratio to {base} (async cases: to its async run)"
+        ax.set_title(f"{title}\n{subtitle}", fontsize=8)
+        ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g" if absolute else "%gx"))
         ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.tick_params(axis="x", labelsize=7)
     for ax in list(axes.flat)[len(results) :]:

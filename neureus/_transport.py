@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 import sys
 import threading
 import time
@@ -70,8 +71,87 @@ _ORPHANED: list[object] = []
 
 
 def _forget_after_fork() -> None:
+    global _TLS_LOCK
+    _TLS_LOCK = threading.Lock()  # another thread may have held it at fork time
     for transport in list(_LIVE):
         transport._forget()
+
+
+# --- one TLS context per process, built off the event loop ---------------------------------
+#
+# httpx builds a new verifying SSLContext (loading certifi's CA bundle: 15-40 ms of CPU) in
+# every transport it makes, and its transport imports httpcore (~50 ms with trio installed).
+# Every lazy transport shares one context instead, built on first use. The first async call
+# of a process does that work, with the other one-time imports its call would make (the
+# async library's anyio backend, the response models), in a worker thread, so a new
+# AsyncNeureus does not block its event loop (benchmarks/bench_loop_lag.py). The context is
+# keyed by the variables httpx's trust_env reads (SSL_CERT_FILE, SSL_CERT_DIR), so changing
+# them still takes effect; it holds no socket and no loop, so it is safe to keep across
+# os.fork() and to share between threads and loops. (httpcore sets ALPN on the context for
+# each connection; every lazy transport asks for the same http/1.1.)
+
+_TLS_LOCK = threading.Lock()
+_TLS_CONTEXTS: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
+
+
+def _tls_key() -> tuple[str | None, str | None]:
+    return os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+
+
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default context (``verify=True``, ``trust_env=True``), built once per process."""
+    key = _tls_key()
+    with _TLS_LOCK:
+        context = _TLS_CONTEXTS.get(key)
+        if context is None:
+            context = _TLS_CONTEXTS[key] = httpx.create_ssl_context()
+        return context
+
+
+def _first_async_use(backend: str) -> ssl.SSLContext:
+    """The one-time work of a process's first async call, run in a worker thread."""
+    import importlib
+
+    import httpcore  # noqa: F401  (httpx's transport imports it when it is built)
+
+    importlib.import_module(f"anyio._backends._{backend}")  # what httpcore's connections use
+    from . import types
+
+    # The models defer building their validators to their first use (import time): build
+    # them here, so parsing the first answer on the loop does not (pydantic's first build
+    # also scans the installed entry points for plugins).
+    for value in vars(types).values():
+        if getattr(value, "__pydantic_complete__", True) is False:
+            value.model_rebuild()
+    return _tls_context()
+
+
+async def _off_the_loop(loop: Any) -> ssl.SSLContext:
+    """:func:`_first_async_use` in a worker thread (anyio's ``to_thread`` would import its
+    event-loop backend on the loop, asyncio's default executor ``concurrent.futures``)."""
+    if hasattr(loop, "call_soon_threadsafe"):  # asyncio (and uvloop)
+        future = loop.create_future()
+
+        def settle(result: ssl.SSLContext | None, error: BaseException | None) -> None:
+            if not future.done():  # the waiting call may have been cancelled meanwhile
+                future.set_result(result) if error is None else future.set_exception(error)
+
+        def work() -> None:
+            try:
+                outcome: tuple[ssl.SSLContext | None, BaseException | None] = (_first_async_use("asyncio"), None)
+            except BaseException as exc:  # handed to the waiting call
+                outcome = (None, exc)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+                loop.call_soon_threadsafe(settle, *outcome)
+
+        threading.Thread(target=work, name="neureus-first-use", daemon=True).start()
+        context: ssl.SSLContext = await future
+        return context
+    if loop is not None:  # a trio token
+        import trio
+
+        return await trio.to_thread.run_sync(_first_async_use, "trio")
+    return _tls_context()
 
 
 if hasattr(os, "register_at_fork"):
@@ -110,7 +190,7 @@ class _LazySyncTransport(httpx.BaseTransport):
     def _get(self) -> httpx.HTTPTransport:
         with self._lock:
             if self._transport is None:
-                transport = httpx.HTTPTransport(limits=self._limits, proxy=self._proxy)
+                transport = httpx.HTTPTransport(verify=_tls_context(), limits=self._limits, proxy=self._proxy)
                 from ._deadline_io import DeadlineBackend  # imports httpcore: first use only
 
                 pool = transport._pool
@@ -164,12 +244,13 @@ class _LazyAsyncTransport(httpx.AsyncBaseTransport):
             _ORPHANED.append(self._transport)
         self._transport = None
 
-    def _get(self) -> httpx.AsyncHTTPTransport:
+    def _get(self, context: ssl.SSLContext | None = None) -> httpx.AsyncHTTPTransport:
         loop = _running_loop()
         if self._transport is None or loop is not self._loop:
             if self._transport is not None:
                 _leave_pool(self._transport, self._loop)
-            self._transport = httpx.AsyncHTTPTransport(limits=self._limits, proxy=self._proxy)
+            verify = context or _tls_context()
+            self._transport = httpx.AsyncHTTPTransport(verify=verify, limits=self._limits, proxy=self._proxy)
             self._loop = loop
         return self._transport
 
@@ -179,7 +260,13 @@ class _LazyAsyncTransport(httpx.AsyncBaseTransport):
         return self._get()._pool
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self._get().handle_async_request(request)
+        transport = self._transport
+        loop = _running_loop()
+        if transport is None or loop is not self._loop:
+            # A process's first call does its one-time work in a worker thread, not on the loop.
+            context = _TLS_CONTEXTS.get(_tls_key()) or await _off_the_loop(loop)
+            transport = self._get(context)
+        return await transport.handle_async_request(request)
 
     async def aclose(self) -> None:
         if self._transport is not None:
