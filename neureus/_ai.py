@@ -2,8 +2,9 @@
 
 Each method body is the same two steps: build the request spec (``_wire``, which also
 runs the local checks), then send it through the transport shell with the endpoint's
-parser (``_wire``), which the call's flow runs once, within the call's deadline. The signatures and docstrings are written out for each flavour on purpose:
-they are the contract, and editors and type checkers read them literally (DESIGN.md).
+parser (``_wire``), which the call's flow runs once, within the call's deadline. The
+signatures and docstrings are written out for each flavour on purpose: they are the
+contract, and editors and type checkers read them literally (DESIGN.md).
 """
 
 from __future__ import annotations

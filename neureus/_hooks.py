@@ -440,7 +440,9 @@ def _usage_from_answer(operation: str, answer: object) -> dict[str, Any]:
             if fields.get(name) is None:
                 fields[name] = extra.get(wire_name)
     usage = fields.get("usage")
-    input_tokens = _first_int(fields.get("input_tokens"), None if usage is None else _usage_count(usage, "prompt_tokens"))
+    input_tokens = _first_int(
+        fields.get("input_tokens"), None if usage is None else _usage_count(usage, "prompt_tokens")
+    )
     output_tokens = _first_int(
         fields.get("output_tokens"), None if usage is None else _usage_count(usage, "completion_tokens")
     )
@@ -534,7 +536,7 @@ class CallObserver:
         }
 
     def _secrets(self) -> Iterable[str]:
-        return self._config.secrets + self._spec.secrets  # type: ignore[no-any-return]
+        return self._config.secrets + self._spec.secrets
 
     def _record(self, event: str, answer: Any = None, **fields: Any) -> Notify:
         record = HookRecord._build(event, self._clock() - self._start, self._base, fields)

@@ -158,9 +158,10 @@ Outcome: TypeAlias = "httpx.Response | ServerSentEvent | Failed | NeureusError |
 class FlowResult(Record):
     """The successful end of a flow: the response, and for streams the first event.
 
-    ``value`` is the answer parsed by the flow's ``parse`` (``None`` when it parsed nothing). ``error``, when set, is raised to the caller once
-    the hooks have heard of the answer: the answer did not parse (``value`` is ``None``),
-    or it parsed only after the deadline had run out.
+    ``value`` is the answer parsed by the flow's ``parse`` (``None`` when it parsed
+    nothing). ``error``, when set, is raised to the caller once the hooks have heard of the
+    answer: the answer did not parse (``value`` is ``None``), or it parsed only after the
+    deadline had run out.
     """
 
     __slots__ = ("error", "first_event", "response", "value")
@@ -185,7 +186,10 @@ class FlowResult(Record):
 
 
 def _answer(
-    response: httpx.Response, parse: Callable[[httpx.Response], Any] | None, read_by: float | None, clock: Callable[[], float]
+    response: httpx.Response,
+    parse: Callable[[httpx.Response], Any] | None,
+    read_by: float | None,
+    clock: Callable[[], float],
 ) -> FlowResult:
     # The answer is parsed here, once, inside the call: the deadline covers its decoding too.
     if parse is None:
