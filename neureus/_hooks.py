@@ -623,11 +623,9 @@ class CallObserver:
 
     def _success(self, result: FlowResult, attempt: int) -> Notify:
         response = result.response
-        fields: dict[str, Any] = {
-            "attempt": attempt,
-            "status_code": response.status_code,
-            "request_id": _request_id(response.headers, self._secrets()),
-        }
+        fields: dict[str, Any] = {"attempt": attempt, "status_code": response.status_code}
+        if self.dispatcher.active:  # (the ledger has no use for it, and headers are slow to search)
+            fields["request_id"] = _request_id(response.headers, self._secrets())
         if result.first_event is not None:
             self._opened = True
             fields["time_to_first_token"] = (self._first_at or self._clock()) - self._start

@@ -203,3 +203,28 @@ async def test_a_streams_ledger_count_comes_from_its_end_record(api: Api, gatewa
     assert end.event == "on_stream_end" and end.completed
     assert (client.usage.input_tokens, client.usage.output_tokens) == (end.input_tokens, end.output_tokens)
     assert client.usage.calls == 1
+
+
+@pytest.mark.parametrize("flavor", [("async", "asyncio"), ("async", "trio")], ids=["asyncio", "trio"])
+async def test_a_cancelled_call_counts_as_failed_like_its_error_record(api: Api, gateway: FakeGateway) -> None:
+    import anyio
+
+    hook = Recorder()
+    client = api.client(hooks=[hook])
+    gateway.queue_stream(["a", "b"], delay=30)  # the stream's second event never comes in time
+    with anyio.move_on_after(0.2) as scope:
+        async for _ in client.ai.stream(MESSAGES):
+            pass
+    assert scope.cancelled_caught
+    assert hook.events == ["on_request", "on_response", "on_stream_end", "on_error"]
+    assert (client.usage.calls, client.usage.failed_calls) == (1, 0)  # opened: counted then, not again
+    with anyio.CancelScope() as outer:
+
+        class Canceller:
+            async def on_request(self, record: HookRecord) -> None:
+                outer.cancel()
+                await anyio.sleep(0)
+
+        await client.with_options(hooks=[hook, Canceller()]).ai.chat(MESSAGES)
+    assert outer.cancelled_caught and hook.records[-1].error_type == "Cancelled"
+    assert (client.usage.calls, client.usage.failed_calls) == (2, 1)
