@@ -417,12 +417,12 @@ def _usage_count(usage: object, name: str) -> object:
     return usage.get(name) if isinstance(usage, dict) else getattr(usage, name, None)
 
 
-_WIRE_NAMES: Final = (
-    ("input_tokens", "inputTokens"),
-    ("output_tokens", "outputTokens"),
-    ("cost_usd", "costUsd"),
-    ("log_id", "logId"),
-)
+_NO_EXTRA: Final[dict[str, Any]] = {}
+
+
+def _pick(fields: dict[str, Any], extra: dict[str, Any], name: str, wire_name: str) -> Any:
+    value = fields.get(name)
+    return extra.get(wire_name) if value is None else value
 
 
 def _usage_from_answer(operation: str, answer: object) -> dict[str, Any]:
@@ -433,22 +433,20 @@ def _usage_from_answer(operation: str, answer: object) -> dict[str, Any]:
     # A pydantic model keeps its fields in __dict__ and the wire's other fields as extras:
     # plain dict look-ups (its __getattr__ raises, slowly, for a name it lacks).
     fields: dict[str, Any] = answer.__dict__
-    extra: dict[str, Any] = getattr(answer, "__pydantic_extra__", None) or {}
-    if extra:  # the wire's names of what the model does not declare (embeddings' inputTokens, ...)
-        fields = {**extra, **{name: value for name, value in fields.items() if value is not None}}
-        for name, wire_name in _WIRE_NAMES:
-            if fields.get(name) is None:
-                fields[name] = extra.get(wire_name)
+    # The wire's names of what the model does not declare (embeddings' inputTokens, ...).
+    extra: dict[str, Any] = getattr(answer, "__pydantic_extra__", None) or _NO_EXTRA
     usage = fields.get("usage")
     input_tokens = _first_int(
-        fields.get("input_tokens"), None if usage is None else _usage_count(usage, "prompt_tokens")
+        _pick(fields, extra, "input_tokens", "inputTokens"),
+        None if usage is None else _usage_count(usage, "prompt_tokens"),
     )
     output_tokens = _first_int(
-        fields.get("output_tokens"), None if usage is None else _usage_count(usage, "completion_tokens")
+        _pick(fields, extra, "output_tokens", "outputTokens"),
+        None if usage is None else _usage_count(usage, "completion_tokens"),
     )
-    cost = fields.get("cost_usd")
-    model = fields.get("model")
-    log_id = fields.get("log_id")
+    cost = _pick(fields, extra, "cost_usd", "costUsd")
+    model = _pick(fields, extra, "model", "model")
+    log_id = _pick(fields, extra, "log_id", "logId")
     text: object = None
     if operation == "chat":
         if "text" in fields_set:
