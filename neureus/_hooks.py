@@ -406,13 +406,6 @@ def _int_or_none(value: object) -> int | None:
     return value if type(value) is int else None
 
 
-def _first_int(*values: object) -> int | None:
-    for value in values:
-        if value is not None:
-            return _int_or_none(value)
-    return None
-
-
 def _usage_count(usage: object, name: str) -> object:
     return usage.get(name) if isinstance(usage, dict) else getattr(usage, name, None)
 
@@ -427,7 +420,8 @@ def _pick(fields: dict[str, Any], extra: dict[str, Any], name: str, wire_name: s
 
 def _usage_from_answer(operation: str, answer: object) -> dict[str, Any]:
     """Token counts, cost, model, log id and text of a parsed chat or embeddings answer."""
-    fields_set = getattr(answer, "model_fields_set", None)  # a pydantic model (not imported here: it is heavy)
+    # A pydantic model (not imported here: it is heavy), read through its own attributes.
+    fields_set = getattr(answer, "__pydantic_fields_set__", None)
     if operation not in _USAGE_OPERATIONS or fields_set is None:
         return {}
     # A pydantic model keeps its fields in __dict__ and the wire's other fields as extras:
@@ -436,14 +430,12 @@ def _usage_from_answer(operation: str, answer: object) -> dict[str, Any]:
     # The wire's names of what the model does not declare (embeddings' inputTokens, ...).
     extra: dict[str, Any] = getattr(answer, "__pydantic_extra__", None) or _NO_EXTRA
     usage = fields.get("usage")
-    input_tokens = _first_int(
-        _pick(fields, extra, "input_tokens", "inputTokens"),
-        None if usage is None else _usage_count(usage, "prompt_tokens"),
-    )
-    output_tokens = _first_int(
-        _pick(fields, extra, "output_tokens", "outputTokens"),
-        None if usage is None else _usage_count(usage, "completion_tokens"),
-    )
+    input_tokens = _int_or_none(_pick(fields, extra, "input_tokens", "inputTokens"))
+    if input_tokens is None and usage is not None:
+        input_tokens = _int_or_none(_usage_count(usage, "prompt_tokens"))
+    output_tokens = _int_or_none(_pick(fields, extra, "output_tokens", "outputTokens"))
+    if output_tokens is None and usage is not None:
+        output_tokens = _int_or_none(_usage_count(usage, "completion_tokens"))
     cost = _pick(fields, extra, "cost_usd", "costUsd")
     model = _pick(fields, extra, "model", "model")
     log_id = _pick(fields, extra, "log_id", "logId")
@@ -558,7 +550,11 @@ class CallObserver:
                     action = flow.send(outcome)
                 except StopIteration as stop:
                     result: FlowResult = stop.value
-                    yield self._success(result, attempt)
+                    notify = self._success(result, attempt)
+                    if self.dispatcher.active:
+                        yield notify
+                    else:  # only the ledger listens, and it is sync: no turn of the shell needed
+                        self.dispatcher.emit(notify)
                     return result
                 kind = type(action)
                 if kind is SendRequest:
@@ -566,7 +562,11 @@ class CallObserver:
                     if self.dispatcher.active:  # (the ledger has no use for on_request)
                         yield self._record("on_request", attempt=attempt)
                 elif kind is Sleep:
-                    yield self._record("on_retry", attempt=attempt, retry_wait=action.seconds, **last)  # type: ignore[union-attr]
+                    notify = self._record("on_retry", attempt=attempt, retry_wait=action.seconds, **last)  # type: ignore[union-attr]
+                    if self.dispatcher.active:
+                        yield notify
+                    else:
+                        self.dispatcher.emit(notify)
                 outcome = yield action
                 if kind is SendRequest:
                     if isinstance(outcome, httpx.Response):
@@ -609,7 +609,7 @@ class CallObserver:
         except BaseException as exc:
             self._ended = True
             error_type = type(exc).__name__
-            yield self._record(
+            notify = self._record(
                 "on_error",
                 attempt=attempt,
                 error_type=error_type,
@@ -617,6 +617,10 @@ class CallObserver:
                 request_id=getattr(exc, "request_id", None),
                 retry_after=getattr(exc, "retry_after", None),
             )
+            if self.dispatcher.active:
+                yield notify
+            else:
+                self.dispatcher.emit(notify)
             raise
 
     def _success(self, result: FlowResult, attempt: int) -> Notify:
