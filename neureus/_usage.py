@@ -124,6 +124,22 @@ class Usage:
                 per_model = self._by_model[model] = Usage()
             per_model._add(model, track_model=False, **counts)
 
+    def _bump(self, model: str | None, counts: tuple[int, int, int, int, int, float, float]) -> None:
+        # _add for the ledger's hot path: one call's counts, in _COUNTERS order.
+        calls, failed_calls, retries, input_tokens, output_tokens, cost_usd, estimated_cost_usd = counts
+        self.calls += calls
+        self.failed_calls += failed_calls
+        self.retries += retries
+        self.input_tokens += input_tokens
+        self.output_tokens += output_tokens
+        self.cost_usd += cost_usd
+        self.estimated_cost_usd += estimated_cost_usd
+        if model is not None:
+            per_model = self._by_model.get(model)
+            if per_model is None:
+                per_model = self._by_model[model] = Usage()
+            per_model._bump(None, counts)
+
     def __add__(self, other: object) -> Usage:
         if not isinstance(other, Usage):
             return NotImplemented
@@ -237,13 +253,25 @@ class Ledger:
         finally:
             _SCOPES.reset(token)
 
-    def _count(self, model: str | None, scopes: tuple[Scope, ...], **counts: Any) -> None:
+    def _count(
+        self,
+        model: str | None,
+        scopes: tuple[Scope, ...],
+        calls: int = 0,
+        failed_calls: int = 0,
+        retries: int = 0,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cost_usd: float = 0.0,
+        estimated_cost_usd: float = 0.0,
+    ) -> None:
         # model None: a call that is not priced (list_models, ...) counts in the totals only.
+        counts = (calls, failed_calls, retries, input_tokens, output_tokens, cost_usd, estimated_cost_usd)
         with self._lock:
-            self._total._add(model or "", track_model=model is not None, **counts)
+            self._total._bump(model, counts)
             for scope in scopes:
                 if scope.ledger is self:
-                    scope.usage._add(model or "", track_model=model is not None, **counts)
+                    scope.usage._bump(model, counts)
 
     # -- the hook: the only way the ledger sees calls --------------------------------------
 
@@ -306,7 +334,9 @@ class Ledger:
                 self._remember_prices(answer)
             self._count(None, call.scopes, calls=1, retries=retries)
 
-    def _count_answer(self, record: HookRecord, call: _Call, **counts: int) -> None:
+    def _count_answer(
+        self, record: HookRecord, call: _Call, calls: int = 0, failed_calls: int = 0, retries: int = 0
+    ) -> None:
         # Tokens and cost from the record (filled from the parsed answer, or the final event).
         # A stream is counted under the model asked for (as its price estimate is).
         model = call.model if record.stream else (record.response_model or call.model)
@@ -324,7 +354,9 @@ class Ledger:
             output_tokens=output_tokens,
             cost_usd=cost,
             estimated_cost_usd=estimated,
-            **counts,
+            calls=calls,
+            failed_calls=failed_calls,
+            retries=retries,
         )
 
     def _remember_prices(self, models: object) -> None:
