@@ -23,7 +23,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ._exceptions import BudgetExceededError
 
@@ -36,6 +36,8 @@ __all__ = ["Ledger", "Scope", "Usage", "active_scopes", "enter_scopes"]
 
 _PRICED_OPERATIONS = frozenset({"chat", "embeddings"})
 _DEFAULT_MODEL = "default"
+# One call's counts, in _COUNTERS order.
+_Counts: TypeAlias = "tuple[int, int, int, int, int, float, float]"
 _COUNTERS = ("calls", "failed_calls", "retries", "input_tokens", "output_tokens", "cost_usd", "estimated_cost_usd")
 
 
@@ -124,7 +126,7 @@ class Usage:
                 per_model = self._by_model[model] = Usage()
             per_model._add(model, track_model=False, **counts)
 
-    def _bump(self, model: str | None, counts: tuple[int, int, int, int, int, float, float]) -> None:
+    def _bump(self, model: str | None, counts: _Counts) -> None:
         # _add for the ledger's hot path: one call's counts, in _COUNTERS order.
         calls, failed_calls, retries, input_tokens, output_tokens, cost_usd, estimated_cost_usd = counts
         self.calls += calls
@@ -253,20 +255,8 @@ class Ledger:
         finally:
             _SCOPES.reset(token)
 
-    def _count(
-        self,
-        model: str | None,
-        scopes: tuple[Scope, ...],
-        calls: int = 0,
-        failed_calls: int = 0,
-        retries: int = 0,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-        cost_usd: float = 0.0,
-        estimated_cost_usd: float = 0.0,
-    ) -> None:
+    def _count(self, model: str | None, scopes: tuple[Scope, ...], counts: _Counts) -> None:
         # model None: a call that is not priced (list_models, ...) counts in the totals only.
-        counts = (calls, failed_calls, retries, input_tokens, output_tokens, cost_usd, estimated_cost_usd)
         with self._lock:
             self._total._bump(model, counts)
             for scope in scopes:
@@ -326,13 +316,13 @@ class Ledger:
     def _on_response(self, record: HookRecord, call: _Call, answer: object) -> None:
         retries = record.attempt or 0
         if record.stream:  # its tokens are counted when it ends (on_stream_end)
-            self._count(call.model, call.scopes, calls=1, retries=retries)
+            self._count(call.model, call.scopes, (1, 0, retries, 0, 0, 0.0, 0.0))
         elif call.operation in _PRICED_OPERATIONS:
             self._count_answer(record, call, calls=1, retries=retries)
         else:
             if call.operation == "list_models":
                 self._remember_prices(answer)
-            self._count(None, call.scopes, calls=1, retries=retries)
+            self._count(None, call.scopes, (1, 0, retries, 0, 0, 0.0, 0.0))
 
     def _count_answer(
         self, record: HookRecord, call: _Call, calls: int = 0, failed_calls: int = 0, retries: int = 0
@@ -350,13 +340,7 @@ class Ledger:
         self._count(
             model if call.operation in _PRICED_OPERATIONS else None,
             call.scopes,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            cost_usd=cost,
-            estimated_cost_usd=estimated,
-            calls=calls,
-            failed_calls=failed_calls,
-            retries=retries,
+            (calls, failed_calls, retries, input_tokens, output_tokens, cost, estimated),
         )
 
     def _remember_prices(self, models: object) -> None:
