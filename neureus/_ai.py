@@ -1,13 +1,15 @@
 """``client.ai``: the public calls of the gateway, for both clients.
 
-Each method body is the same three steps: build the request spec (``_wire``, which also
-runs the local checks), send it through the transport shell, parse the answer
-(``_wire``). The signatures and docstrings are written out for each flavour on purpose:
-they are the contract, and editors and type checkers read them literally (DESIGN.md).
+Each method body is the same two steps: build the request spec (``_wire``, which also
+runs the local checks), then send it through the transport shell with the endpoint's
+parser (``_wire``), which the call's flow runs once, within the call's deadline. The
+signatures and docstrings are written out for each flavour on purpose: they are the
+contract, and editors and type checkers read them literally (DESIGN.md).
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
@@ -183,7 +185,7 @@ class AI(_AIBase):
             from ._streaming import ChatStream  # the streaming modules load with the first stream
 
             return ChatStream(self._client._transport, spec)
-        return _wire.parse_chat(self._client._transport.request(spec))
+        return self._client._transport.request(spec, _wire.parse_chat)
 
     def stream(
         self,
@@ -222,7 +224,7 @@ class AI(_AIBase):
         [[0.01, ...], [0.02, ...]]
         """
         spec = _wire.build_embeddings(self._client._config, **_kwargs(locals()))
-        return _wire.parse_embeddings(self._client._transport.request(spec))
+        return self._client._transport.request(spec, _wire.parse_embeddings)
 
     def list_models(self, *, provider: str | None = None, type: str | None = None) -> ModelList:
         """The models the gateway routes to, with prices (``GET /ai/models``).
@@ -230,12 +232,12 @@ class AI(_AIBase):
         >>> [m.id for m in client.ai.list_models(provider="anthropic")]  # doctest: +SKIP
         """
         spec = _wire.build_list_models(self._client._config, **_kwargs(locals()))
-        return _wire.parse_model_list(self._client._transport.request(spec))
+        return self._client._transport.request(spec, _wire.parse_model_list)
 
     def list_providers(self) -> ProviderList:
         """The BYOK providers of this tenant (``GET /ai/providers``)."""
         spec = _wire.build_list_providers(self._client._config)
-        return _wire.parse_provider_list(self._client._transport.request(spec))
+        return self._client._transport.request(spec, _wire.parse_provider_list)
 
     def set_provider_key(self, provider: KnownProvider | str, key: str) -> ProviderKeyStatus:
         """Store a provider key for this tenant (``PUT /ai/providers/{provider}/key``).
@@ -244,29 +246,29 @@ class AI(_AIBase):
         """
         spec = _wire.build_set_provider_key(self._client._config, provider, key)
         del key  # crash reporters show this frame's locals: keep no plain secret in them
-        return _wire.parse_provider_key_status(spec, self._client._transport.request(spec))
+        return self._client._transport.request(spec, functools.partial(_wire.parse_provider_key_status, spec))
 
     def rotate_provider_key(self, provider: KnownProvider | str, key: str) -> ProviderKeyStatus:
         """Replace a stored provider key (``POST /ai/providers/{provider}/rotate``)."""
         spec = _wire.build_rotate_provider_key(self._client._config, provider, key)
         del key  # crash reporters show this frame's locals: keep no plain secret in them
-        return _wire.parse_provider_key_status(spec, self._client._transport.request(spec))
+        return self._client._transport.request(spec, functools.partial(_wire.parse_provider_key_status, spec))
 
     def delete_provider_key(self, provider: KnownProvider | str) -> ProviderKeyStatus:
         """Remove a stored provider key (``DELETE /ai/providers/{provider}/key``)."""
         spec = _wire.build_delete_provider_key(self._client._config, provider)
-        return _wire.parse_provider_key_status(spec, self._client._transport.request(spec))
+        return self._client._transport.request(spec, functools.partial(_wire.parse_provider_key_status, spec))
 
     def create_widget_key(self, agent_id: str | None = None) -> WidgetKey:
         """Create a chat-only publishable key, optionally bound to an agent (``POST /ai/widget/key``)."""
         spec = _wire.build_create_widget_key(self._client._config, agent_id)
-        return _wire.parse_widget_key(self._client._transport.request(spec))
+        return self._client._transport.request(spec, _wire.parse_widget_key)
 
     def revoke_widget_key(self, key: str) -> WidgetKeyRevocation:
         """Revoke a widget key (``DELETE /ai/widget/key``); a 204 counts as revoked."""
         spec = _wire.build_revoke_widget_key(self._client._config, key)
         del key  # crash reporters show this frame's locals: keep no plain secret in them
-        return _wire.parse_widget_key_revocation(self._client._transport.request(spec))
+        return self._client._transport.request(spec, _wire.parse_widget_key_revocation)
 
     def preprocess(
         self,
@@ -533,7 +535,7 @@ class AsyncAI(_AIBase):
             from ._streaming import AsyncChatStream
 
             return await AsyncChatStream(self._client._transport, spec)
-        return _wire.parse_chat(await self._client._transport.request(spec))
+        return await self._client._transport.request(spec, _wire.parse_chat)
 
     def stream(
         self,
@@ -568,45 +570,45 @@ class AsyncAI(_AIBase):
     async def embeddings(self, input: str | Sequence[str], *, model: str | None = None) -> EmbeddingsResponse:
         """Embed a string or a list of strings (``POST /ai/embeddings``)."""
         spec = _wire.build_embeddings(self._client._config, **_kwargs(locals()))
-        return _wire.parse_embeddings(await self._client._transport.request(spec))
+        return await self._client._transport.request(spec, _wire.parse_embeddings)
 
     async def list_models(self, *, provider: str | None = None, type: str | None = None) -> ModelList:
         """The models the gateway routes to, with prices (``GET /ai/models``)."""
         spec = _wire.build_list_models(self._client._config, **_kwargs(locals()))
-        return _wire.parse_model_list(await self._client._transport.request(spec))
+        return await self._client._transport.request(spec, _wire.parse_model_list)
 
     async def list_providers(self) -> ProviderList:
         """The BYOK providers of this tenant (``GET /ai/providers``)."""
         spec = _wire.build_list_providers(self._client._config)
-        return _wire.parse_provider_list(await self._client._transport.request(spec))
+        return await self._client._transport.request(spec, _wire.parse_provider_list)
 
     async def set_provider_key(self, provider: KnownProvider | str, key: str) -> ProviderKeyStatus:
         """Store a provider key for this tenant (``PUT /ai/providers/{provider}/key``)."""
         spec = _wire.build_set_provider_key(self._client._config, provider, key)
         del key  # crash reporters show this frame's locals: keep no plain secret in them
-        return _wire.parse_provider_key_status(spec, await self._client._transport.request(spec))
+        return await self._client._transport.request(spec, functools.partial(_wire.parse_provider_key_status, spec))
 
     async def rotate_provider_key(self, provider: KnownProvider | str, key: str) -> ProviderKeyStatus:
         """Replace a stored provider key (``POST /ai/providers/{provider}/rotate``)."""
         spec = _wire.build_rotate_provider_key(self._client._config, provider, key)
         del key  # crash reporters show this frame's locals: keep no plain secret in them
-        return _wire.parse_provider_key_status(spec, await self._client._transport.request(spec))
+        return await self._client._transport.request(spec, functools.partial(_wire.parse_provider_key_status, spec))
 
     async def delete_provider_key(self, provider: KnownProvider | str) -> ProviderKeyStatus:
         """Remove a stored provider key (``DELETE /ai/providers/{provider}/key``)."""
         spec = _wire.build_delete_provider_key(self._client._config, provider)
-        return _wire.parse_provider_key_status(spec, await self._client._transport.request(spec))
+        return await self._client._transport.request(spec, functools.partial(_wire.parse_provider_key_status, spec))
 
     async def create_widget_key(self, agent_id: str | None = None) -> WidgetKey:
         """Create a chat-only publishable key (``POST /ai/widget/key``)."""
         spec = _wire.build_create_widget_key(self._client._config, agent_id)
-        return _wire.parse_widget_key(await self._client._transport.request(spec))
+        return await self._client._transport.request(spec, _wire.parse_widget_key)
 
     async def revoke_widget_key(self, key: str) -> WidgetKeyRevocation:
         """Revoke a widget key (``DELETE /ai/widget/key``); a 204 counts as revoked."""
         spec = _wire.build_revoke_widget_key(self._client._config, key)
         del key  # crash reporters show this frame's locals: keep no plain secret in them
-        return _wire.parse_widget_key_revocation(await self._client._transport.request(spec))
+        return await self._client._transport.request(spec, _wire.parse_widget_key_revocation)
 
     async def preprocess(
         self,

@@ -305,8 +305,7 @@ class Neureus(_ClientBase[httpx.Client]):
 
     def _setup(self, config: ClientConfig, http: httpx.Client, owns_http: bool) -> None:
         super()._setup(config, http, owns_http)
-        self._transport = SyncTransport(http, config)
-        self._transport.ledger = self._ledger
+        self._transport = SyncTransport(http, config, self._ledger)  # the ledger: a hook of its dispatcher
         self.ai = AI(self)
 
     def close(self) -> None:
@@ -340,8 +339,7 @@ class AsyncNeureus(_ClientBase[httpx.AsyncClient]):
 
     def _setup(self, config: ClientConfig, http: httpx.AsyncClient, owns_http: bool) -> None:
         super()._setup(config, http, owns_http)
-        self._transport = AsyncTransport(http, config)
-        self._transport.ledger = self._ledger
+        self._transport = AsyncTransport(http, config, self._ledger)  # the ledger: a hook of its dispatcher
         self.ai = AsyncAI(self)
 
     async def aclose(self) -> None:

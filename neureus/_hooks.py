@@ -18,21 +18,28 @@ into :class:`HookRecord` objects, wrapped in :class:`Notify` actions that the sh
 to :class:`HookDispatcher` (``emit`` in the sync shell, ``aemit`` in the async one; the
 dispatcher only calls, and for ``aemit`` awaits, the hooks). A record never holds a key:
 it is built from the operation, the model, counts, timings and class names only.
+
+This is the one path by which calls are observed. The client's usage ledger
+(:class:`neureus._usage.Ledger`) is an internal hook, always registered on its client's
+dispatcher: it hears every record first (before the user's hooks, so a hook that reads
+``client.usage`` sees its call counted), with the call's context (the ``track()`` scopes
+open where the call started) and, for ``on_response``, the parsed answer. Token counts and
+costs in the records come from that parsed answer: a body is parsed once, by the flow.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic_core import from_json
 
-from ._exceptions import _STATUS_TO_ERROR, APIConnectionError, ConfigurationError, NeureusError
+from ._exceptions import _STATUS_TO_ERROR, APIConnectionError, ConfigurationError, NeureusError, _safe_request_id
 from ._logs import logger
 from ._retry import Failed, PullFirstEvent, SendRequest, Sleep
 
@@ -88,6 +95,7 @@ class HookRecord:
         "output_tokens",
         "request_id",
         "response_model",
+        "retry_after",
         "retry_wait",
         "server_address",
         "server_port",
@@ -130,6 +138,8 @@ class HookRecord:
     """The class name of the error (``RateLimitError``, ``APITimeoutError``, ...)."""
     retry_wait: float | None
     """For ``on_retry``: the seconds waited before the next attempt."""
+    retry_after: float | None
+    """For ``on_retry`` and ``on_error``: the wait the gateway asked for (``Retry-After``), if it did."""
     completed: bool | None
     """For ``on_stream_end``: whether the stream reached its ``done`` event."""
     server_address: str | None
@@ -142,10 +152,29 @@ class HookRecord:
     """The reply text, for telemetry that records contents."""
 
     def __init__(self, **fields: Any) -> None:
-        for name in self.__slots__:
-            object.__setattr__(self, name, fields.pop(name, None))
-        if fields:
-            raise TypeError(f"unknown HookRecord fields: {sorted(fields)}")
+        if not fields.keys() <= _RECORD_FIELD_SET:
+            raise TypeError(f"unknown HookRecord fields: {sorted(fields.keys() - _RECORD_FIELD_SET)}")
+        for name, value in fields.items():
+            _set(self, name, value)
+
+    @classmethod
+    def _build(cls, event: str, duration: float, base: dict[str, Any], fields: dict[str, Any]) -> HookRecord:
+        # Every call makes a few records (the ledger hears them all): only the fields that
+        # apply are set; the others read as None (``__getattr__``).
+        record = object.__new__(cls)
+        _set(record, "event", event)
+        _set(record, "duration", duration)
+        for name, value in base.items():
+            _set(record, name, value)
+        for name, value in fields.items():
+            _set(record, name, value)
+        return record
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a field never set: it does not apply to this event.
+        if name in _RECORD_FIELD_SET:
+            return None
+        raise AttributeError(f"'HookRecord' object has no attribute {name!r}")
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"HookRecord is read-only (tried to set {name!r})")
@@ -180,18 +209,29 @@ class HookRecord:
         return f"HookRecord({', '.join(shown)})"
 
 
+_RECORD_FIELDS: Final = HookRecord.__slots__
+_RECORD_FIELD_SET: Final = frozenset(_RECORD_FIELDS)
+_set = object.__setattr__
+
+
 def _record_from_fields(fields: dict[str, Any]) -> HookRecord:
     return HookRecord(**fields)
 
 
 class Notify:
-    """A flow action: hand ``record`` to the hooks (the shell calls the dispatcher)."""
+    """A flow action: hand ``record`` to the hooks (the shell calls the dispatcher).
 
-    __slots__ = ("dispatcher", "record")
+    ``call`` is the internal hook's context for this call and ``answer`` the parsed answer
+    of an ``on_response``: both for the ledger only, never shown to the user's hooks.
+    """
 
-    def __init__(self, dispatcher: HookDispatcher, record: HookRecord) -> None:
+    __slots__ = ("answer", "call", "dispatcher", "record")
+
+    def __init__(self, dispatcher: HookDispatcher, record: HookRecord, call: Any = None, answer: Any = None) -> None:
         self.dispatcher = dispatcher
         self.record = record
+        self.call = call
+        self.answer = answer
 
     def __repr__(self) -> str:
         return f"Notify({self.record!r})"
@@ -250,16 +290,30 @@ def _validate_one(hook: object, *, asynchronous: bool) -> dict[str, HookFn]:
     return methods
 
 
+class InternalHook(Protocol):
+    """A hook of the SDK itself (the usage ledger): always registered, heard first, and
+    allowed to refuse a call before it starts (the budget)."""
+
+    def start(self, config: ClientConfig, spec: RequestSpec) -> object:
+        """The call is starting: raise to refuse it, else return its context."""
+
+    def hear(self, record: HookRecord, call: Any, answer: Any) -> None:
+        """One record of a call started with :meth:`start` (``call`` is its context)."""
+
+
 class HookDispatcher:
     """The hooks of one client, checked once; calls them with each record.
 
-    A hook that raises is logged on the ``neureus`` logger and never breaks the call.
+    ``internal`` (the client's usage ledger) hears every record first and is never
+    skipped. A user's hook that raises is logged on the ``neureus`` logger and never
+    breaks the call.
     """
 
-    __slots__ = ("_by_event", "_has_own", "asynchronous")
+    __slots__ = ("_by_event", "_has_own", "asynchronous", "internal")
 
-    def __init__(self, hooks: Sequence[object], *, asynchronous: bool) -> None:
+    def __init__(self, hooks: Sequence[object], *, asynchronous: bool, internal: InternalHook | None = None) -> None:
         self.asynchronous = asynchronous
+        self.internal = internal
         by_event: dict[str, list[HookFn]] = {name: [] for name in HOOK_NAMES}
         for hook in hooks:
             for name, method in _validate_one(hook, asynchronous=asynchronous).items():
@@ -283,13 +337,15 @@ class HookDispatcher:
         self, spec: RequestSpec, config: ClientConfig, clock: Callable[[], float] = time.monotonic
     ) -> CallObserver | None:
         """A fresh observer for one call, or ``None`` when nobody listens (no cost then)."""
-        if not self.active:
+        if self.internal is None and not self.active:
             return None
         return CallObserver(self, spec, config, clock)
 
     def emit(self, action: Notify, *, skip_async: bool = False) -> None:
         """Call the hooks for this event (sync client; ``skip_async`` where none can be awaited)."""
         record = action.record
+        if self.internal is not None:
+            self.internal.hear(record, action.call, action.answer)
         for fn in self._targets(record.event):
             if skip_async and _is_async_callable(fn):
                 continue
@@ -308,6 +364,8 @@ class HookDispatcher:
     async def aemit(self, action: Notify) -> None:
         """Call the hooks for this event, awaiting async ones (async client)."""
         record = action.record
+        if self.internal is not None:
+            self.internal.hear(record, action.call, action.answer)
         for fn in self._targets(record.event):
             try:
                 result = fn(record)
@@ -348,45 +406,65 @@ def _int_or_none(value: object) -> int | None:
     return value if type(value) is int else None
 
 
-def _usage_from_body(operation: str, content: bytes) -> dict[str, Any]:
-    """Token counts, cost and model from a chat or embeddings answer (best effort)."""
-    if operation not in _USAGE_OPERATIONS:
+def _usage_count(usage: object, name: str) -> object:
+    return usage.get(name) if isinstance(usage, dict) else getattr(usage, name, None)
+
+
+_NO_EXTRA: Final[dict[str, Any]] = {}
+
+
+def _pick(fields: dict[str, Any], extra: dict[str, Any], name: str, wire_name: str) -> Any:
+    value = fields.get(name)
+    return extra.get(wire_name) if value is None else value
+
+
+def _usage_from_answer(operation: str, answer: object) -> dict[str, Any]:
+    """Token counts, cost, model, log id and text of a parsed chat or embeddings answer."""
+    # A pydantic model (not imported here: it is heavy), read through its own attributes.
+    fields_set = getattr(answer, "__pydantic_fields_set__", None)
+    if operation not in _USAGE_OPERATIONS or fields_set is None:
         return {}
-    try:
-        data = from_json(content)  # bounded nesting: never a RecursionError
-    except ValueError:
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    raw_usage = data.get("usage")
-    usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
-    input_tokens = _int_or_none(data.get("inputTokens"))
-    if input_tokens is None:
-        input_tokens = _int_or_none(usage.get("prompt_tokens"))
-    output_tokens = _int_or_none(data.get("outputTokens"))
-    if output_tokens is None:
-        output_tokens = _int_or_none(usage.get("completion_tokens"))
-    cost = data.get("costUsd")
-    model = data.get("model")
-    log_id = data.get("logId")
-    text = data.get("text")
-    if not isinstance(text, str):
-        choices = data.get("choices")
-        first: dict[str, Any] = (
-            choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
-        )
-        raw_message = first.get("message")
-        message: dict[str, Any] = raw_message if isinstance(raw_message, dict) else {}
-        message_text = message.get("content")
-        text = message_text if isinstance(message_text, str) else None
+    # A pydantic model keeps its fields in __dict__ and the wire's other fields as extras:
+    # plain dict look-ups (its __getattr__ raises, slowly, for a name it lacks).
+    fields: dict[str, Any] = answer.__dict__
+    # The wire's names of what the model does not declare (embeddings' inputTokens, ...).
+    extra: dict[str, Any] = getattr(answer, "__pydantic_extra__", None) or _NO_EXTRA
+    usage = fields.get("usage")
+    input_tokens = _int_or_none(_pick(fields, extra, "input_tokens", "inputTokens"))
+    if input_tokens is None and usage is not None:
+        input_tokens = _int_or_none(_usage_count(usage, "prompt_tokens"))
+    output_tokens = _int_or_none(_pick(fields, extra, "output_tokens", "outputTokens"))
+    if output_tokens is None and usage is not None:
+        output_tokens = _int_or_none(_usage_count(usage, "completion_tokens"))
+    cost = _pick(fields, extra, "cost_usd", "costUsd")
+    model = _pick(fields, extra, "model", "model")
+    log_id = _pick(fields, extra, "log_id", "logId")
+    text: object = None
+    if operation == "chat":
+        if "text" in fields_set:
+            text = fields.get("text")
+        else:
+            choices = fields.get("choices")
+            text = choices[0].message.content if choices else None
     return {
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
         "cost_usd": float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None,
         "response_model": model if isinstance(model, str) else None,
         "log_id": log_id if isinstance(log_id, str) else None,
-        "output_text": text if operation == "chat" else None,
+        "output_text": text if isinstance(text, str) else None,
     }
+
+
+@functools.lru_cache(maxsize=64)
+def _server(base_url: str) -> tuple[str | None, int | None]:
+    # The same for every call of a client: worked out once per base URL.
+    url = urlsplit(base_url)
+    try:
+        port = url.port or (443 if url.scheme == "https" else 80)
+    except ValueError:  # pragma: no cover - the config already refused such URLs
+        port = None
+    return url.hostname, port
 
 
 def _callers_own(error: BaseException) -> bool:
@@ -395,20 +473,34 @@ def _callers_own(error: BaseException) -> bool:
     return isinstance(error, Exception) and not isinstance(error, NeureusError)
 
 
-def _request_id(headers: Any) -> str | None:
-    value = headers.get("x-request-id") or headers.get("cf-ray")
-    return value if isinstance(value, str) else None
+def _request_id(headers: Any, secrets: Iterable[str]) -> str | None:
+    # The server's text, cut and escaped, with any key it echoes redacted (as on the errors).
+    return _safe_request_id(headers, secrets)
 
 
 class CallObserver:
     """Builds the records of one call, from its start to its end; pure (clock injected)."""
 
-    __slots__ = ("_base", "_clock", "_ended", "_first_at", "_opened", "_start", "dispatcher")
+    __slots__ = (
+        "_base",
+        "_call",
+        "_clock",
+        "_config",
+        "_ended",
+        "_first_at",
+        "_opened",
+        "_spec",
+        "_start",
+        "dispatcher",
+    )
 
     def __init__(
         self, dispatcher: HookDispatcher, spec: RequestSpec, config: ClientConfig, clock: Callable[[], float]
     ) -> None:
         self.dispatcher = dispatcher
+        self._spec = spec
+        self._config = config
+        self._call: object = None  # the internal hook's context, once the call has started
         self._clock = clock
         self._start = clock()
         self._first_at: float | None = None
@@ -416,18 +508,15 @@ class CallObserver:
         self._opened = False
         body = spec.json_body if isinstance(spec.json_body, dict) else {}
         model = body.get("model")
-        messages = body.get("messages") if spec.operation == "chat" else None
-        url = urlsplit(config.base_url)
-        try:
-            port = url.port or (443 if url.scheme == "https" else 80)
-        except ValueError:  # pragma: no cover - the config already refused such URLs
-            port = None
+        # Message contents are for the user's telemetry: not copied when only the ledger listens.
+        messages = body.get("messages") if spec.operation == "chat" and dispatcher.active else None
+        host, port = _server(config.base_url)
         self._base: dict[str, Any] = {
             "call_id": next(_call_ids),
             "operation": spec.operation,
             "model": model if isinstance(model, str) else None,
             "stream": bool(spec.stream),
-            "server_address": url.hostname,
+            "server_address": host,
             "server_port": port,
             "messages": tuple(
                 {"role": m.get("role"), "content": m.get("content")} for m in messages if isinstance(m, dict)
@@ -436,10 +525,12 @@ class CallObserver:
             else None,
         }
 
-    def _record(self, event: str, **fields: Any) -> Notify:
-        return Notify(
-            self.dispatcher, HookRecord(event=event, duration=self._clock() - self._start, **self._base, **fields)
-        )
+    def _secrets(self) -> Iterable[str]:
+        return self._config.secrets + self._spec.secrets
+
+    def _record(self, event: str, answer: Any = None, **fields: Any) -> Notify:
+        record = HookRecord._build(event, self._clock() - self._start, self._base, fields)
+        return Notify(self.dispatcher, record, self._call, answer)
 
     def observe(self, flow: Generator[Action, Any, FlowResult]) -> Generator[Action | Notify, Any, FlowResult]:
         """Wrap a request flow: the same actions, with a :class:`Notify` before each event."""
@@ -447,39 +538,65 @@ class CallObserver:
         self._start = self._clock()
         outcome: Any = None
         last: dict[str, Any] = {}
+        answered: Any = None  # the last answer with a success status
         attempt = 0
         try:
+            internal = self.dispatcher.internal
+            if internal is not None:
+                # The ledger's budget check: refused here, before anything is sent.
+                self._call = internal.start(self._config, self._spec)
             while True:
                 try:
                     action = flow.send(outcome)
                 except StopIteration as stop:
                     result: FlowResult = stop.value
-                    yield self._success(result, attempt)
+                    notify = self._success(result, attempt)
+                    if self.dispatcher.active:
+                        yield notify
+                    else:  # only the ledger listens, and it is sync: no turn of the shell needed
+                        self.dispatcher.emit(notify)
                     return result
                 kind = type(action)
                 if kind is SendRequest:
                     attempt = action.attempt  # type: ignore[union-attr]
-                    yield self._record("on_request", attempt=attempt)
+                    if self.dispatcher.active:  # (the ledger has no use for on_request)
+                        yield self._record("on_request", attempt=attempt)
                 elif kind is Sleep:
-                    yield self._record("on_retry", attempt=attempt, retry_wait=action.seconds, **last)  # type: ignore[union-attr]
+                    notify = self._record("on_retry", attempt=attempt, retry_wait=action.seconds, **last)  # type: ignore[union-attr]
+                    if self.dispatcher.active:
+                        yield notify
+                    else:
+                        self.dispatcher.emit(notify)
                 outcome = yield action
                 if kind is SendRequest:
                     if isinstance(outcome, httpx.Response):
                         status = outcome.status_code
-                        last = {
-                            "status_code": status,
-                            "request_id": _request_id(outcome.headers),
-                            "error_type": None if status < 300 else _error_type_for_status(status),
-                        }
+                        if status < 300:
+                            # Its request id is read when a record needs it (headers are slow to search).
+                            last = {"status_code": status, "error_type": None, "retry_after": None}
+                            answered = outcome
+                        else:
+                            last = {
+                                "status_code": status,
+                                "request_id": _request_id(outcome.headers, self._secrets()),
+                                "error_type": _error_type_for_status(status),
+                                "retry_after": self._config.retry_policy.retry_after(outcome.headers),
+                            }
                     else:
                         # A transport failure (wrapped with its retry facts) or a local refusal.
                         error = outcome.error if isinstance(outcome, Failed) else outcome
-                        last = {"status_code": None, "request_id": None, "error_type": type(error).__name__}
+                        last = {
+                            "status_code": None,
+                            "request_id": None,
+                            "error_type": type(error).__name__,
+                            "retry_after": None,
+                        }
                 elif kind is PullFirstEvent and outcome is not None and not isinstance(outcome, APIConnectionError):
                     self._first_at = self._clock()
                 elif kind is PullFirstEvent:
                     last = {
                         **last,
+                        "request_id": _request_id(answered.headers, self._secrets()),
                         "error_type": type(outcome).__name__ if outcome is not None else "APIConnectionError",
                     }
         except GeneratorExit:
@@ -492,29 +609,38 @@ class CallObserver:
         except BaseException as exc:
             self._ended = True
             error_type = type(exc).__name__
-            yield self._record(
+            notify = self._record(
                 "on_error",
                 attempt=attempt,
                 error_type=error_type,
                 status_code=getattr(exc, "status_code", None),
                 request_id=getattr(exc, "request_id", None),
+                retry_after=getattr(exc, "retry_after", None),
             )
+            if self.dispatcher.active:
+                yield notify
+            else:
+                self.dispatcher.emit(notify)
             raise
 
     def _success(self, result: FlowResult, attempt: int) -> Notify:
         response = result.response
-        fields: dict[str, Any] = {
-            "attempt": attempt,
-            "status_code": response.status_code,
-            "request_id": _request_id(response.headers),
-        }
+        fields: dict[str, Any] = {"attempt": attempt, "status_code": response.status_code}
+        if self.dispatcher.active:  # (the ledger has no use for it, and headers are slow to search)
+            fields["request_id"] = _request_id(response.headers, self._secrets())
         if result.first_event is not None:
             self._opened = True
             fields["time_to_first_token"] = (self._first_at or self._clock()) - self._start
-        else:
-            self._ended = True
-            fields.update(_usage_from_body(self._base["operation"], response.content))
-        return self._record("on_response", **fields)
+            return self._record("on_response", **fields)
+        self._ended = True
+        value = result.value
+        fields.update(_usage_from_answer(self._base["operation"], value))
+        error = result.error
+        if error is not None and value is not None:
+            # Parsed, but past the deadline: the call fails, with what it cost.
+            return self._record("on_error", error_type=type(error).__name__, **fields)
+        # (An answer that does not parse was still an answer: on_response, then the error.)
+        return self._record("on_response", value, **fields)
 
     def stream_end(self, state: StreamState, error: BaseException | None) -> list[Notify]:
         """The records for a stream that ended: ``on_stream_end`` (always, once), and

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Iterable
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import httpx
 from httpx_sse import ServerSentEvent
@@ -156,13 +156,52 @@ Outcome: TypeAlias = "httpx.Response | ServerSentEvent | Failed | NeureusError |
 
 
 class FlowResult(Record):
-    """The successful end of a flow: the response, and for streams the first event."""
+    """The successful end of a flow: the response, and for streams the first event.
 
-    __slots__ = ("first_event", "response")
+    ``value`` is the answer parsed by the flow's ``parse`` (``None`` when it parsed
+    nothing). ``error``, when set, is raised to the caller once the hooks have heard of the
+    answer: the answer did not parse (``value`` is ``None``), or it parsed only after the
+    deadline had run out.
+    """
 
-    def __init__(self, response: httpx.Response, first_event: ServerSentEvent | None = None) -> None:
+    __slots__ = ("error", "first_event", "response", "value")
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        first_event: ServerSentEvent | None = None,
+        value: Any = None,
+        error: NeureusError | None = None,
+    ) -> None:
         self.response = response
         self.first_event = first_event
+        self.value = value
+        self.error = error
+
+    def unwrap(self) -> Any:
+        """What the call returns: its parsed value (else the response), or its error raised."""
+        if self.error is not None:
+            raise self.error
+        return self.response if self.value is None else self.value
+
+
+def _answer(
+    response: httpx.Response,
+    parse: Callable[[httpx.Response], Any] | None,
+    read_by: float | None,
+    clock: Callable[[], float],
+) -> FlowResult:
+    # The answer is parsed here, once, inside the call: the deadline covers its decoding too.
+    if parse is None:
+        return FlowResult(response)
+    try:
+        value = parse(response)
+    except APIResponseValidationError as exc:
+        return FlowResult(response, error=exc)  # the answer came; it does not parse
+    if read_by is not None and clock() > read_by:
+        late = APITimeoutError("The deadline ran out while the answer was being decoded; raise deadline=.")
+        return FlowResult(response, value=value, error=late)
+    return FlowResult(response, value=value)
 
 
 def clip_timeout(timeout: httpx.Timeout | None, remaining: float) -> httpx.Timeout:
@@ -192,8 +231,13 @@ def request_flow(
     deadline: float | None,
     secrets: Iterable[str],
     clock: Callable[[], float] = time.monotonic,
+    parse: Callable[[httpx.Response], Any] | None = None,
 ) -> Generator[Action, Outcome, FlowResult]:
-    """Drive one call with its retries; see the module docstring for the protocol."""
+    """Drive one call with its retries; see the module docstring for the protocol.
+
+    ``parse`` turns a successful (non-streamed) answer into the call's value, within the
+    deadline: an answer parsed past it is an :class:`~neureus.APITimeoutError`.
+    """
     start = clock()
     read_by = None if deadline is None else start + deadline
     attempt = 0
@@ -236,7 +280,7 @@ def request_flow(
                 )
             if status < 300:
                 if not spec.stream:
-                    return FlowResult(outcome)
+                    return _answer(outcome, parse, read_by, clock)
                 content_type = outcome.headers.get("content-type", "text/event-stream")
                 # A media type is case-insensitive and may carry parameters (RFC 9110).
                 if content_type.partition(";")[0].strip().lower() != "text/event-stream":

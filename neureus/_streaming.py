@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from httpx_sse import ServerSentEvent
 
 from ._stream_state import StreamState
-from ._usage import stream_closed
 
 if TYPE_CHECKING:
     import httpx
@@ -107,7 +106,7 @@ class ChatStream(_StreamResult):
         self._closed = False
         self._source: SyncEventSource | None = None
         self._state = StreamState(transport.config.secrets + spec.secrets)
-        self._observer = transport.hooks.observer(spec, transport.config)  # hooks
+        self._observer = transport.hooks.observer(spec, transport.config)  # the ledger and the hooks
         self._source, first = transport.open_stream(spec, self._observer)
         self._opened(self._source, first)
 
@@ -165,8 +164,7 @@ class ChatStream(_StreamResult):
             self._closed = True
             if self._source is not None:
                 self._source.close()
-                stream_closed(self._source.response, self._state.final)  # the usage ledger
-            if self._observer is not None:  # hooks: the stream's end, once
+            if self._observer is not None:  # the ledger and the hooks: the stream's end, once
                 for notify in self._observer.stream_end(self._state, sys.exc_info()[1]):
                     notify.dispatcher.emit(notify)
 
@@ -208,7 +206,7 @@ class AsyncChatStream(_StreamResult):
         self._state = StreamState(transport.config.secrets + spec.secrets)
         self._transport = transport
         self._spec = spec
-        self._observer = transport.hooks.observer(spec, transport.config)  # hooks
+        self._observer = transport.hooks.observer(spec, transport.config)  # the ledger and the hooks
 
     @property
     def response(self) -> httpx.Response:
@@ -281,8 +279,7 @@ class AsyncChatStream(_StreamResult):
             self._closed = True
             if self._source is not None:
                 await self._source.aclose()
-                stream_closed(self._source.response, self._state.final)  # the usage ledger
-            if self._observer is not None:  # hooks: the stream's end, once
+            if self._observer is not None:  # the ledger and the hooks: the stream's end, once
                 for notify in self._observer.stream_end(self._state, sys.exc_info()[1]):
                     await notify.dispatcher.aemit(notify)
 

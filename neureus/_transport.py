@@ -18,8 +18,8 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import anyio
 import httpx
@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     from ._usage import Ledger
 
 __all__ = ["AsyncTransport", "SyncTransport"]
+
+_T = TypeVar("_T")
+Parse = Callable[[httpx.Response], Any]
 
 
 def _seconds_left(read_by: float | None) -> float:
@@ -327,15 +330,23 @@ def _unusable(http: httpx.Client | httpx.AsyncClient, exc: RuntimeError) -> Fail
 
 
 class _TransportBase:
-    __slots__ = ("config", "hooks", "ledger")
+    __slots__ = ("config", "hooks")
     _asynchronous = False
+    # The flow's clock (the deadline's); a class attribute so that tests can stand in for it.
+    _clock: Callable[[], float] = staticmethod(time.monotonic)
 
-    def __init__(self, config: ClientConfig) -> None:
+    def __init__(self, config: ClientConfig, ledger: Ledger | None = None) -> None:
         self.config = config
-        self.hooks = HookDispatcher(config.hooks, asynchronous=self._asynchronous)  # hooks: checked here, once
-        self.ledger: Ledger | None = None  # the client's usage ledger (set by the client)
+        # Hooks are checked here, once; the client's usage ledger is the dispatcher's own hook.
+        self.hooks = HookDispatcher(config.hooks, asynchronous=self._asynchronous, internal=ledger)
 
-    def _flow(self, spec: RequestSpec, client_timeout: httpx.Timeout, observer: CallObserver | None = None) -> Any:
+    def _flow(
+        self,
+        spec: RequestSpec,
+        client_timeout: httpx.Timeout,
+        observer: CallObserver | None = None,
+        parse: Parse | None = None,
+    ) -> Any:
         timeout = spec.timeout if spec.timeout is not None else self.config.timeout
         deadline = spec.deadline if spec.deadline is not None else self.config.deadline
         if timeout is None and deadline is not None:
@@ -347,11 +358,11 @@ class _TransportBase:
             timeout=timeout,
             deadline=deadline,
             secrets=self.config.secrets + spec.secrets,
+            clock=self._clock,
+            parse=parse,  # the answer is parsed once, in the flow, under the deadline
         )
-        # The ledger sees every call of both flavours here: budget, retries, outcome.
-        if self.ledger is not None:
-            flow = self.ledger.observe(self.config, spec, flow)
-        observer = observer or self.hooks.observer(spec, self.config)  # hooks: None when nobody listens
+        # One observer per call: it feeds the ledger and the hooks (None when neither listens).
+        observer = observer or self.hooks.observer(spec, self.config)
         return flow if observer is None else observer.observe(flow)
 
     def _request_args(self, spec: RequestSpec, action: SendRequest) -> dict[str, Any]:
@@ -383,13 +394,17 @@ class SyncTransport(_TransportBase):
 
     __slots__ = ("http",)
 
-    def __init__(self, http: httpx.Client, config: ClientConfig) -> None:
-        super().__init__(config)
+    def __init__(self, http: httpx.Client, config: ClientConfig, ledger: Ledger | None = None) -> None:
+        super().__init__(config, ledger)
         self.http = http
 
-    def request(self, spec: RequestSpec) -> httpx.Response:
-        """Send a call with its retries; return the successful, read response."""
-        return self._drive(spec)[0].response
+    @overload
+    def request(self, spec: RequestSpec) -> httpx.Response: ...
+    @overload
+    def request(self, spec: RequestSpec, parse: Callable[[httpx.Response], _T]) -> _T: ...
+    def request(self, spec: RequestSpec, parse: Parse | None = None) -> Any:
+        """Send a call with its retries; return its answer parsed by ``parse`` (else the read response)."""
+        return self._drive(spec, parse=parse)[0].unwrap()
 
     def open_stream(
         self, spec: RequestSpec, observer: CallObserver | None = None
@@ -438,11 +453,11 @@ class SyncTransport(_TransportBase):
         return response
 
     def _drive(
-        self, spec: RequestSpec, observer: CallObserver | None = None
+        self, spec: RequestSpec, observer: CallObserver | None = None, parse: Parse | None = None
     ) -> tuple[FlowResult, SyncEventSource | None]:
         if self.http.is_closed:
             raise _closed_error()
-        flow = self._flow(spec, self.http.timeout, observer)
+        flow = self._flow(spec, self.http.timeout, observer, parse)
         source: SyncEventSource | None = None
         outcome: Any = None
         outer_read_by = getattr(_CALL, "read_by", None)
@@ -484,13 +499,17 @@ class AsyncTransport(_TransportBase):
     __slots__ = ("http",)
     _asynchronous = True
 
-    def __init__(self, http: httpx.AsyncClient, config: ClientConfig) -> None:
-        super().__init__(config)
+    def __init__(self, http: httpx.AsyncClient, config: ClientConfig, ledger: Ledger | None = None) -> None:
+        super().__init__(config, ledger)
         self.http = http
 
-    async def request(self, spec: RequestSpec) -> httpx.Response:
-        """Send a call with its retries; return the successful, read response."""
-        return (await self._drive(spec))[0].response
+    @overload
+    async def request(self, spec: RequestSpec) -> httpx.Response: ...
+    @overload
+    async def request(self, spec: RequestSpec, parse: Callable[[httpx.Response], _T]) -> _T: ...
+    async def request(self, spec: RequestSpec, parse: Parse | None = None) -> Any:
+        """Send a call with its retries; return its answer parsed by ``parse`` (else the read response)."""
+        return (await self._drive(spec, parse=parse))[0].unwrap()
 
     async def open_stream(
         self, spec: RequestSpec, observer: CallObserver | None = None
@@ -549,11 +568,11 @@ class AsyncTransport(_TransportBase):
         return outcome
 
     async def _drive(
-        self, spec: RequestSpec, observer: CallObserver | None = None
+        self, spec: RequestSpec, observer: CallObserver | None = None, parse: Parse | None = None
     ) -> tuple[FlowResult, AsyncEventSource | None]:
         if self.http.is_closed:
             raise _closed_error()
-        flow = self._flow(spec, self.http.timeout, observer)
+        flow = self._flow(spec, self.http.timeout, observer, parse)
         source: AsyncEventSource | None = None
         outcome: Any = None
         try:

@@ -1,12 +1,11 @@
 """The usage ledger: what a client's calls used and cost, and the spending budget.
 
-A :class:`Ledger` belongs to a client (its ``with_options`` copies share it). It is written
-as a hook: it observes each call through four entry points, :meth:`Ledger.on_response`,
-:meth:`Ledger.on_error`, :meth:`Ledger.on_retry` and :meth:`Ledger.on_stream_end`, plus
-:meth:`Ledger.before_call` (the budget check). Today they are called from exactly two
-places: :meth:`Ledger.observe`, which wraps the pure request flow of every call (one line
-in ``_transport._TransportBase._flow``, shared by both flavours), and
-:func:`stream_closed`, called when a stream releases its connection (``_streaming``).
+A :class:`Ledger` belongs to a client (its ``with_options`` copies share it). It is a hook:
+the internal one of its client's :class:`~neureus._hooks.HookDispatcher`, always
+registered, and it sees calls only through the records every hook gets (``on_request``,
+``on_retry``, ``on_response``, ``on_error``, ``on_stream_end``), heard before the user's
+hooks. :meth:`Ledger.start` runs when a call starts: the budget check, and the call's
+context (the scopes open there), which comes back with each of the call's records.
 
 ``client.track()`` scopes live in a :class:`contextvars.ContextVar`, so a call counts in
 the scopes that were open where it started: in a task spawned inside the block (tasks
@@ -22,25 +21,23 @@ import contextlib
 import os
 import threading
 import weakref
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from pydantic_core import from_json
-
-from ._exceptions import BudgetExceededError, NeureusError, RateLimitError
+from ._exceptions import BudgetExceededError
 
 if TYPE_CHECKING:
-    import httpx
-
     from ._config import ClientConfig
+    from ._hooks import HookRecord
     from ._wire import RequestSpec
-    from .types import StreamFinal
 
-__all__ = ["Ledger", "Scope", "Usage", "active_scopes", "enter_scopes", "stream_closed"]
+__all__ = ["Ledger", "Scope", "Usage", "active_scopes", "enter_scopes"]
 
 _PRICED_OPERATIONS = frozenset({"chat", "embeddings"})
 _DEFAULT_MODEL = "default"
+# One call's counts, in _COUNTERS order.
+_Counts: TypeAlias = "tuple[int, int, int, int, int, float, float]"
 _COUNTERS = ("calls", "failed_calls", "retries", "input_tokens", "output_tokens", "cost_usd", "estimated_cost_usd")
 
 
@@ -121,12 +118,29 @@ class Usage:
 
     def _add(self, model: str, *, track_model: bool = True, **counts: Any) -> None:
         for name, value in counts.items():
-            setattr(self, name, getattr(self, name) + value)
+            if value:  # most counts of a call are 0
+                setattr(self, name, getattr(self, name) + value)
         if track_model:
             per_model = self._by_model.get(model)
             if per_model is None:
                 per_model = self._by_model[model] = Usage()
             per_model._add(model, track_model=False, **counts)
+
+    def _bump(self, model: str | None, counts: _Counts) -> None:
+        # _add for the ledger's hot path: one call's counts, in _COUNTERS order.
+        calls, failed_calls, retries, input_tokens, output_tokens, cost_usd, estimated_cost_usd = counts
+        self.calls += calls
+        self.failed_calls += failed_calls
+        self.retries += retries
+        self.input_tokens += input_tokens
+        self.output_tokens += output_tokens
+        self.cost_usd += cost_usd
+        self.estimated_cost_usd += estimated_cost_usd
+        if model is not None:
+            per_model = self._by_model.get(model)
+            if per_model is None:
+                per_model = self._by_model[model] = Usage()
+            per_model._bump(None, counts)
 
     def __add__(self, other: object) -> Usage:
         if not isinstance(other, Usage):
@@ -183,42 +197,30 @@ def active_scopes() -> tuple[Scope, ...]:
     return _SCOPES.get()
 
 
-class _PendingStream:
-    __slots__ = ("ledger", "model", "scopes")
+class _Call:
+    """One call as the ledger follows it: where it started, and whether it is counted."""
 
-    def __init__(self, ledger: Ledger, model: str, scopes: tuple[Scope, ...]) -> None:
-        self.ledger = ledger
-        self.model = model
+    __slots__ = ("counted", "max_retry_after", "model", "operation", "scopes")
+
+    def __init__(self, spec: RequestSpec, scopes: tuple[Scope, ...], max_retry_after: float) -> None:
+        self.operation = spec.operation
+        self.model = _request_model(spec)
         self.scopes = scopes
+        self.max_retry_after = max_retry_after
+        self.counted = False
 
 
-# Open streams -> what is needed to count them when they end. Weak, so a stream dropped
-# without being closed leaves nothing behind; locked, as streams end on many threads.
-_OPEN_STREAMS: weakref.WeakKeyDictionary[Any, _PendingStream] = weakref.WeakKeyDictionary()
-_STREAMS_LOCK = threading.Lock()
 _LEDGERS: weakref.WeakSet[Ledger] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
     # A lock held by another thread at fork() time would stay held forever in the child.
-    global _STREAMS_LOCK
-    _STREAMS_LOCK = threading.Lock()
     for ledger in list(_LEDGERS):
         ledger._lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):  # not on Windows
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def stream_closed(response: httpx.Response | None, final: StreamFinal | None) -> None:
-    """A stream released its connection; count its tokens if its final event came."""
-    if response is None:
-        return
-    with _STREAMS_LOCK:
-        pending = _OPEN_STREAMS.pop(response, None)
-    if pending is not None and final is not None:
-        pending.ledger.on_stream_end(pending.model, final, pending.scopes)
 
 
 def _request_model(spec: RequestSpec) -> str:
@@ -253,114 +255,100 @@ class Ledger:
         finally:
             _SCOPES.reset(token)
 
-    def _count(self, model: str | None, scopes: tuple[Scope, ...], **counts: Any) -> None:
+    def _count(self, model: str | None, scopes: tuple[Scope, ...], counts: _Counts) -> None:
         # model None: a call that is not priced (list_models, ...) counts in the totals only.
         with self._lock:
-            self._total._add(model or "", track_model=model is not None, **counts)
+            self._total._bump(model, counts)
             for scope in scopes:
                 if scope.ledger is self:
-                    scope.usage._add(model or "", track_model=model is not None, **counts)
+                    scope.usage._bump(model, counts)
 
-    # -- the hook entry points -----------------------------------------------------------
+    # -- the hook: the only way the ledger sees calls --------------------------------------
 
-    def before_call(self, config: ClientConfig, spec: RequestSpec) -> None:
-        """Refuse a priced call once the client's spending has reached its budget."""
+    def start(self, config: ClientConfig, spec: RequestSpec) -> _Call:
+        """A call starts: refuse a priced call once the client's spending has reached its
+        budget (nothing is sent then, and nothing counted); else its context."""
         budget = config.max_spend_usd
-        if budget is None or spec.operation not in _PRICED_OPERATIONS:
+        if budget is not None and spec.operation in _PRICED_OPERATIONS:
+            with self._lock:
+                spent = self._total.cost_usd
+            if spent >= budget:
+                raise BudgetExceededError(
+                    f"This client has spent ${spent:.6g} of its max_spend_usd=${budget:.6g}; no new call starts. "
+                    "Raise the budget with client.with_options(max_spend_usd=...) to go on.",
+                    spent_usd=spent,
+                    budget_usd=budget,
+                )
+        return _Call(spec, _SCOPES.get(), config.retry_policy.max_retry_after)
+
+    def hear(self, record: HookRecord, call: _Call | None, answer: object) -> None:
+        """One record of a call (``call``: its context from :meth:`start`; ``None`` for a
+        call refused before it started, which is not counted)."""
+        if call is None:
             return
-        with self._lock:
-            spent = self._total.cost_usd
-        if spent >= budget:
-            raise BudgetExceededError(
-                f"This client has spent ${spent:.6g} of its max_spend_usd=${budget:.6g}; no new call starts. "
-                "Raise the budget with client.with_options(max_spend_usd=...) to go on.",
-                spent_usd=spent,
-                budget_usd=budget,
-            )
+        event = record.event
+        if event == "on_retry":
+            # A 429's Retry-After pauses every worker of a bulk run open here.
+            if record.status_code == 429 and record.retry_after is not None:
+                _cool_down(call.scopes, record.retry_after)
+        elif event == "on_response":
+            if not call.counted:
+                call.counted = True
+                self._on_response(record, call, answer)
+        elif event == "on_error":
+            if not call.counted:  # (a stream that fails after it opened was counted then)
+                call.counted = True
+                retry_after = record.retry_after
+                if (
+                    record.error_type == "RateLimitError"
+                    and retry_after is not None
+                    and retry_after <= call.max_retry_after
+                ):
+                    # Out of retries on a 429: the run's other workers still wait as asked. A wait
+                    # longer than the policy's cap is not imposed on them (the item fails instead).
+                    _cool_down(call.scopes, retry_after)
+                self._count_answer(record, call, calls=1, failed_calls=1, retries=record.attempt or 0)
+        elif event == "on_stream_end" and record.completed:
+            # A stream's final event came: its tokens, and the cost (estimated from catalog
+            # prices where the gateway gave none).
+            self._count_answer(record, call)
 
-    def on_retry(self, spec: RequestSpec, rate_limited_for: float | None, scopes: tuple[Scope, ...]) -> None:
-        """An attempt failed and will be made again (the retry is counted with the call's
-        outcome); ``rate_limited_for`` is the wait a 429's ``Retry-After`` asked for, which
-        pauses every worker of a bulk run open here."""
-        if rate_limited_for is not None:
-            _cool_down(scopes, rate_limited_for)
+    def _on_response(self, record: HookRecord, call: _Call, answer: object) -> None:
+        retries = record.attempt or 0
+        if record.stream:  # its tokens are counted when it ends (on_stream_end)
+            self._count(call.model, call.scopes, (1, 0, retries, 0, 0, 0.0, 0.0))
+        elif call.operation in _PRICED_OPERATIONS:
+            self._count_answer(record, call, calls=1, retries=retries)
+        else:
+            if call.operation == "list_models":
+                self._remember_prices(answer)
+            self._count(None, call.scopes, (1, 0, retries, 0, 0, 0.0, 0.0))
 
-    def on_error(self, spec: RequestSpec, error: BaseException, scopes: tuple[Scope, ...], retries: int = 0) -> None:
-        """A call failed (after ``retries`` retries)."""
-        model = _request_model(spec) if spec.operation in _PRICED_OPERATIONS else None
-        self._count(model, scopes, calls=1, failed_calls=1, retries=retries)
-
-    def on_response(
-        self, spec: RequestSpec, response: httpx.Response, scopes: tuple[Scope, ...], retries: int = 0
+    def _count_answer(
+        self, record: HookRecord, call: _Call, calls: int = 0, failed_calls: int = 0, retries: int = 0
     ) -> None:
-        """A call succeeded (after ``retries`` retries); a stream is counted again when it
-        ends (:meth:`on_stream_end`)."""
-        model = _request_model(spec)
-        if spec.stream:
-            with _STREAMS_LOCK:
-                _OPEN_STREAMS[response] = _PendingStream(self, model, scopes)
-            self._count(model, scopes, calls=1, retries=retries)
-            return
-        if spec.operation not in _PRICED_OPERATIONS:
-            if spec.operation == "list_models":
-                self._remember_wire_prices(response)
-            self._count(None, scopes, calls=1, retries=retries)
-            return
-        input_tokens = output_tokens = 0
-        cost = estimated = 0.0
-        try:
-            data = from_json(response.content)  # bounded nesting: never a RecursionError
-        except ValueError:  # the parser has already accepted it; nothing to count then
-            data = None
-        if isinstance(data, dict):
-            answered = data.get("model")
-            if isinstance(answered, str) and answered:
-                model = answered
-            input_tokens, output_tokens = _tokens(data)
-            raw_cost = data.get("costUsd")
-            if isinstance(raw_cost, (int, float)) and not isinstance(raw_cost, bool) and raw_cost >= 0:
-                cost = float(raw_cost)
-            elif spec.operation == "chat":
+        # Tokens and cost from the record (filled from the parsed answer, or the final event).
+        # A stream is counted under the model asked for (as its price estimate is).
+        model = call.model if record.stream else (record.response_model or call.model)
+        input_tokens, output_tokens = _whole(record.input_tokens), _whole(record.output_tokens)
+        cost = record.cost_usd
+        estimated = 0.0
+        if cost is None or not cost >= 0:
+            cost = 0.0
+            if call.operation == "chat":
                 cost = estimated = self._estimate(model, input_tokens, output_tokens)
         self._count(
-            model,
-            scopes,
-            calls=1,
-            retries=retries,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            cost_usd=cost,
-            estimated_cost_usd=estimated,
+            model if call.operation in _PRICED_OPERATIONS else None,
+            call.scopes,
+            (calls, failed_calls, retries, input_tokens, output_tokens, cost, estimated),
         )
 
-    def _remember_wire_prices(self, response: httpx.Response) -> None:
-        try:
-            data = from_json(response.content)  # bounded nesting: never a RecursionError
-        except ValueError:
-            return
-        rows = data.get("models", data.get("data")) if isinstance(data, dict) else data
-        if not isinstance(rows, list):
-            return
+    def _remember_prices(self, models: object) -> None:
         prices: dict[str, tuple[float, float]] = {}
-        for row in rows:
-            if isinstance(row, dict) and isinstance(row.get("id"), str):
-                prices[row["id"]] = (_price(row.get("inputCostPer1k")), _price(row.get("outputCostPer1k")))
+        for model in getattr(models, "models", ()):
+            prices[model.id] = (_price(model.input_cost_per_1k), _price(model.output_cost_per_1k))
         with self._lock:
             self._prices.update(prices)
-
-    def on_stream_end(self, model: str, final: StreamFinal, scopes: tuple[Scope, ...]) -> None:
-        """A stream's final event came: its tokens, and a cost estimated from catalog prices."""
-        input_tokens = final.input_tokens or 0
-        output_tokens = final.output_tokens or 0
-        estimated = self._estimate(model, input_tokens, output_tokens)
-        self._count(
-            model,
-            scopes,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            cost_usd=estimated,
-            estimated_cost_usd=estimated,
-        )
 
     def _estimate(self, model: str, input_tokens: int, output_tokens: int) -> float:
         with self._lock:
@@ -368,41 +356,6 @@ class Ledger:
         if price is None:
             return 0.0
         return input_tokens / 1000 * price[0] + output_tokens / 1000 * price[1]
-
-    # -- the one place the ledger sees calls ---------------------------------------------
-
-    def observe(
-        self, config: ClientConfig, spec: RequestSpec, flow: Generator[Any, Any, Any]
-    ) -> Generator[Any, Any, Any]:
-        """Wrap a request flow (``_retry.request_flow``): the budget check before it starts,
-        then every retry, the success or the failure, counted in the scopes open here."""
-        from ._retry import Sleep
-
-        scopes = _SCOPES.get()
-        self.before_call(config, spec)
-        outcome: Any = None
-        retries = 0
-        try:
-            while True:
-                action = flow.send(outcome)
-                if type(action) is Sleep:
-                    retries += 1
-                    status = getattr(outcome, "status_code", None)
-                    retry_after = config.retry_policy.retry_after(outcome.headers) if status == 429 else None
-                    self.on_retry(spec, retry_after, scopes)
-                outcome = yield action
-        except StopIteration as stop:
-            result = stop.value
-            self.on_response(spec, result.response, scopes, retries)
-            return result
-        except NeureusError as exc:
-            retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
-            if retry_after is not None and retry_after <= config.retry_policy.max_retry_after:
-                # Out of retries on a 429: the run's other workers still wait as asked. A wait
-                # longer than the policy's cap is not imposed on them (the item fails instead).
-                self.on_retry(spec, retry_after, scopes)
-            self.on_error(spec, exc, scopes, retries)
-            raise
 
 
 def _cool_down(scopes: tuple[Scope, ...], seconds: float) -> None:
@@ -416,18 +369,8 @@ def _price(value: object) -> float:
     return float(value) if ok else 0.0  # type: ignore[arg-type]
 
 
-def _tokens(data: dict[str, Any]) -> tuple[int, int]:
-    def whole(value: object) -> int:
-        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
-
-    input_tokens, output_tokens = whole(data.get("inputTokens")), whole(data.get("outputTokens"))
-    usage = data.get("usage")
-    if isinstance(usage, dict):
-        if not input_tokens:
-            input_tokens = whole(usage.get("prompt_tokens"))
-        if not output_tokens:
-            output_tokens = whole(usage.get("completion_tokens"))
-    return input_tokens, output_tokens
+def _whole(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def enter_scopes(scopes: tuple[Scope, ...]) -> None:
