@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from neureus._redact import redact_key, redact_text
@@ -69,7 +71,10 @@ def test_secrets_add_like_tuples() -> None:
 
 
 def test_remembered_secrets_are_bounded_and_newest_last() -> None:
-    values = [f"remembered-{i:04d}-0123456789" for i in range(100)]
+    # Fresh values: the memory is process-wide, and a run that repeats the test (mutmut's
+    # does) would otherwise find them remembered already.
+    run = os.urandom(4).hex()
+    values = [f"remembered-{i:04d}-{run}-0123456789" for i in range(100)]
     remember_secrets(values)
     known = list(known_secrets())
     assert len(known) == 64 and known[-1] == values[-1] and values[0] not in known
