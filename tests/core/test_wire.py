@@ -321,3 +321,34 @@ def test_a_body_nested_too_deeply_is_refused() -> None:
 def test_non_bool_flags_are_refused(value: object) -> None:
     with pytest.raises(InvalidRequestError, match="prefer_async must be True, False or None"):
         build_chat(config(), MESSAGES, prefer_async=value)  # type: ignore[arg-type]
+
+
+def test_bad_extras_are_refused_before_sending() -> None:
+    with pytest.raises(InvalidRequestError, match="extra_headers must be a mapping"):
+        build_chat(config(), MESSAGES, extra_headers=[("x-a", "1")])  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequestError, match=r"extra_body must be a mapping \(a dict\); got list"):
+        build_chat(config(), MESSAGES, extra_body=[1])  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequestError, match=r"body\['extra'\] has a key of type object; JSON keys are strings"):
+        build_chat(config(), MESSAGES, extra_body={"extra": {object(): 1}})
+
+
+def test_a_spec_too_deep_to_redact_shows_its_shape_only() -> None:
+    from neureus._wire import RequestSpec
+
+    deep: object = "nru_deep_secret_0123456789"
+    for _ in range(150):  # deeper than redaction walks, well within what JSON encodes
+        deep = [deep]
+    spec = RequestSpec("POST", "/ai/chat", "chat", {"a": deep, "b": 1}, secrets=["nru_deep_secret_0123456789"])
+    assert "<a JSON object of 2 member(s)>" in repr(spec) and "nru_deep_secret" not in repr(spec)
+
+
+def test_an_echoed_secret_too_deep_to_redact_is_refused() -> None:
+    key = "sk-deep-byok-0123456789abcdef"
+    spec = build_set_provider_key(config(), "openai", key)
+    nested = "[" * 150 + json.dumps(key) + "]" * 150  # under the parser's 200 levels, past redaction's
+    args = http_request_args(config(), spec, None)
+    request = httpx.Request(args["method"], args["url"], extensions=args["extensions"])
+    response = httpx.Response(200, content=b'{"echo": ' + nested.encode() + b"}", request=request)
+    with pytest.raises(APIResponseValidationError, match="nested too deeply") as info:
+        parse_provider_key_status(spec, response)
+    assert key not in str(info.value)
