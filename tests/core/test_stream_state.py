@@ -181,3 +181,7 @@ def test_deadline_is_checked_on_every_event_but_done() -> None:
 def test_no_deadline_means_no_clock_limit() -> None:
     state = StreamState()
     assert step(state, '{"delta": {"content": "a"}}', now=1e12) == "a"
+
+
+def test_finished_shows_its_name() -> None:
+    assert repr(FINISHED) == "FINISHED" and str(FINISHED) == "FINISHED"
