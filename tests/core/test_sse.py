@@ -247,3 +247,88 @@ def test_max_event_bytes_refuses_an_oversized_event_naming_the_limit(chunks: lis
     with pytest.raises(APIResponseValidationError, match=r"max_response_bytes \(100 bytes\)"):
         for chunk in chunks:
             decoder.feed(chunk)
+
+
+# -- the one-line shortcut: taken when it may be, never when it would change an event ------
+
+
+class _LineLoopOnly(SSEDecoder):
+    fast_path = False
+
+
+def _events(chunks: list[bytes], fast: bool, limit: int | None = None) -> list[tuple[str, str, str, int | None]]:
+    decoder = SSEDecoder(limit) if fast else _LineLoopOnly(limit)
+    events = []
+    for chunk in chunks:
+        events += decoder.feed(chunk)
+    events += decoder.flush()
+    return [(e.event, e.data, e.id, e.retry) for e in events]
+
+
+# Each case puts the decoder in one state where a whole one-line ``data:`` chunk must NOT
+# be read alone, then sends such a chunk.
+SHORTCUT_TRAPS = {
+    "a_line_pending": [b"data: a\n\n", b"data: x", b"data: y\n\n"],
+    "data_pending": [b"data: a\n\n", b"data: b\n", b"data: y\n\n"],
+    "not_started_bom_first": [b"\xef\xbb\xbfdata: y\n\n"],
+    "event_type_pending": [b"data: a\n\n", b"event: custom\n", b"data: y\n\n"],
+    "retry_pending": [b"data: a\n\n", b"retry: 5\n", b"data: y\n\n"],
+    "two_lines": [b"data: a\n\n", b"data: y\nid: 7\n\n"],
+    "two_events": [b"data: a\n\n", b"data: y\n\ndata: z\n\n"],
+    "no_space": [b"data: a\n\n", b"data:y\n\n"],
+    "crlf": [b"data: a\n\n", b"data: y\r\n\r\n"],
+    "id_persists": [b"id: 9\ndata: a\n\n", b"data: y\n\n"],
+    "invalid_utf8": [b"data: a\n\n", b"data: \xff\xfe\n\n"],
+}
+
+
+@pytest.mark.parametrize("chunks", list(SHORTCUT_TRAPS.values()), ids=list(SHORTCUT_TRAPS))
+def test_the_shortcut_gives_what_the_line_loop_gives(chunks: list[bytes]) -> None:
+    expected = _events([bytes([b]) for chunk in chunks for b in chunk], fast=False)  # a byte at a time
+    assert _events(chunks, fast=True) == _events(chunks, fast=False) == expected
+
+
+def test_the_shortcut_is_taken_for_a_whole_one_line_data_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    decoder = SSEDecoder(max_event_bytes=len(b"data: yy\n\n"))  # exactly at the limit still qualifies
+    assert decoder.feed(b"data: first\n\n")[0].data == "first"  # the first line goes through the loop
+    calls: list[int] = []
+    original = SSEDecoder._lines
+
+    def counted(self: SSEDecoder, lines: list[bytes]) -> list[object]:
+        calls.append(len(lines))
+        return original(self, lines)  # type: ignore[return-value]
+
+    monkeypatch.setattr(SSEDecoder, "_lines", counted)
+    assert [(e.event, e.data, e.id) for e in decoder.feed(b"data: yy\n\n")] == [("message", "yy", "")]
+    assert calls == []  # no line loop
+    decoder.feed(b"data: yy\nid: 1\n\n")  # two lines: the loop
+    assert calls == [3]
+
+
+def test_the_shortcut_still_refuses_an_event_over_the_limit() -> None:
+    decoder = SSEDecoder(max_event_bytes=10)
+    decoder.feed(b"data: a\n\n")
+    with pytest.raises(APIResponseValidationError, match=r"\(10 bytes\)"):
+        decoder.feed(b"data: " + b"x" * 20 + b"\n\n")
+
+
+def test_an_event_exactly_at_the_limit_is_taken_from_a_fresh_decoder() -> None:
+    # The count starts at nothing: an event of exactly max_event_bytes is within it.
+    value = b"x" * 9  # 9 bytes of data + 1 for its line end = 10
+    assert [e.data for e in SSEDecoder(max_event_bytes=10).feed(b"data: " + value + b"\n\n")] == ["x" * 9]
+    cut = SSEDecoder(max_event_bytes=10)
+    assert cut.feed(b"data: " + value[:4]) == []  # a line still being read counts from nothing too
+    assert [e.data for e in cut.feed(value[4:] + b"\n\n")] == ["x" * 9]
+
+
+def test_a_crlf_split_between_chunks_is_one_line_end_only_once() -> None:
+    # Without the join, the "\n" opening the second chunk would end one more (blank) line
+    # and split one event into two.
+    assert decode(b"data: a\r", b"\ndata: b\r\n\r\n") == [("message", "a\nb", "", None)]
+    # The "\n" after a "\r" is dropped once: a later "\n" alone is a blank line.
+    assert decode(b"data: a\r", b"\n", b"\n", b"data: b\n\n") == [
+        ("message", "a", "", None),
+        ("message", "b", "", None),
+    ]
+    # A leading "\n" with no "\r" before it is a line end: the BOM after it is not the stream's first.
+    assert decode(b"\n\xef\xbb\xbfdata: x\n\n") == []
