@@ -332,3 +332,37 @@ def test_a_crlf_split_between_chunks_is_one_line_end_only_once() -> None:
     ]
     # A leading "\n" with no "\r" before it is a line end: the BOM after it is not the stream's first.
     assert decode(b"\n\xef\xbb\xbfdata: x\n\n") == []
+
+
+def test_invalid_utf8_in_an_event_type_or_id_is_replaced_not_fatal() -> None:
+    assert decode(b"event: \xffx\nid: \xfe1\ndata: a\n\n") == [("\ufffdx", "a", "\ufffd1", None)]
+
+
+def test_the_limit_counts_each_data_line_and_its_line_end() -> None:
+    # Two lines of 4 and 4 bytes, each with its "\n": 10 bytes, exactly the limit.
+    assert decode_limited([b"data: abcd\ndata: efgh\n\n"], 10) == ["abcd\nefgh"]
+    with pytest.raises(APIResponseValidationError):
+        decode_limited([b"data: abcd\ndata: efghi\n\n"], 10)  # 11 bytes
+    # A bare "data" line is an empty data line: one byte each (its line end).
+    assert decode_limited([b"data\n", b"data\n", b"data\n", b"\n"], 3) == ["\n\n"]
+    with pytest.raises(APIResponseValidationError):
+        decode_limited([b"data\n", b"data\n", b"data\n", b"data\n", b"\n"], 3)
+    # The count starts again with each event: two events of exactly the limit pass.
+    assert decode_limited([b"data: abcdefghi\n\n", b"data: abcdefghi\n\n"], 10) == ["abcdefghi"] * 2
+
+
+def decode_limited(chunks: list[bytes], limit: int) -> list[str]:
+    decoder = _LineLoopOnly(limit)
+    events = []
+    for chunk in chunks:
+        events += decoder.feed(chunk)
+    return [e.data for e in events + decoder.flush()]
+
+
+def test_the_limit_error_says_how_to_raise_it() -> None:
+    with pytest.raises(APIResponseValidationError) as info:
+        SSEDecoder(max_event_bytes=4).feed(b"data: " + b"x" * 10 + b"\n\n")
+    assert str(info.value) == (
+        "One SSE event of the stream is larger than max_response_bytes (4 bytes); "
+        "raise max_response_bytes= on the client or the call's with_options() if that is expected."
+    )
