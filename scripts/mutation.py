@@ -35,6 +35,9 @@ CORE = [
     "_redact",
 ]
 TESTS = ["tests/core", "tests/preprocessing"]
+# A module's own fast test outside those folders (the endpoint table is checked through the
+# public API, against the in-process emulator: under a second).
+EXTRA_TESTS = {"_wire": ["tests/shells/test_endpoints.py"]}
 EQUIVALENT_DOC = ROOT / "docs" / "test-strength.md"
 # In docs/test-strength.md, an equivalent mutant is a list item starting with its name in backticks.
 _EQUIVALENT_LINE = re.compile(r"^- `(neureus\.[\w.]+__mutmut_\d+)`")
@@ -65,7 +68,7 @@ def scratch_copy(module: str) -> Path:
             shutil.copytree(ROOT / folder, work / folder, ignore=ignore)
     shutil.copy2(ROOT / "README.md", work / "README.md")
     pyproject = (ROOT / "pyproject.toml").read_text("utf-8")
-    tests = ", ".join(f'"{path}"' for path in TESTS)
+    tests = ", ".join(f'"{path}"' for path in TESTS + EXTRA_TESTS.get(module, []))
     pyproject += (
         "\n[tool.mutmut]\n"
         'source_paths = ["neureus"]\n'
