@@ -239,6 +239,7 @@ def test_max_event_bytes_counts_one_event_not_the_stream() -> None:
         [b"data: " + b"x" * 101 + b"\n\n"],
         [b"data: " + b"x" * 60 + b"\n", b"data: " + b"x" * 60 + b"\n"],
         [b"data: ", b"x" * 60, b"x" * 60],  # a line that never ends
+        [b": ping\n" + b"x" * 120],  # ... after a whole line in the same chunk
         [b": " + b"c" * 120],
     ],
 )
