@@ -275,3 +275,8 @@ def test_the_end_of_the_body_says_the_server_closed_it() -> None:
         "The stream stopped before its final event (the server closed it) after 0 event(s) "
         "and 0 characters; the text so far is in .partial_text."
     )
+
+
+def test_an_event_with_a_stray_character_before_its_json_is_refused() -> None:
+    with pytest.raises(APIResponseValidationError, match="not valid JSON"):
+        step(StreamState(), 'x{"delta": {"content": "hi"}}')
