@@ -352,3 +352,65 @@ def test_an_echoed_secret_too_deep_to_redact_is_refused() -> None:
     with pytest.raises(APIResponseValidationError, match="nested too deeply") as info:
         parse_provider_key_status(spec, response)
     assert key not in str(info.value)
+
+
+@pytest.mark.parametrize("flag", ["stream", "prefer_async", "compress", "debug"])
+def test_each_flag_must_be_a_bool_and_the_error_names_it(flag: str) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        build_chat(config(), MESSAGES, **{flag: "yes"})  # type: ignore[arg-type]
+    assert str(info.value) == f"{flag} must be True, False or None; got str 'yes'."
+    for value in (True, False, None):
+        build_chat(config(), MESSAGES, **{flag: value})  # type: ignore[arg-type]
+
+
+def test_the_deadline_must_be_positive_and_is_kept_as_a_float() -> None:
+    for bad in (0, -1, True, "5"):
+        with pytest.raises(InvalidRequestError, match="deadline must be a positive number of seconds"):
+            build_chat(config(), MESSAGES, deadline=bad)  # type: ignore[arg-type]
+    assert build_chat(config(), MESSAGES, deadline=0.5).deadline == 0.5
+    whole = build_chat(config(), MESSAGES, deadline=2).deadline
+    assert whole == 2.0 and type(whole) is float
+    assert build_chat(config(), MESSAGES).deadline is None
+
+
+def test_argument_errors_say_exactly_what_to_fix() -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        build_chat(config(), MESSAGES, system_prompt=5)  # type: ignore[arg-type]
+    assert str(info.value) == "system_prompt must be a string."
+    with pytest.raises(InvalidRequestError) as info:
+        build_chat(config(), MESSAGES, extra_headers=[("x-a", "1")])  # type: ignore[arg-type]
+    assert str(info.value) == "extra_headers must be a mapping of header names to values."
+    with pytest.raises(InvalidRequestError) as info:
+        build_chat(config(), MESSAGES, extra_headers={"bad name": "1"})
+    assert str(info.value).startswith("extra_headers['bad name'] has a name that is not a valid header name")
+    for unshowable in ("bad\nname", "bäd", 5):
+        with pytest.raises(InvalidRequestError) as info:
+            build_chat(config(), MESSAGES, extra_headers={unshowable: "1"})  # type: ignore[dict-item]
+        assert str(info.value).startswith("extra_headers['<name>'] ")
+
+
+def test_a_spec_knows_its_operation_and_defaults_to_a_plain_idempotent_call() -> None:
+    from neureus._wire import RequestSpec
+
+    assert build_chat(config(), MESSAGES).operation == "chat"
+    assert build_chat(config(), MESSAGES, stream=True).operation == "chat"
+    spec = RequestSpec("GET", "/ai/models", "list_models", deadline=3.0)
+    assert spec.stream is False and spec.idempotent is True and spec.content is None and spec.deadline == 3.0
+    assert RequestSpec("POST", "/x", "x", {"a": 1}, idempotent=False).idempotent is False
+
+
+def test_the_surface_header_is_sent_only_when_there_is_a_surface() -> None:
+    spec = build_list_models(config())
+    assert "x-neureus-surface" not in http_request_args(config(), spec, None)["headers"]
+    assert http_request_args(config(surface="batch"), spec, None)["headers"]["x-neureus-surface"] == "batch"
+
+
+def test_the_request_carries_the_calls_secrets_with_the_clients() -> None:
+    from neureus._exceptions import SECRETS_EXTENSION
+
+    client = config()
+    spec = build_set_provider_key(client, "openai", "sk-carried-0123456789")
+    carried = http_request_args(client, spec, None)["extensions"][SECRETS_EXTENSION]
+    assert list(carried) == [*client.secrets, "sk-carried-0123456789"]
+    plain = http_request_args(client, build_list_models(client), None)["extensions"][SECRETS_EXTENSION]
+    assert plain is client.secrets
