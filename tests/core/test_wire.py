@@ -23,6 +23,7 @@ from neureus._wire import (
     build_revoke_widget_key,
     build_rotate_provider_key,
     build_set_provider_key,
+    encode_json_body,
     http_request_args,
     parse_chat,
     parse_embeddings,
@@ -414,3 +415,63 @@ def test_the_request_carries_the_calls_secrets_with_the_clients() -> None:
     assert list(carried) == [*client.secrets, "sk-carried-0123456789"]
     plain = http_request_args(client, build_list_models(client), None)["extensions"][SECRETS_EXTENSION]
     assert plain is client.secrets
+
+
+def _nested(depth: int, leaf: object) -> dict[str, object]:
+    value: object = leaf
+    for _ in range(depth - 1):
+        value = [value]
+    return {"a": value}
+
+
+def test_an_unsendable_value_is_named_down_to_200_levels_then_described() -> None:
+    with pytest.raises(InvalidRequestError) as named:
+        encode_json_body(_nested(200, float("nan")))  # the NaN sits 200 levels down
+    assert "JSON has no NaN or infinity" in str(named.value) and str(named.value).startswith(
+        "The request body cannot be sent as JSON: body['a'][0]"
+    )
+    with pytest.raises(InvalidRequestError) as described:
+        encode_json_body(_nested(201, float("nan")))
+    assert str(described.value) == "The request body cannot be sent as JSON: ValueError."
+    with pytest.raises(InvalidRequestError) as deep:
+        encode_json_body(_nested(100_000, 1))
+    assert str(deep.value) == "The request body cannot be sent as JSON: it is nested too deeply."
+
+
+def test_builders_refuse_bad_arguments_naming_them() -> None:
+    for build in (build_set_provider_key, build_rotate_provider_key):
+        with pytest.raises(InvalidRequestError) as info:
+            build(config(), "openai", None)
+        assert str(info.value) == "key must be a non-empty string."
+        with pytest.raises(InvalidRequestError, match=r"^key "):
+            build(config(), "openai", "")
+    with pytest.raises(InvalidRequestError, match=r"^key "):
+        build_revoke_widget_key(config(), "")
+    with pytest.raises(InvalidRequestError) as info:
+        build_create_widget_key(config(), "")
+    assert str(info.value) == "agent_id must be a non-empty string; got ''."
+    with pytest.raises(InvalidRequestError) as info:
+        build_embeddings(config(), "x", model="")
+    assert str(info.value) == "model must be a non-empty string; got ''."
+    with pytest.raises(InvalidRequestError) as info:
+        build_list_models(config(), provider="")
+    assert str(info.value) == "provider must be a non-empty string; got ''."
+
+
+def test_only_calls_that_could_act_twice_are_not_idempotent() -> None:
+    assert build_rotate_provider_key(config(), "openai", "sk-rotated-0123456789").idempotent is False
+    assert build_create_widget_key(config()).idempotent is False
+    assert build_set_provider_key(config(), "openai", "sk-set-0123456789").idempotent is True
+    assert build_revoke_widget_key(config(), "pk_0123456789abcdef").idempotent is True
+
+
+def test_a_specs_repr_hides_credential_headers_and_the_calls_secrets() -> None:
+    from neureus._wire import RequestSpec
+
+    secret = "tenant-secret-value-0123"
+    spec = RequestSpec(
+        "GET", "/x", "x", headers={"x-api-key": "plainvalue-0123456789", "x-note": f"v {secret}"}, secrets=[secret]
+    )
+    shown = repr(spec)
+    assert "plainvalue-0123456789" not in shown and "plai…6789" in shown
+    assert secret not in shown and "tena…0123" in shown
