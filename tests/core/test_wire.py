@@ -475,3 +475,57 @@ def test_a_specs_repr_hides_credential_headers_and_the_calls_secrets() -> None:
     shown = repr(spec)
     assert "plainvalue-0123456789" not in shown and "plai…6789" in shown
     assert secret not in shown and "tena…0123" in shown
+
+
+def _answer(content: bytes, status: int = 200, key: str | None = None) -> httpx.Response:
+    client = config()
+    spec = build_list_models(client) if key is None else build_set_provider_key(client, "openai", key)
+    args = http_request_args(client, spec, None)
+    request = httpx.Request(args["method"], args["url"], extensions=args["extensions"])
+    return httpx.Response(status, content=content, request=request)
+
+
+PARSERS = {
+    "chat": parse_chat,
+    "embeddings": parse_embeddings,
+    "list_models": parse_model_list,
+    "list_providers": parse_provider_list,
+    "create_widget_key": parse_widget_key,
+    "revoke_widget_key": parse_widget_key_revocation,
+}
+
+
+@pytest.mark.parametrize("operation", list(PARSERS))
+def test_a_parser_names_its_operation_when_the_answer_is_bad(operation: str) -> None:
+    parse = PARSERS[operation]
+    with pytest.raises(APIResponseValidationError) as info:
+        parse(_answer(b"<html>oops</html>"))
+    assert str(info.value).startswith(f"{operation}: the gateway's answer is not valid JSON")
+    with pytest.raises(APIResponseValidationError) as info:
+        parse(_answer(b"[" * 300 + b"]" * 300))
+    assert str(info.value).startswith(f"{operation}: the gateway's answer is nested too deeply")
+    with pytest.raises(APIResponseValidationError) as info:
+        parse(_answer(b'{"models": 5, "providers": 5, "key": 5, "revoked": "x", "text": 5, "embeddings": 5}'))
+    assert str(info.value).startswith(f"{operation}: the gateway's answer does not match ")
+
+
+@pytest.mark.parametrize("spelling", ["plain", "escaped"])
+def test_an_answer_echoing_the_calls_key_is_redacted_before_the_model_sees_it(spelling: str) -> None:
+    key = "sk-echoed-0123456789abcdef"
+    shown = key if spelling == "plain" else key.replace("-", "\\u002d")
+    spec = build_set_provider_key(config(), "openai", key)
+    response = _answer(b'{"provider": "openai", "configured": true, "note": "' + shown.encode() + b'"}', key=key)
+    status = parse_provider_key_status(spec, response)
+    assert key not in repr(status.model_dump()) and status.configured is True
+    chat = parse_chat(_answer(b'{"text": "your key is ' + shown.encode() + b'"}', key=key))
+    assert key not in chat.text and chat.text.startswith("your key is ")
+
+
+def test_an_empty_or_204_answer_means_done() -> None:
+    spec = build_delete_provider_key(config(), "openai")
+    for response in (_answer(b"", 204), _answer(b"  ", 200), _answer(b"{}", 204)):
+        status = parse_provider_key_status(spec, response)
+        assert (status.provider, status.configured) == ("openai", False)
+        assert parse_widget_key_revocation(response).revoked is True
+    filled = parse_provider_key_status(spec, _answer(b'{"extra": 1}'))
+    assert (filled.provider, filled.configured) == ("openai", False)
