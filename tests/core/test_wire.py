@@ -350,7 +350,9 @@ def test_an_echoed_secret_too_deep_to_redact_is_refused() -> None:
     args = http_request_args(config(), spec, None)
     request = httpx.Request(args["method"], args["url"], extensions=args["extensions"])
     response = httpx.Response(200, content=b'{"echo": ' + nested.encode() + b"}", request=request)
-    with pytest.raises(APIResponseValidationError, match="nested too deeply") as info:
+    with pytest.raises(
+        APIResponseValidationError, match="^set_provider_key: the gateway's answer is nested too deeply"
+    ) as info:
         parse_provider_key_status(spec, response)
     assert key not in str(info.value)
 
@@ -529,3 +531,29 @@ def test_an_empty_or_204_answer_means_done() -> None:
         assert parse_widget_key_revocation(response).revoked is True
     filled = parse_provider_key_status(spec, _answer(b'{"extra": 1}'))
     assert (filled.provider, filled.configured) == ("openai", False)
+
+
+def test_every_builder_gives_its_rows_operation_and_method() -> None:
+    from neureus._wire import ENDPOINTS
+
+    c = config()
+    specs = {
+        "chat": build_chat(c, MESSAGES),
+        "stream": build_chat(c, MESSAGES, stream=True),
+        "embeddings": build_embeddings(c, "x"),
+        "list_models": build_list_models(c),
+        "list_providers": build_list_providers(c),
+        "set_provider_key": build_set_provider_key(c, "openai", "sk-set-0123456789"),
+        "rotate_provider_key": build_rotate_provider_key(c, "openai", "sk-rot-0123456789"),
+        "delete_provider_key": build_delete_provider_key(c, "openai"),
+        "create_widget_key": build_create_widget_key(c),
+        "revoke_widget_key": build_revoke_widget_key(c, "pk_0123456789abcdef"),
+    }
+    assert set(specs) == set(ENDPOINTS)
+    for call, spec in specs.items():
+        row = ENDPOINTS[call]
+        assert (spec.operation, spec.method, spec.path) == (
+            row.operation,
+            row.method,
+            row.path.format(provider="openai"),
+        )
