@@ -351,7 +351,7 @@ def test_an_echoed_secret_too_deep_to_redact_is_refused() -> None:
     request = httpx.Request(args["method"], args["url"], extensions=args["extensions"])
     response = httpx.Response(200, content=b'{"echo": ' + nested.encode() + b"}", request=request)
     with pytest.raises(
-        APIResponseValidationError, match="^set_provider_key: the gateway's answer is nested too deeply"
+        APIResponseValidationError, match=r"^set_provider_key: the gateway's answer is nested too deeply"
     ) as info:
         parse_provider_key_status(spec, response)
     assert key not in str(info.value)
