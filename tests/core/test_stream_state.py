@@ -280,3 +280,8 @@ def test_the_end_of_the_body_says_the_server_closed_it() -> None:
 def test_an_event_with_a_stray_character_before_its_json_is_refused() -> None:
     with pytest.raises(APIResponseValidationError, match="not valid JSON"):
         step(StreamState(), 'x{"delta": {"content": "hi"}}')
+
+
+def test_an_openai_chunk_without_a_delta_object_delivers_nothing() -> None:
+    for data in ('{"choices": [{"delta": "x"}]}', '{"choices": ["x"]}', '{"choices": {}}'):
+        assert step(StreamState(), data) is PULL
