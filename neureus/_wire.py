@@ -16,7 +16,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
 import httpx
 from pydantic_core import ValidationError, from_json  # pydantic re-exports them, without loading pydantic.main
@@ -58,6 +58,8 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "ENDPOINTS",
+    "Endpoint",
     "RequestSpec",
     "build_chat",
     "build_create_widget_key",
@@ -84,6 +86,86 @@ _ModelT = TypeVar("_ModelT", bound="BaseModel")
 USER_AGENT: Final = f"neureus-python/{__version__}"
 _JSON_HEADERS: Final = {"accept": "application/json"}
 _SSE_HEADERS: Final = {"accept": "text/event-stream", "cache-control": "no-cache"}
+_ACCEPT_HEADERS: Final = {"application/json": _JSON_HEADERS, "text/event-stream": _SSE_HEADERS}
+
+
+class Endpoint(NamedTuple):
+    """One row of the gateway's endpoints: what a call sends, who may send it, how it is read."""
+
+    operation: str
+    """The name errors, logs and hooks give the call (``RequestSpec.operation``)."""
+    method: str
+    path: str
+    """A template: ``{provider}`` is filled in by the builder."""
+    scope: str
+    """``"any"``: a widget key (``pk_...``) may send it; ``"server"``: a server key only."""
+    parser: str
+    """The dotted name of what reads the answer."""
+    accept: str
+    """The ``accept`` header: ``application/json``, or ``text/event-stream`` for a stream."""
+
+
+# One row per public call (``client.ai.<name>``). Adding an endpoint: a row here, a builder
+# and a parser below, a method on AI/AsyncAI; tests/shells/test_endpoints.py checks every
+# row through the public API, sync and async.
+ENDPOINTS: Final[Mapping[str, Endpoint]] = {
+    "chat": Endpoint("chat", "POST", "/ai/chat", "any", "neureus._wire.parse_chat", "application/json"),
+    "stream": Endpoint("chat", "POST", "/ai/chat", "any", "neureus._stream_state.StreamState", "text/event-stream"),
+    "embeddings": Endpoint(
+        "embeddings", "POST", "/ai/embeddings", "server", "neureus._wire.parse_embeddings", "application/json"
+    ),
+    "list_models": Endpoint(
+        "list_models", "GET", "/ai/models", "server", "neureus._wire.parse_model_list", "application/json"
+    ),
+    "list_providers": Endpoint(
+        "list_providers", "GET", "/ai/providers", "server", "neureus._wire.parse_provider_list", "application/json"
+    ),
+    "set_provider_key": Endpoint(
+        "set_provider_key",
+        "PUT",
+        "/ai/providers/{provider}/key",
+        "server",
+        "neureus._wire.parse_provider_key_status",
+        "application/json",
+    ),
+    "rotate_provider_key": Endpoint(
+        "rotate_provider_key",
+        "POST",
+        "/ai/providers/{provider}/rotate",
+        "server",
+        "neureus._wire.parse_provider_key_status",
+        "application/json",
+    ),
+    "delete_provider_key": Endpoint(
+        "delete_provider_key",
+        "DELETE",
+        "/ai/providers/{provider}/key",
+        "server",
+        "neureus._wire.parse_provider_key_status",
+        "application/json",
+    ),
+    "create_widget_key": Endpoint(
+        "create_widget_key", "POST", "/ai/widget/key", "server", "neureus._wire.parse_widget_key", "application/json"
+    ),
+    "revoke_widget_key": Endpoint(
+        "revoke_widget_key",
+        "DELETE",
+        "/ai/widget/key",
+        "server",
+        "neureus._wire.parse_widget_key_revocation",
+        "application/json",
+    ),
+}
+
+
+def _endpoint(config: ClientConfig, call: str) -> Endpoint:
+    # The row, once the key may send it: a widget key is refused before anything is built.
+    row = ENDPOINTS[call]
+    if row.scope != "any":
+        check_widget_scope(config.is_widget_key, row.operation)
+    return row
+
+
 # What json.dumps(..., ensure_ascii=False, separators=(",", ":"), allow_nan=False) builds on
 # every call, built once. allow_nan=False: NaN is not JSON (API.md, "Local problems stay local").
 _JSON_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -301,7 +383,8 @@ def build_chat(
         body["prefer_async"] = prefer_async
     if extra_body:
         body.update(extra_body)
-    headers = dict(_SSE_HEADERS if stream else _JSON_HEADERS)
+    row = _endpoint(config, "stream" if stream else "chat")
+    headers = dict(_ACCEPT_HEADERS[row.accept])
     if compress:
         headers["x-neureus-options"] = "compress=true"
     if debug:
@@ -313,9 +396,9 @@ def build_chat(
             headers["x-neureus-surface"] = checked_surface
     _merge_extra_headers(headers, extra_headers)
     return RequestSpec(
-        "POST",
-        "/ai/chat",
-        "chat",
+        row.method,
+        row.path,
+        row.operation,
         body,
         None,
         headers,
@@ -327,37 +410,35 @@ def build_chat(
 
 def build_list_models(config: ClientConfig, *, provider: str | None = None, type: str | None = None) -> RequestSpec:
     """``GET /ai/models?provider=&type=``."""
-    check_widget_scope(config.is_widget_key, "list_models")
+    row = _endpoint(config, "list_models")
     params: dict[str, str] = {}
     for name, value in (("provider", provider), ("type", type)):
         if value is not None:
             if not isinstance(value, str) or not value:
                 raise InvalidRequestError(f"{name} must be a non-empty string; got {value!r}.")
             params[name] = value
-    return RequestSpec("GET", "/ai/models", "list_models", None, params or None, dict(_JSON_HEADERS))
+    return RequestSpec(row.method, row.path, row.operation, None, params or None, dict(_ACCEPT_HEADERS[row.accept]))
 
 
 def build_embeddings(config: ClientConfig, input: object, *, model: str | None = None) -> RequestSpec:
     """``POST /ai/embeddings``, body ``{"input": ..., "model": ...}``."""
-    check_widget_scope(config.is_widget_key, "embeddings")
+    row = _endpoint(config, "embeddings")
     body: dict[str, Any] = {"input": check_embeddings_input(input)}
     if model is not None:
         if not isinstance(model, str) or not model:
             raise InvalidRequestError(f"model must be a non-empty string; got {model!r}.")
         body["model"] = model
-    return RequestSpec("POST", "/ai/embeddings", "embeddings", body, None, dict(_JSON_HEADERS))
+    return RequestSpec(row.method, row.path, row.operation, body, None, dict(_ACCEPT_HEADERS[row.accept]))
 
 
 def build_list_providers(config: ClientConfig) -> RequestSpec:
     """``GET /ai/providers``."""
-    check_widget_scope(config.is_widget_key, "list_providers")
-    return RequestSpec("GET", "/ai/providers", "list_providers", None, None, dict(_JSON_HEADERS))
+    row = _endpoint(config, "list_providers")
+    return RequestSpec(row.method, row.path, row.operation, None, None, dict(_ACCEPT_HEADERS[row.accept]))
 
 
-def _provider_key_spec(
-    config: ClientConfig, operation: str, method: str, provider: object, suffix: str, key: object
-) -> RequestSpec:
-    check_widget_scope(config.is_widget_key, operation)
+def _provider_key_spec(config: ClientConfig, call: str, provider: object, key: object) -> RequestSpec:
+    row = _endpoint(config, call)
     name = check_provider(provider)
     body = None
     secrets: tuple[str, ...] = ()
@@ -366,12 +447,12 @@ def _provider_key_spec(
         body = {"key": value}
         secrets = (value,)
     return RequestSpec(
-        method,
-        f"/ai/providers/{name}/{suffix}",
-        operation,
+        row.method,
+        row.path.format(provider=name),
+        row.operation,
         body,
         None,
-        dict(_JSON_HEADERS),
+        dict(_ACCEPT_HEADERS[row.accept]),
         secrets=secrets,
         provider=name,
     )
@@ -381,45 +462,46 @@ def build_set_provider_key(config: ClientConfig, provider: object, key: object) 
     """``PUT /ai/providers/{provider}/key``, body ``{"key": key}``."""
     if key is None:
         raise InvalidRequestError("key must be a non-empty string.")
-    return _provider_key_spec(config, "set_provider_key", "PUT", provider, "key", key)
+    return _provider_key_spec(config, "set_provider_key", provider, key)
 
 
 def build_rotate_provider_key(config: ClientConfig, provider: object, key: object) -> RequestSpec:
     """``POST /ai/providers/{provider}/rotate``, body ``{"key": key}``."""
     if key is None:
         raise InvalidRequestError("key must be a non-empty string.")
-    spec = _provider_key_spec(config, "rotate_provider_key", "POST", provider, "rotate", key)
+    spec = _provider_key_spec(config, "rotate_provider_key", provider, key)
     spec.idempotent = False  # a retried rotation could replace the key twice
     return spec
 
 
 def build_delete_provider_key(config: ClientConfig, provider: object) -> RequestSpec:
     """``DELETE /ai/providers/{provider}/key``."""
-    return _provider_key_spec(config, "delete_provider_key", "DELETE", provider, "key", None)
+    return _provider_key_spec(config, "delete_provider_key", provider, None)
 
 
 def build_create_widget_key(config: ClientConfig, agent_id: str | None = None) -> RequestSpec:
     """``POST /ai/widget/key``, body ``{"agent_id": ...}`` when given."""
-    check_widget_scope(config.is_widget_key, "create_widget_key")
+    row = _endpoint(config, "create_widget_key")
     body: dict[str, Any] = {}
     if agent_id is not None:
         if not isinstance(agent_id, str) or not agent_id:
             raise InvalidRequestError(f"agent_id must be a non-empty string; got {agent_id!r}.")
         body["agent_id"] = agent_id
-    return RequestSpec("POST", "/ai/widget/key", "create_widget_key", body, None, dict(_JSON_HEADERS), idempotent=False)
+    headers = dict(_ACCEPT_HEADERS[row.accept])
+    return RequestSpec(row.method, row.path, row.operation, body, None, headers, idempotent=False)
 
 
 def build_revoke_widget_key(config: ClientConfig, key: object) -> RequestSpec:
     """``DELETE /ai/widget/key``, body ``{"key": key}``."""
-    check_widget_scope(config.is_widget_key, "revoke_widget_key")
+    row = _endpoint(config, "revoke_widget_key")
     value = check_secret_value(key, "key")
     return RequestSpec(
-        "DELETE",
-        "/ai/widget/key",
-        "revoke_widget_key",
+        row.method,
+        row.path,
+        row.operation,
         {"key": value},
         None,
-        dict(_JSON_HEADERS),
+        dict(_ACCEPT_HEADERS[row.accept]),
         secrets=(value,),
     )
 

@@ -6,8 +6,9 @@ latter under both asyncio and trio (anyio's pytest plugin).
         client = api.client()
         reply = await api.run(client.ai.chat(MESSAGES))
 
-``api.run`` awaits when given an awaitable and passes a plain value through, so the same
-line serves both flavours. Sync calls made inside the async test function only touch the
+``api.run`` checks the call's flavour, then awaits it in the async flavour and passes the
+value through in the sync one, so the same line serves both: a sync method that returns an
+awaitable, or an async one that returns a plain value, fails the test. Sync calls made inside the async test function only touch the
 in-process emulator or a server in another thread, so they never block what they wait on.
 """
 
@@ -64,8 +65,19 @@ class Api:
         return client
 
     async def run(self, value: Any) -> Any:
-        if inspect.isawaitable(value):
+        """The call's result: awaited in the async flavour, as returned in the sync one.
+
+        Strict both ways, so a sync-flavour test tells a sync method from an async one.
+        """
+        awaitable = inspect.isawaitable(value)
+        if self.is_async:
+            if not awaitable:
+                raise AssertionError(f"an async client's call returned {type(value).__name__}, not an awaitable")
             return await value
+        if awaitable:
+            if inspect.iscoroutine(value):
+                value.close()  # never awaited: closing it spares the "never awaited" warning
+            raise AssertionError(f"a sync client's call returned an awaitable ({type(value).__name__})")
         return value
 
     async def collect(self, stream: ChatStream | AsyncChatStream) -> list[str]:

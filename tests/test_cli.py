@@ -981,3 +981,15 @@ def test_in_process_emulator_off_the_main_thread(
     thread.start()
     thread.join(30)
     assert results[0][0] == 0  # no signal handler can be installed there, and none is tried
+
+
+def test_python_dash_m_neureus_runs_the_command_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import runpy
+
+    monkeypatch.setattr(sys, "argv", ["neureus", "--help"])
+    with pytest.raises(SystemExit) as info:
+        runpy.run_module("neureus", run_name="__main__")
+    assert info.value.code in (0, None)
+    assert "emulator" in capsys.readouterr().out

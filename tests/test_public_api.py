@@ -102,6 +102,13 @@ def test_async_calls_are_coroutines_except_stream() -> None:
         assert inspect.iscoroutinefunction(member) == (call != "stream"), call
 
 
+def test_sync_calls_are_never_coroutines() -> None:
+    for cls in (neureus.AI, neureus.Neureus, neureus.ChatStream):
+        for name, member in _public(cls).items():
+            assert not inspect.iscoroutinefunction(member), f"{cls.__name__}.{name}"
+            assert not inspect.isasyncgenfunction(member), f"{cls.__name__}.{name}"
+
+
 CORE = ["_config", "_validation", "_wire", "_exceptions", "_retry", "_retry_policy", "_stream_state", "_sse", "_record",
         "_redact", "_logs", "_models", "types", "_cost", "_display", "_bulk_core", "_batch"]  # fmt: skip
 FORBIDDEN_IMPORTS = {"anyio", "trio", "asyncio", "socket", "threading"}

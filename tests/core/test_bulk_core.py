@@ -274,3 +274,22 @@ def test_the_token_bucket_never_holds_more_than_its_capacity() -> None:
     assert bucket.wait_for(1, now=1e6) == 0.0
     bucket.give_back(100)
     assert bucket.level == 1.0
+
+
+def test_the_digest_reads_values_json_cannot_carry_by_their_content() -> None:
+    from types import MappingProxyType
+
+    from neureus import ChatMessage
+
+    def digest(value: object) -> str:
+        return inputs_digest(normalize_inputs([[{"role": "user", "content": "a"}]], {"extra_body": {"v": value}}))
+
+    # A model by its fields, a read-only mapping by its items, a set whatever its order.
+    model = digest(ChatMessage(role="user", content="x"))
+    assert model == digest(ChatMessage(role="user", content="x")) != digest(ChatMessage(role="user", content="y"))
+    assert (
+        digest(MappingProxyType({"k": 1})) == digest(MappingProxyType({"k": 1})) != digest(MappingProxyType({"k": 2}))
+    )
+    assert digest({3, 1, 2}) == digest({2, 3, 1}) != digest({1, 2})
+    assert digest(frozenset({"a"})) == digest({"a"})
+    assert digest(range(3)) == digest(range(3)) != digest(range(4))  # anything else by its repr

@@ -185,3 +185,11 @@ def test_new_limits_default_and_replace() -> None:
     assert config.max_spend_usd is None and config.hooks == ()
     changed = config.replace(max_response_bytes=1024, max_spend_usd=2, hooks=[print])
     assert (changed.max_response_bytes, changed.max_spend_usd, changed.hooks) == (1024, 2.0, (print,))
+
+
+def test_a_base_url_that_is_not_a_string_is_refused_naming_its_type() -> None:
+    from neureus import Neureus
+
+    with pytest.raises(ConfigurationError) as info:
+        Neureus(api_key="nru_test_0123456789abcd", base_url=5)  # type: ignore[arg-type]
+    assert str(info.value) == "base_url must be a string; got int."

@@ -82,3 +82,10 @@ def test_items_are_typed() -> None:
     models = ModelList(models=[Model(id="a")])
     providers = ProviderList(providers=[ProviderStatus(provider="openai")])
     assert isinstance(models[0], Model) and isinstance(providers[0], ProviderStatus)
+
+
+def test_a_batch_item_equals_only_batch_items() -> None:
+    from neureus import BatchItem
+
+    assert BatchItem(0, "a") == BatchItem(0, "a") and BatchItem(0, "a") != BatchItem(1, "a")
+    assert BatchItem(0, "a").__eq__((0, "a", None, None)) is NotImplemented

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
@@ -159,3 +161,24 @@ def test_a_request_id_is_escaped_whoever_builds_the_error() -> None:
         RateLimitError("429", status_code=429, request_id="r\x1b[2J\n"),
     ):
         assert error.request_id == "r\\x1b[2J\\n"
+
+
+def test_the_secrets_of_a_request_the_sdk_did_not_build_are_read_from_it() -> None:
+    from neureus._exceptions import request_secrets
+
+    body = b'{"key": "sk-hand-built-0123456789"}'
+    request = httpx.Request(
+        "PUT", "https://gw.test/x", headers={"authorization": "Bearer nru_hand_0123456789"}, content=body
+    )
+    assert request_secrets(httpx.Response(200, request=request)) == ("nru_hand_0123456789", "sk-hand-built-0123456789")
+    plain = httpx.Request("GET", "https://gw.test/x", content=b'{"key": 5}')
+    assert request_secrets(httpx.Response(200, request=plain)) == ()
+    broken = httpx.Request("PUT", "https://gw.test/x", content=b'{"key": "x"' + b"[" * 10)
+    assert request_secrets(httpx.Response(200, request=broken)) == ()
+
+    def stream() -> Iterator[bytes]:
+        yield b'{"key": "sk-never-read-0123456789"}'
+
+    unread = httpx.Request("PUT", "https://gw.test/x", content=stream())
+    assert request_secrets(httpx.Response(200, request=unread)) == ()
+    assert request_secrets(httpx.Response(200)) == ()  # built by hand: no request at all

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from neureus._redact import redact_key, redact_text
@@ -69,7 +71,10 @@ def test_secrets_add_like_tuples() -> None:
 
 
 def test_remembered_secrets_are_bounded_and_newest_last() -> None:
-    values = [f"remembered-{i:04d}-0123456789" for i in range(100)]
+    # Fresh values: the memory is process-wide, and a run that repeats the test (mutmut's
+    # does) would otherwise find them remembered already.
+    run = os.urandom(4).hex()
+    values = [f"remembered-{i:04d}-{run}-0123456789" for i in range(100)]
     remember_secrets(values)
     known = list(known_secrets())
     assert len(known) == 64 and known[-1] == values[-1] and values[0] not in known
@@ -98,3 +103,18 @@ def test_server_text_is_cut_at_the_limit() -> None:
     assert cut.startswith("A" * 2000) and "A" * 2001 not in cut and "cut at 2000 of 5000 characters" in cut
     escaped = clean_server_text("\n" * 1500)  # escaping doubles it: still cut at the limit
     assert escaped.count("\\n") == 1000 and "cut at 2000" in escaped
+
+
+def test_secrets_refuse_what_is_not_a_sequence_of_strings() -> None:
+    import copy
+    import pickle
+
+    a = Secrets(["a1234567890"])
+    assert a.__add__({"b1234567890"}) is NotImplemented and a.__radd__("b1234567890") is NotImplemented
+    assert a.__eq__(["a1234567890"]) is NotImplemented and a != ["a1234567890"]
+    with pytest.raises(TypeError):
+        a + {"b1234567890"}  # type: ignore[operator]
+    assert a + () is a  # noqa: RUF005 - nothing to add: the same object
+    assert list(a.__rich_repr__()) == ["<1 redacted>"]
+    for clone in (pickle.loads(pickle.dumps(a)), copy.deepcopy(a)):
+        assert clone == a and redact_text("x a1234567890", clone) != "x a1234567890"

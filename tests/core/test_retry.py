@@ -98,6 +98,11 @@ def test_backoff_is_between_half_and_all_of_the_exponential_cap() -> None:
         ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),
         ({"retry-after-ms": "junk", "retry-after": "4"}, 4.0),
         ({"retry-after": "-1"}, None),
+        # Zero and less than a second are waits too, in either header.
+        ({"retry-after-ms": "0", "retry-after": "9"}, 0.0),
+        ({"retry-after-ms": "0.5", "retry-after": "9"}, 0.0005),
+        ({"retry-after": "0"}, 0.0),
+        ({"retry-after": "0.5"}, 0.5),
         ({"retry-after": "soon"}, None),
         ({}, None),
     ],
@@ -385,3 +390,18 @@ def test_failure_from_classifies_httpx_errors() -> None:
     local = failure_from(httpx.LocalProtocolError("Illegal header value b'Bearer nru_secret\\x0b'"))
     assert isinstance(local, InvalidRequestError) and "nru_secret" not in str(local)
     assert isinstance(failure_from(httpx.DecodingError("bad gzip")), APIResponseValidationError)
+
+
+def test_the_longest_wait_taken_by_default_is_sixty_seconds() -> None:
+    gen, _ = flow()
+    actions = drive(gen, [ok(429, {"retry-after": "60"}), ok()])
+    assert [a.seconds for a in actions if isinstance(a, Sleep)] == [60.0]
+    gen, _ = flow()
+    with pytest.raises(RateLimitError):
+        drive(gen, [ok(429, {"retry-after": "60.5"})])
+
+
+def test_x_should_retry_is_read_from_a_plain_mapping_by_its_lowercase_name() -> None:
+    assert RetryPolicy.should_retry_header({"x-should-retry": "true"}) is True
+    assert RetryPolicy.should_retry_header({"x-should-retry": "false"}) is False
+    assert RetryPolicy.should_retry_header({"x-should-retry": "maybe"}) is None

@@ -239,6 +239,7 @@ def test_max_event_bytes_counts_one_event_not_the_stream() -> None:
         [b"data: " + b"x" * 101 + b"\n\n"],
         [b"data: " + b"x" * 60 + b"\n", b"data: " + b"x" * 60 + b"\n"],
         [b"data: ", b"x" * 60, b"x" * 60],  # a line that never ends
+        [b": ping\n" + b"x" * 120],  # ... after a whole line in the same chunk
         [b": " + b"c" * 120],
     ],
 )
@@ -247,3 +248,122 @@ def test_max_event_bytes_refuses_an_oversized_event_naming_the_limit(chunks: lis
     with pytest.raises(APIResponseValidationError, match=r"max_response_bytes \(100 bytes\)"):
         for chunk in chunks:
             decoder.feed(chunk)
+
+
+# -- the one-line shortcut: taken when it may be, never when it would change an event ------
+
+
+class _LineLoopOnly(SSEDecoder):
+    fast_path = False
+
+
+def _events(chunks: list[bytes], fast: bool, limit: int | None = None) -> list[tuple[str, str, str, int | None]]:
+    decoder = SSEDecoder(limit) if fast else _LineLoopOnly(limit)
+    events = []
+    for chunk in chunks:
+        events += decoder.feed(chunk)
+    events += decoder.flush()
+    return [(e.event, e.data, e.id, e.retry) for e in events]
+
+
+# Each case puts the decoder in one state where a whole one-line ``data:`` chunk must NOT
+# be read alone, then sends such a chunk.
+SHORTCUT_TRAPS = {
+    "a_line_pending": [b"data: a\n\n", b"data: x", b"data: y\n\n"],
+    "data_pending": [b"data: a\n\n", b"data: b\n", b"data: y\n\n"],
+    "not_started_bom_first": [b"\xef\xbb\xbfdata: y\n\n"],
+    "event_type_pending": [b"data: a\n\n", b"event: custom\n", b"data: y\n\n"],
+    "retry_pending": [b"data: a\n\n", b"retry: 5\n", b"data: y\n\n"],
+    "two_lines": [b"data: a\n\n", b"data: y\nid: 7\n\n"],
+    "two_events": [b"data: a\n\n", b"data: y\n\ndata: z\n\n"],
+    "no_space": [b"data: a\n\n", b"data:y\n\n"],
+    "crlf": [b"data: a\n\n", b"data: y\r\n\r\n"],
+    "id_persists": [b"id: 9\ndata: a\n\n", b"data: y\n\n"],
+    "invalid_utf8": [b"data: a\n\n", b"data: \xff\xfe\n\n"],
+}
+
+
+@pytest.mark.parametrize("chunks", list(SHORTCUT_TRAPS.values()), ids=list(SHORTCUT_TRAPS))
+def test_the_shortcut_gives_what_the_line_loop_gives(chunks: list[bytes]) -> None:
+    expected = _events([bytes([b]) for chunk in chunks for b in chunk], fast=False)  # a byte at a time
+    assert _events(chunks, fast=True) == _events(chunks, fast=False) == expected
+
+
+def test_the_shortcut_is_taken_for_a_whole_one_line_data_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    decoder = SSEDecoder(max_event_bytes=len(b"data: yy\n\n"))  # exactly at the limit still qualifies
+    assert decoder.feed(b"data: first\n\n")[0].data == "first"  # the first line goes through the loop
+    calls: list[int] = []
+    original = SSEDecoder._lines
+
+    def counted(self: SSEDecoder, lines: list[bytes]) -> list[object]:
+        calls.append(len(lines))
+        return original(self, lines)  # type: ignore[return-value]
+
+    monkeypatch.setattr(SSEDecoder, "_lines", counted)
+    assert [(e.event, e.data, e.id) for e in decoder.feed(b"data: yy\n\n")] == [("message", "yy", "")]
+    assert calls == []  # no line loop
+    decoder.feed(b"data: yy\nid: 1\n\n")  # two lines: the loop
+    assert calls == [3]
+
+
+def test_the_shortcut_still_refuses_an_event_over_the_limit() -> None:
+    decoder = SSEDecoder(max_event_bytes=10)
+    decoder.feed(b"data: a\n\n")
+    with pytest.raises(APIResponseValidationError, match=r"\(10 bytes\)"):
+        decoder.feed(b"data: " + b"x" * 20 + b"\n\n")
+
+
+def test_an_event_exactly_at_the_limit_is_taken_from_a_fresh_decoder() -> None:
+    # The count starts at nothing: an event of exactly max_event_bytes is within it.
+    value = b"x" * 9  # 9 bytes of data + 1 for its line end = 10
+    assert [e.data for e in SSEDecoder(max_event_bytes=10).feed(b"data: " + value + b"\n\n")] == ["x" * 9]
+    cut = SSEDecoder(max_event_bytes=10)
+    assert cut.feed(b"data: " + value[:4]) == []  # a line still being read counts from nothing too
+    assert [e.data for e in cut.feed(value[4:] + b"\n\n")] == ["x" * 9]
+
+
+def test_a_crlf_split_between_chunks_is_one_line_end_only_once() -> None:
+    # Without the join, the "\n" opening the second chunk would end one more (blank) line
+    # and split one event into two.
+    assert decode(b"data: a\r", b"\ndata: b\r\n\r\n") == [("message", "a\nb", "", None)]
+    # The "\n" after a "\r" is dropped once: a later "\n" alone is a blank line.
+    assert decode(b"data: a\r", b"\n", b"\n", b"data: b\n\n") == [
+        ("message", "a", "", None),
+        ("message", "b", "", None),
+    ]
+    # A leading "\n" with no "\r" before it is a line end: the BOM after it is not the stream's first.
+    assert decode(b"\n\xef\xbb\xbfdata: x\n\n") == []
+
+
+def test_invalid_utf8_in_an_event_type_or_id_is_replaced_not_fatal() -> None:
+    assert decode(b"event: \xffx\nid: \xfe1\ndata: a\n\n") == [("\ufffdx", "a", "\ufffd1", None)]
+
+
+def test_the_limit_counts_each_data_line_and_its_line_end() -> None:
+    # Two lines of 4 and 4 bytes, each with its "\n": 10 bytes, exactly the limit.
+    assert decode_limited([b"data: abcd\ndata: efgh\n\n"], 10) == ["abcd\nefgh"]
+    with pytest.raises(APIResponseValidationError):
+        decode_limited([b"data: abcd\ndata: efghi\n\n"], 10)  # 11 bytes
+    # A bare "data" line is an empty data line: one byte each (its line end).
+    assert decode_limited([b"data\n", b"data\n", b"data\n", b"\n"], 3) == ["\n\n"]
+    with pytest.raises(APIResponseValidationError):
+        decode_limited([b"data\n", b"data\n", b"data\n", b"data\n", b"\n"], 3)
+    # The count starts again with each event: two events of exactly the limit pass.
+    assert decode_limited([b"data: abcdefghi\n\n", b"data: abcdefghi\n\n"], 10) == ["abcdefghi"] * 2
+
+
+def decode_limited(chunks: list[bytes], limit: int) -> list[str]:
+    decoder = _LineLoopOnly(limit)
+    events = []
+    for chunk in chunks:
+        events += decoder.feed(chunk)
+    return [e.data for e in events + decoder.flush()]
+
+
+def test_the_limit_error_says_how_to_raise_it() -> None:
+    with pytest.raises(APIResponseValidationError) as info:
+        SSEDecoder(max_event_bytes=4).feed(b"data: " + b"x" * 10 + b"\n\n")
+    assert str(info.value) == (
+        "One SSE event of the stream is larger than max_response_bytes (4 bytes); "
+        "raise max_response_bytes= on the client or the call's with_options() if that is expected."
+    )

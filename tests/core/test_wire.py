@@ -23,6 +23,7 @@ from neureus._wire import (
     build_revoke_widget_key,
     build_rotate_provider_key,
     build_set_provider_key,
+    encode_json_body,
     http_request_args,
     parse_chat,
     parse_embeddings,
@@ -321,3 +322,238 @@ def test_a_body_nested_too_deeply_is_refused() -> None:
 def test_non_bool_flags_are_refused(value: object) -> None:
     with pytest.raises(InvalidRequestError, match="prefer_async must be True, False or None"):
         build_chat(config(), MESSAGES, prefer_async=value)  # type: ignore[arg-type]
+
+
+def test_bad_extras_are_refused_before_sending() -> None:
+    with pytest.raises(InvalidRequestError, match="extra_headers must be a mapping"):
+        build_chat(config(), MESSAGES, extra_headers=[("x-a", "1")])  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequestError, match=r"extra_body must be a mapping \(a dict\); got list"):
+        build_chat(config(), MESSAGES, extra_body=[1])  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequestError, match=r"body\['extra'\] has a key of type object; JSON keys are strings"):
+        build_chat(config(), MESSAGES, extra_body={"extra": {object(): 1}})
+
+
+def test_a_spec_too_deep_to_redact_shows_its_shape_only() -> None:
+    from neureus._wire import RequestSpec
+
+    deep: object = "nru_deep_secret_0123456789"
+    for _ in range(150):  # deeper than redaction walks, well within what JSON encodes
+        deep = [deep]
+    spec = RequestSpec("POST", "/ai/chat", "chat", {"a": deep, "b": 1}, secrets=["nru_deep_secret_0123456789"])
+    assert "<a JSON object of 2 member(s)>" in repr(spec) and "nru_deep_secret" not in repr(spec)
+
+
+def test_an_echoed_secret_too_deep_to_redact_is_refused() -> None:
+    key = "sk-deep-byok-0123456789abcdef"
+    spec = build_set_provider_key(config(), "openai", key)
+    nested = "[" * 150 + json.dumps(key) + "]" * 150  # under the parser's 200 levels, past redaction's
+    args = http_request_args(config(), spec, None)
+    request = httpx.Request(args["method"], args["url"], extensions=args["extensions"])
+    response = httpx.Response(200, content=b'{"echo": ' + nested.encode() + b"}", request=request)
+    with pytest.raises(
+        APIResponseValidationError, match=r"^set_provider_key: the gateway's answer is nested too deeply"
+    ) as info:
+        parse_provider_key_status(spec, response)
+    assert key not in str(info.value)
+
+
+@pytest.mark.parametrize("flag", ["stream", "prefer_async", "compress", "debug"])
+def test_each_flag_must_be_a_bool_and_the_error_names_it(flag: str) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        build_chat(config(), MESSAGES, **{flag: "yes"})  # type: ignore[arg-type]
+    assert str(info.value) == f"{flag} must be True, False or None; got str 'yes'."
+    for value in (True, False, None):
+        build_chat(config(), MESSAGES, **{flag: value})  # type: ignore[arg-type]
+
+
+def test_the_deadline_must_be_positive_and_is_kept_as_a_float() -> None:
+    for bad in (0, -1, True, "5"):
+        with pytest.raises(InvalidRequestError, match="deadline must be a positive number of seconds"):
+            build_chat(config(), MESSAGES, deadline=bad)  # type: ignore[arg-type]
+    assert build_chat(config(), MESSAGES, deadline=0.5).deadline == 0.5
+    whole = build_chat(config(), MESSAGES, deadline=2).deadline
+    assert whole == 2.0 and type(whole) is float
+    assert build_chat(config(), MESSAGES).deadline is None
+
+
+def test_argument_errors_say_exactly_what_to_fix() -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        build_chat(config(), MESSAGES, system_prompt=5)  # type: ignore[arg-type]
+    assert str(info.value) == "system_prompt must be a string."
+    with pytest.raises(InvalidRequestError) as info:
+        build_chat(config(), MESSAGES, extra_headers=[("x-a", "1")])  # type: ignore[arg-type]
+    assert str(info.value) == "extra_headers must be a mapping of header names to values."
+    with pytest.raises(InvalidRequestError) as info:
+        build_chat(config(), MESSAGES, extra_headers={"bad name": "1"})
+    assert str(info.value).startswith("extra_headers['bad name'] has a name that is not a valid header name")
+    for unshowable in ("bad\nname", "bäd", 5):
+        with pytest.raises(InvalidRequestError) as info:
+            build_chat(config(), MESSAGES, extra_headers={unshowable: "1"})  # type: ignore[dict-item]
+        assert str(info.value).startswith("extra_headers['<name>'] ")
+
+
+def test_a_spec_knows_its_operation_and_defaults_to_a_plain_idempotent_call() -> None:
+    from neureus._wire import RequestSpec
+
+    assert build_chat(config(), MESSAGES).operation == "chat"
+    assert build_chat(config(), MESSAGES, stream=True).operation == "chat"
+    spec = RequestSpec("GET", "/ai/models", "list_models", deadline=3.0)
+    assert spec.stream is False and spec.idempotent is True and spec.content is None and spec.deadline == 3.0
+    assert RequestSpec("POST", "/x", "x", {"a": 1}, idempotent=False).idempotent is False
+
+
+def test_the_surface_header_is_sent_only_when_there_is_a_surface() -> None:
+    spec = build_list_models(config())
+    assert "x-neureus-surface" not in http_request_args(config(), spec, None)["headers"]
+    assert http_request_args(config(surface="batch"), spec, None)["headers"]["x-neureus-surface"] == "batch"
+
+
+def test_the_request_carries_the_calls_secrets_with_the_clients() -> None:
+    from neureus._exceptions import SECRETS_EXTENSION
+
+    client = config()
+    spec = build_set_provider_key(client, "openai", "sk-carried-0123456789")
+    carried = http_request_args(client, spec, None)["extensions"][SECRETS_EXTENSION]
+    assert list(carried) == [*client.secrets, "sk-carried-0123456789"]
+    plain = http_request_args(client, build_list_models(client), None)["extensions"][SECRETS_EXTENSION]
+    assert plain is client.secrets
+
+
+def _nested(depth: int, leaf: object) -> dict[str, object]:
+    value: object = leaf
+    for _ in range(depth - 1):
+        value = [value]
+    return {"a": value}
+
+
+def test_an_unsendable_value_is_named_down_to_200_levels_then_described() -> None:
+    with pytest.raises(InvalidRequestError) as named:
+        encode_json_body(_nested(200, float("nan")))  # the NaN sits 200 levels down
+    assert "JSON has no NaN or infinity" in str(named.value) and str(named.value).startswith(
+        "The request body cannot be sent as JSON: body['a'][0]"
+    )
+    with pytest.raises(InvalidRequestError) as described:
+        encode_json_body(_nested(201, float("nan")))
+    assert str(described.value) == "The request body cannot be sent as JSON: ValueError."
+    with pytest.raises(InvalidRequestError) as deep:
+        encode_json_body(_nested(100_000, 1))
+    assert str(deep.value) == "The request body cannot be sent as JSON: it is nested too deeply."
+
+
+def test_builders_refuse_bad_arguments_naming_them() -> None:
+    for build in (build_set_provider_key, build_rotate_provider_key):
+        with pytest.raises(InvalidRequestError) as info:
+            build(config(), "openai", None)
+        assert str(info.value) == "key must be a non-empty string."
+        with pytest.raises(InvalidRequestError, match=r"^key "):
+            build(config(), "openai", "")
+    with pytest.raises(InvalidRequestError, match=r"^key "):
+        build_revoke_widget_key(config(), "")
+    with pytest.raises(InvalidRequestError) as info:
+        build_create_widget_key(config(), "")
+    assert str(info.value) == "agent_id must be a non-empty string; got ''."
+    with pytest.raises(InvalidRequestError) as info:
+        build_embeddings(config(), "x", model="")
+    assert str(info.value) == "model must be a non-empty string; got ''."
+    with pytest.raises(InvalidRequestError) as info:
+        build_list_models(config(), provider="")
+    assert str(info.value) == "provider must be a non-empty string; got ''."
+
+
+def test_only_calls_that_could_act_twice_are_not_idempotent() -> None:
+    assert build_rotate_provider_key(config(), "openai", "sk-rotated-0123456789").idempotent is False
+    assert build_create_widget_key(config()).idempotent is False
+    assert build_set_provider_key(config(), "openai", "sk-set-0123456789").idempotent is True
+    assert build_revoke_widget_key(config(), "pk_0123456789abcdef").idempotent is True
+
+
+def test_a_specs_repr_hides_credential_headers_and_the_calls_secrets() -> None:
+    from neureus._wire import RequestSpec
+
+    secret = "tenant-secret-value-0123"
+    spec = RequestSpec(
+        "GET", "/x", "x", headers={"x-api-key": "plainvalue-0123456789", "x-note": f"v {secret}"}, secrets=[secret]
+    )
+    shown = repr(spec)
+    assert "plainvalue-0123456789" not in shown and "plai…6789" in shown
+    assert secret not in shown and "tena…0123" in shown
+
+
+def _answer(content: bytes, status: int = 200, key: str | None = None) -> httpx.Response:
+    client = config()
+    spec = build_list_models(client) if key is None else build_set_provider_key(client, "openai", key)
+    args = http_request_args(client, spec, None)
+    request = httpx.Request(args["method"], args["url"], extensions=args["extensions"])
+    return httpx.Response(status, content=content, request=request)
+
+
+PARSERS = {
+    "chat": parse_chat,
+    "embeddings": parse_embeddings,
+    "list_models": parse_model_list,
+    "list_providers": parse_provider_list,
+    "create_widget_key": parse_widget_key,
+    "revoke_widget_key": parse_widget_key_revocation,
+}
+
+
+@pytest.mark.parametrize("operation", list(PARSERS))
+def test_a_parser_names_its_operation_when_the_answer_is_bad(operation: str) -> None:
+    parse = PARSERS[operation]
+    with pytest.raises(APIResponseValidationError) as info:
+        parse(_answer(b"<html>oops</html>"))
+    assert str(info.value).startswith(f"{operation}: the gateway's answer is not valid JSON")
+    with pytest.raises(APIResponseValidationError) as info:
+        parse(_answer(b"[" * 300 + b"]" * 300))
+    assert str(info.value).startswith(f"{operation}: the gateway's answer is nested too deeply")
+    with pytest.raises(APIResponseValidationError) as info:
+        parse(_answer(b'{"models": 5, "providers": 5, "key": 5, "revoked": "x", "text": 5, "embeddings": 5}'))
+    assert str(info.value).startswith(f"{operation}: the gateway's answer does not match ")
+
+
+@pytest.mark.parametrize("spelling", ["plain", "escaped"])
+def test_an_answer_echoing_the_calls_key_is_redacted_before_the_model_sees_it(spelling: str) -> None:
+    key = "sk-echoed-0123456789abcdef"
+    shown = key if spelling == "plain" else key.replace("-", "\\u002d")
+    spec = build_set_provider_key(config(), "openai", key)
+    response = _answer(b'{"provider": "openai", "configured": true, "note": "' + shown.encode() + b'"}', key=key)
+    status = parse_provider_key_status(spec, response)
+    assert key not in repr(status.model_dump()) and status.configured is True
+    chat = parse_chat(_answer(b'{"text": "your key is ' + shown.encode() + b'"}', key=key))
+    assert key not in chat.text and chat.text.startswith("your key is ")
+
+
+def test_an_empty_or_204_answer_means_done() -> None:
+    spec = build_delete_provider_key(config(), "openai")
+    for response in (_answer(b"", 204), _answer(b"  ", 200), _answer(b"{}", 204)):
+        status = parse_provider_key_status(spec, response)
+        assert (status.provider, status.configured) == ("openai", False)
+        assert parse_widget_key_revocation(response).revoked is True
+    filled = parse_provider_key_status(spec, _answer(b'{"extra": 1}'))
+    assert (filled.provider, filled.configured) == ("openai", False)
+
+
+def test_every_builder_gives_its_rows_operation_and_method() -> None:
+    from neureus._wire import ENDPOINTS
+
+    c = config()
+    specs = {
+        "chat": build_chat(c, MESSAGES),
+        "stream": build_chat(c, MESSAGES, stream=True),
+        "embeddings": build_embeddings(c, "x"),
+        "list_models": build_list_models(c),
+        "list_providers": build_list_providers(c),
+        "set_provider_key": build_set_provider_key(c, "openai", "sk-set-0123456789"),
+        "rotate_provider_key": build_rotate_provider_key(c, "openai", "sk-rot-0123456789"),
+        "delete_provider_key": build_delete_provider_key(c, "openai"),
+        "create_widget_key": build_create_widget_key(c),
+        "revoke_widget_key": build_revoke_widget_key(c, "pk_0123456789abcdef"),
+    }
+    assert set(specs) == set(ENDPOINTS)
+    for call, spec in specs.items():
+        row = ENDPOINTS[call]
+        assert (spec.operation, spec.method, spec.path) == (
+            row.operation,
+            row.method,
+            row.path.format(provider="openai"),
+        )

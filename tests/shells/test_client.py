@@ -88,10 +88,22 @@ async def test_caller_owned_http_client_is_never_closed(api: Api) -> None:
 
 
 async def test_client_timeout_wins_over_the_http_clients(api: Api) -> None:
-    client = api.client(timeout=4.0)
+    # A caller-owned httpx client with a timeout of its own; the one each request carries
+    # is what httpx enforces, so that is what is checked.
+    used: list[dict[str, object]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        used.append(request.extensions["timeout"])
+        return api.gateway.handle(request)
+
+    transport = httpx.MockTransport(handle)
+    owned = (httpx.AsyncClient if api.is_async else httpx.Client)(transport=transport, timeout=3.0)
+    client = api.real_client(api_key=KEY, base_url="https://gw.test", http_client=owned, timeout=4.0)
     assert client.timeout == httpx.Timeout(4.0)
     await api.run(client.ai.chat(MESSAGES))
-    assert api.gateway.requests
+    await api.run(client.ai.chat(MESSAGES, timeout=2.5))  # the call's own wins over both
+    assert used == [httpx.Timeout(4.0).as_dict(), httpx.Timeout(2.5).as_dict()]
+    await api.close(owned)
 
 
 async def test_with_options_shares_the_pool_and_changes_only_what_is_given(api: Api) -> None:

@@ -202,3 +202,9 @@ def test_a_forked_child_counts_even_if_the_ledger_was_locked_at_fork(gateway: An
         time.sleep(0.01)
     assert os.waitstatus_to_exitcode(status) == 0
     assert client.usage.calls == 1  # the child's call is the child's
+
+
+async def test_the_budget_is_shown_on_the_client(api: Api) -> None:
+    client = api.client(max_spend_usd=2.5)
+    assert client.max_spend_usd == 2.5 and api.client().max_spend_usd is None
+    assert client.with_options(max_spend_usd=None).max_spend_usd is None

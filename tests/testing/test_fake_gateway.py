@@ -142,3 +142,16 @@ def test_gateway_clients_use_the_sdk_default_timeout() -> None:
         assert client.timeout == DEFAULT_TIMEOUT
     with gateway.client(timeout=2.0) as client:
         assert client.timeout == httpx.Timeout(2.0)
+
+
+def test_an_unknown_name_of_the_testing_kit_is_an_attribute_error() -> None:
+    import neureus.testing
+
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        neureus.testing.nope  # noqa: B018
+
+
+def test_a_recorded_body_that_is_not_json_reads_as_none() -> None:
+    assert RecordedRequest("POST", "/x", {}, {}, b"not json").json is None
+    assert RecordedRequest("POST", "/x", {}, {}, b"").json is None
+    assert RecordedRequest("POST", "/x", {}, {}, b'{"a": 1}').json == {"a": 1}
