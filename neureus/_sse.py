@@ -108,7 +108,7 @@ class SSEDecoder:
             and self._retry is None
             and len(chunk) <= self._max
         ):
-            # Shortcut (benchmarks/bench_stream_*; pinned by tests/streams/test_sse_differential.py):
+            # Shortcut (benchmarks/bench_stream_*; pinned by tests/streams/test_shortcuts_differential.py):
             # the common token chunk is one whole one-line ``data:`` event with nothing
             # pending. Exactly what the general path below makes of it, minus the line loop.
             return [ServerSentEvent("message", chunk[6:-2].decode("utf-8", "replace"), self._last_id)]
