@@ -25,6 +25,7 @@ was left of the deadline when the request was sent.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import enum
 import time
@@ -61,7 +62,7 @@ def _refuse(error: APIResponseValidationError) -> Iterator[bytes]:
     yield b""  # pragma: no cover - makes this a generator
 
 
-class _EventSourceBase:
+class _EventSourceBase(abc.ABC):
     __slots__ = ("_body", "_chunks", "_decoder", "_ended", "_pieces", "_queue", "read_by", "response")
 
     _chunks: Any
@@ -93,11 +94,13 @@ class _EventSourceBase:
             else:
                 self._body = None if body.identity else body
 
-    def _raw_iterator(self, response: httpx.Response) -> Any:
-        raise NotImplementedError
+    # Each flavour names httpx's iterator over a response's raw bytes, and over its decoded
+    # bytes (for a body an in-memory transport already read).
+    @abc.abstractmethod
+    def _raw_iterator(self, response: httpx.Response) -> Any: ...
 
-    def _byte_iterator(self, response: httpx.Response) -> Any:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _byte_iterator(self, response: httpx.Response) -> Any: ...
 
     def unread(self, event: ServerSentEvent) -> None:
         """Put an event back, to be pulled first (the first event, read while opening)."""
