@@ -542,7 +542,7 @@ def http_request_args(config: ClientConfig, spec: RequestSpec, timeout: httpx.Ti
 
 
 _TOO_DEEP: Final = "{}: the gateway's answer is nested too deeply"
-# A JSON escape that could spell a key's characters differently: \uXXXX or \/.
+# A JSON escape that could spell a key's characters differently: a \u escape (four hex digits) or \/.
 _KEY_SPELLING_ESCAPE: Final = re.compile(rb"\\[u/]")
 
 
