@@ -387,7 +387,7 @@ class AI(_AIBase):
         has spent ``max_spend_usd`` (those items fail with
         :class:`~neureus.BudgetExceededError`). A failed item holds its error; it never
         stops the others. With ``checkpoint="run.jsonl"`` each finished item is appended
-        (flushed and fsync'd) as it ends, and a rerun with the same path and inputs skips
+        as it ends (flushed at once, fsync'd within 50 ms), and a rerun with the same path and inputs skips
         them. ``progress``: ``None`` shows a tqdm bar when tqdm is installed and a terminal
         or notebook is attached, ``False`` nothing, a callable gets each finished item.
         Runs on worker threads over this client: no event loop, so it works in Jupyter.
