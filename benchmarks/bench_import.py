@@ -45,6 +45,11 @@ print((time.perf_counter() - _t) * 1000)
 
 def sample(code: str, tree: str | None = None) -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEUREUS_", "OPENAI_", "ANTHROPIC_"))}
+    # Bytecode caches on, as in any installed package (pip compiles at install): with
+    # PYTHONDONTWRITEBYTECODE set, a source checkout is recompiled in every sample (~29 ms for
+    # neureus here) while the dependencies in site-packages load their .pyc files.
+    # The warm-up round writes the caches.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if tree:
         env["PYTHONPATH"] = tree  # a patched copy of the package, found before the installed one
     out = subprocess.run(
