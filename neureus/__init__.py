@@ -36,15 +36,15 @@ from ._exceptions import (
     UnprocessableEntityError,
     WidgetKeyScopeError,
 )
-from ._hooks import HookRecord
 from ._retry import RetryPolicy
-from ._structured import LengthFinishReasonError, OutputValidationError, ParsedChatResponse
 from ._version import __version__
 
 if TYPE_CHECKING:  # type checkers see the real names; at run time they load on first use
     from ._batch import BatchItem, BatchResult
+    from ._hooks import HookRecord
     from ._notebook import adisplay_stream, display_stream
     from ._streaming import AsyncChatStream, ChatStream
+    from ._structured import LengthFinishReasonError, OutputValidationError, ParsedChatResponse
     from ._usage import Usage
     from .types import (
         ChatMessage,
@@ -63,7 +63,10 @@ if TYPE_CHECKING:  # type checkers see the real names; at run time they load on 
     )
 
 # Loaded on first use: the pydantic models (the costliest part of an eager import), the
-# streaming machinery (needed with the first stream) and the notebook helpers.
+# streaming machinery (needed with the first stream), structured output (``parse``), the
+# hooks' record and the notebook helpers. A lazy exception is still caught as
+# ``except neureus.OutputValidationError``: the name loads its module when it is evaluated.
+# tests/test_import_budget.py pins what ``import neureus`` and a new client load.
 _LAZY: dict[str, str] = {
     **dict.fromkeys(
         (
@@ -87,6 +90,10 @@ _LAZY: dict[str, str] = {
     "BatchItem": "_batch",
     "BatchResult": "_batch",
     "ChatStream": "_streaming",
+    "HookRecord": "_hooks",
+    "LengthFinishReasonError": "_structured",
+    "OutputValidationError": "_structured",
+    "ParsedChatResponse": "_structured",
     "Usage": "_usage",
     "adisplay_stream": "_notebook",
     "display_stream": "_notebook",

@@ -18,7 +18,6 @@ import httpx
 
 from . import _wire
 from ._cost import PRICE_CACHE_SECONDS, check_cost_arguments, estimate_cost_from_models
-from ._structured import ParsedChatResponse, check_parse_arguments, parse_flow
 
 if TYPE_CHECKING:
     import os
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
     from ._batch import BatchItem, BatchResult
     from ._client import AsyncNeureus, Neureus
     from ._streaming import AsyncChatStream, ChatStream
+    from ._structured import ParsedChatResponse
     from .preprocessing import PreprocessResult
     from .preprocessing._types import MessageT
     from .types import (
@@ -349,6 +349,8 @@ class AI(_AIBase):
         cost are summed over the attempts. The other keywords are those of :meth:`chat`.
         """
         keywords = _kwargs(locals())
+        from ._structured import check_parse_arguments, parse_flow  # loaded with the first parse
+
         flow = parse_flow(messages, check_parse_arguments(response_model, max_attempts), max_attempts)
         for name in ("messages", "response_model", "max_attempts"):
             del keywords[name]
@@ -672,6 +674,8 @@ class AsyncAI(_AIBase):
     ) -> ParsedChatResponse[_T]:
         """Chat, and validate the reply as ``response_model``; see :meth:`neureus.AI.parse`."""
         keywords = _kwargs(locals())
+        from ._structured import check_parse_arguments, parse_flow  # loaded with the first parse
+
         flow = parse_flow(messages, check_parse_arguments(response_model, max_attempts), max_attempts)
         for name in ("messages", "response_model", "max_attempts"):
             del keywords[name]

@@ -224,3 +224,10 @@ def parse_flow(
         raw_replies=[r.text for r in responses],
         errors=errors,
     )
+
+
+# Public as neureus.X, which loads this module on first use (neureus/__init__.py): show that
+# name in tracebacks and reprs even when parse() loaded the module first.
+for _cls in (LengthFinishReasonError, OutputValidationError, ParsedChatResponse):
+    _cls.__module__ = "neureus"
+del _cls
