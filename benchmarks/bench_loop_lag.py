@@ -110,6 +110,9 @@ asyncio.run(main())
 def sample(mode: str, url: str) -> dict[str, object]:
     # NEUREUS_BENCH_PACKAGE_DIR: time another copy of the package (e.g. main, for a before/after).
     env = dict(os.environ, PYTHONPATH=os.environ.get("NEUREUS_BENCH_PACKAGE_DIR", str(HERE.parent)))
+    # Bytecode caches on, as in an installed package (see bench_import.py): otherwise the
+    # client's construction would be timed compiling the modules it loads from source.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     out = subprocess.run(
         [sys.executable, "-c", CHILD, mode, url], capture_output=True, text=True, env=env, timeout=60, check=False
     )
@@ -159,7 +162,9 @@ def main() -> Report:
             Case("raw httpx", runner("raw httpx", "first")),
             Case("neureus", neureus_pair),
         ]
-        interleave(cases, rounds, warmup=0)
+        interleave(cases, rounds, warmup=1)  # the warm-up round writes the bytecode caches
+        for kept in (pair, *lags.values(), *constructs.values()):
+            del kept[: len(kept) - rounds]  # the warm-up round's
         cases.append(Case("neureus, 2nd client", lambda: 0.0, samples=pair))
     report = Report(
         bench="loop_lag",
