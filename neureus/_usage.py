@@ -146,7 +146,13 @@ class Usage:
             per_model = self._by_model.get(model)
             if per_model is None:
                 per_model = self._by_model[model] = Usage()
-            per_model._bump(None, counts)
+            per_model.calls += calls
+            per_model.failed_calls += failed_calls
+            per_model.retries += retries
+            per_model.input_tokens += input_tokens
+            per_model.output_tokens += output_tokens
+            per_model.cost_usd += cost_usd
+            per_model.estimated_cost_usd += estimated_cost_usd
 
     def __add__(self, other: object) -> Usage:
         if not isinstance(other, Usage):
@@ -273,8 +279,7 @@ class Ledger:
             self._prices.update(prices)
 
     def _estimate(self, model: str, input_tokens: int, output_tokens: int) -> float:
-        with self._lock:
-            price = self._prices.get(model)
+        price = self._prices.get(model)  # (one dict read: atomic, no lock needed)
         if price is None:
             return 0.0
         return input_tokens / 1000 * price[0] + output_tokens / 1000 * price[1]
@@ -442,11 +447,6 @@ def answer_fields(answer: object) -> tuple[dict[str, Any], dict[str, Any]] | Non
     return answer.__dict__, getattr(answer, "__pydantic_extra__", None) or _NO_EXTRA
 
 
-def _pick(fields: dict[str, Any], extra: dict[str, Any], name: str, wire_name: str) -> Any:
-    value = fields.get(name)
-    return extra.get(wire_name) if value is None else value
-
-
 def answer_counts(operation: str, answer: object) -> tuple[int | None, int | None, float | None, str | None]:
     """Input tokens, output tokens, cost and the answering model of a parsed chat or
     embeddings answer (each ``None`` when the answer does not say)."""
@@ -454,20 +454,29 @@ def answer_counts(operation: str, answer: object) -> tuple[int | None, int | Non
     if found is None:
         return None, None, None, None
     fields, extra = found
-    usage = fields.get("usage")
-    input_tokens = _int_or_none(_pick(fields, extra, "input_tokens", "inputTokens"))
-    if input_tokens is None and usage is not None:
-        input_tokens = _int_or_none(_usage_count(usage, "prompt_tokens"))
-    output_tokens = _int_or_none(_pick(fields, extra, "output_tokens", "outputTokens"))
-    if output_tokens is None and usage is not None:
-        output_tokens = _int_or_none(_usage_count(usage, "completion_tokens"))
-    model = _pick(fields, extra, "model", "model")
-    return (
-        input_tokens,
-        output_tokens,
-        _cost(_pick(fields, extra, "cost_usd", "costUsd")),
-        model if isinstance(model, str) else None,
-    )
+    # Each read: the model's field, else the wire's name among the extras (an embeddings
+    # answer does not declare them), else the OpenAI-style usage block for the tokens.
+    input_tokens = fields.get("input_tokens")
+    if input_tokens is None:
+        input_tokens = extra.get("inputTokens")
+    output_tokens = fields.get("output_tokens")
+    if output_tokens is None:
+        output_tokens = extra.get("outputTokens")
+    if type(input_tokens) is not int or type(output_tokens) is not int:
+        usage = fields.get("usage")
+        input_tokens = _int_or_none(input_tokens)
+        if input_tokens is None and usage is not None:
+            input_tokens = _int_or_none(_usage_count(usage, "prompt_tokens"))
+        output_tokens = _int_or_none(output_tokens)
+        if output_tokens is None and usage is not None:
+            output_tokens = _int_or_none(_usage_count(usage, "completion_tokens"))
+    cost = fields.get("cost_usd")
+    if cost is None:
+        cost = extra.get("costUsd")
+    model = fields.get("model")
+    if model is None:
+        model = extra.get("model")
+    return input_tokens, output_tokens, _cost(cost), model if isinstance(model, str) else None
 
 
 def final_counts(final: StreamFinal) -> tuple[int | None, int | None, float | None, str | None]:
