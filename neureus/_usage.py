@@ -122,18 +122,8 @@ class Usage:
         """A snapshot that later calls do not change."""
         return Usage(**{name: getattr(self, name) for name in _COUNTERS}, by_model=self.by_model)
 
-    def _add(self, model: str, *, track_model: bool = True, **counts: Any) -> None:
-        for name, value in counts.items():
-            if value:  # most counts of a call are 0
-                setattr(self, name, getattr(self, name) + value)
-        if track_model:
-            per_model = self._by_model.get(model)
-            if per_model is None:
-                per_model = self._by_model[model] = Usage()
-            per_model._add(model, track_model=False, **counts)
-
     def _bump(self, model: str | None, counts: _Counts) -> None:
-        # _add for the ledger's hot path: one call's counts, in _COUNTERS order.
+        # One call's counts, in _COUNTERS order, to the totals and (model given) to its model's.
         calls, failed_calls, retries, input_tokens, output_tokens, cost_usd, estimated_cost_usd = counts
         self.calls += calls
         self.failed_calls += failed_calls
@@ -158,7 +148,7 @@ class Usage:
         if not isinstance(other, Usage):
             return NotImplemented
         total = self.copy()
-        total._add(_DEFAULT_MODEL, track_model=False, **{name: getattr(other, name) for name in _COUNTERS})
+        total._bump(None, other._key())  # type: ignore[arg-type]
         for name, usage in other._by_model.items():
             mine = total._by_model.get(name)
             total._by_model[name] = usage.copy() if mine is None else mine + usage
@@ -294,7 +284,7 @@ class Call:
     :meth:`stream_end` hears how an opened stream ended.
     """
 
-    __slots__ = ("_config", "_ledger", "_operation", "_spec", "counted", "ended", "model", "scopes")
+    __slots__ = ("_config", "_ledger", "_operation", "_spec", "ended", "model", "scopes")
 
     def __init__(self, ledger: Ledger, config: ClientConfig, spec: RequestSpec) -> None:
         self._ledger = ledger
@@ -303,7 +293,6 @@ class Call:
         self._operation = spec.operation
         self.model = _DEFAULT_MODEL
         self.scopes: tuple[Scope, ...] = ()
-        self.counted = False  # the call itself (its outcome) is counted
         self.ended = False  # an opened stream's tokens are counted
 
     def _start(self) -> None:
@@ -334,8 +323,7 @@ class Call:
                     action = flow.send(outcome)
                 except StopIteration as stop:
                     result: FlowResult = stop.value
-                    self._answered(result, attempt)
-                    return result
+                    break
                 kind = type(action)
                 if kind is SendRequest:
                     attempt = action.attempt  # type: ignore[union-attr]
@@ -353,11 +341,12 @@ class Call:
         except BaseException as exc:
             self._failed(attempt, exc)
             raise
+        # Counted once: a call either ends here or failed above (a stream that fails after it
+        # opened ended here, and its end is heard by stream_end).
+        self._answered(result, attempt)
+        return result
 
     def _answered(self, result: FlowResult, attempt: int) -> None:
-        if self.counted:
-            return
-        self.counted = True
         if result.first_event is not None:  # an opened stream: its tokens count when it ends
             self._ledger._count(self.model, self.scopes, (1, 0, attempt, 0, 0, 0.0, 0.0))
             return
@@ -374,9 +363,6 @@ class Call:
             self._ledger._count(None, self.scopes, (1, 0, attempt, 0, 0, 0.0, 0.0))
 
     def _failed(self, attempt: int, error: BaseException | None) -> None:
-        if self.counted:  # (a stream that fails after it opened was counted then)
-            return
-        self.counted = True
         retry_after = getattr(error, "retry_after", None)
         if (
             type(error).__name__ == "RateLimitError"
@@ -416,7 +402,7 @@ class Call:
         """An opened stream ended: its tokens and cost (estimated from catalog prices where
         the gateway gave none) when it reached its final event. No hook records (none listen)."""
         final = state.final
-        if final is not None and self.counted and not self.ended:
+        if final is not None and not self.ended:
             self.ended = True
             self._count_answer(None, counts=final_counts(final))
         return []
