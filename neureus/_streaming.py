@@ -132,7 +132,7 @@ class ChatStream(_StreamResult):
                 self.close()
                 raise
             if state.finished:
-                self.close()
+                self._close(at_done=True)
             if events:
                 if type(outcome) is ServerSentEvent:
                     return outcome
@@ -160,10 +160,13 @@ class ChatStream(_StreamResult):
 
     def close(self) -> None:
         """Release the connection; iteration ends. Safe to call more than once."""
+        self._close()
+
+    def _close(self, at_done: bool = False) -> None:
         if not self._closed:
             self._closed = True
             if self._source is not None:
-                self._source.close()
+                self._source.close(at_done)
             if self._observer is not None:  # the ledger and the hooks: the stream's end, once
                 for notify in self._observer.stream_end(self._state, sys.exc_info()[1]):
                     notify.dispatcher.emit(notify)
@@ -245,7 +248,7 @@ class AsyncChatStream(_StreamResult):
                 await self.aclose()
                 raise
             if state.finished:
-                await self.aclose()
+                await self._aclose(at_done=True)
             if events:
                 if type(outcome) is ServerSentEvent:
                     return outcome
@@ -275,10 +278,13 @@ class AsyncChatStream(_StreamResult):
 
     async def aclose(self) -> None:
         """Release the connection; iteration ends. Safe to call more than once."""
+        await self._aclose()
+
+    async def _aclose(self, at_done: bool = False) -> None:
         if not self._closed:
             self._closed = True
             if self._source is not None:
-                await self._source.aclose()
+                await self._source.aclose(at_done)
             if self._observer is not None:  # the ledger and the hooks: the stream's end, once
                 for notify in self._observer.stream_end(self._state, sys.exc_info()[1]):
                     await notify.dispatcher.aemit(notify)
