@@ -4,7 +4,8 @@ Unlike :mod:`tests.streams.server` (which always answers ``connection: close``),
 connection here serves requests one after another until the client hangs up, so a test
 can tell a reused connection (``connections`` stays put) from a new one. Each request
 takes the next :class:`Reply` (or the default one): its ``parts`` are written as they are
-(a float is a pause, which ends early, and is recorded, when the client hangs up), then,
+(a float is a pause, which ends early, and is recorded, when the client hangs up; a
+``threading.Event`` is a pause until it is set, at most ``GATE_LIMIT`` seconds), then,
 unless the client left, the body's terminating chunk. ``end_with_last`` sends that
 terminating chunk in the same write as the last part, as a server that ends a stream
 right after its ``done`` event does.
@@ -27,6 +28,7 @@ from .server import done, token
 __all__ = ["KeepAliveServer", "Reply", "chunk"]
 
 END = b"0\r\n\r\n"
+GATE_LIMIT = 10.0
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
 
 
@@ -37,7 +39,7 @@ def chunk(data: bytes) -> bytes:
 
 @dataclasses.dataclass
 class Reply:
-    parts: list[bytes | float] = dataclasses.field(default_factory=lambda: [token("hi"), done()])
+    parts: list[bytes | float | threading.Event] = dataclasses.field(default_factory=lambda: [token("hi"), done()])
     end_with_last: bool = True
     # filled in by the server
     left_early: bool = False
@@ -117,14 +119,24 @@ class KeepAliveServer:
                 time.sleep(0.005)
         return True
 
+    def _paused(self, sock: socket.socket, pause: float | threading.Event) -> bool:
+        """Pause; True when the peer left meanwhile."""
+        if isinstance(pause, float):
+            return self._peer_left(sock, pause)
+        end = time.monotonic() + GATE_LIMIT
+        while not pause.is_set() and time.monotonic() < end:
+            if self._peer_left(sock, 0.02):
+                return True
+        return False
+
     def _answer(self, sock: socket.socket, reply: Reply) -> bool:
         """Write one answer; False when the connection is over."""
         pending = HEAD
         for part in reply.parts:
-            if isinstance(part, float):
+            if isinstance(part, (float, threading.Event)):
                 sock.sendall(pending)
                 pending = b""
-                if self._peer_left(sock, part):
+                if self._paused(sock, part):
                     reply.left_early = True
                     return False
                 continue

@@ -43,6 +43,7 @@ HELD_AFTER_DONE: dict[str, list[bytes | float]] = {
     "trickling": [token("Hel"), token("lo"), done(), *[0.05, b": ping\n\n"] * 40, HOLD],
     "ended-a-moment-later": [token("Hel"), token("lo"), done(), 0.3],
     "more-data-with-done": [token("Hel"), token("lo"), done() + token("MORE"), HOLD],
+    "another-chunk-with-done": [token("Hel"), token("lo"), done(), token("MORE"), HOLD],
 }
 
 
@@ -112,3 +113,22 @@ async def test_a_stream_left_before_done_never_keeps_the_connection(api: Api, ke
     assert left.finished.wait(FAIL_SAFE) and left.left_early
     assert await collect(api, client.ai.stream(MESSAGES)) == ["hi"]
     assert keep_alive.connections == 2
+
+
+async def test_a_caller_owned_pool_is_never_read_past_done(api: Api, keep_alive: KeepAliveServer) -> None:
+    """A caller's own httpx client has no read that cannot wait (only the async cancel scope
+    gives one there): the sync stream closes at done as before, the async one still reuses."""
+    import httpx
+
+    http = httpx.AsyncClient(timeout=READ_TIMEOUT) if api.is_async else httpx.Client(timeout=READ_TIMEOUT)
+    attack = Reply([token("a"), done(), HOLD])
+    keep_alive.reply(attack, Reply([token("b"), 0.01, done()]))
+    client = client_on(api, keep_alive.url, http_client=http)
+    try:
+        assert await collect(api, client.ai.stream(MESSAGES)) == ["a"]
+        assert attack.finished.wait(FAIL_SAFE) and attack.left_early
+        assert await collect(api, client.ai.stream(MESSAGES)) == ["b"]
+        assert await collect(api, client.ai.stream(MESSAGES)) == ["hi"]
+        assert keep_alive.connections == (2 if api.is_async else 3)
+    finally:
+        await api.close(http)
