@@ -93,12 +93,15 @@ async def _worker(case: str, base: str, streams: int) -> dict[str, Any]:
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t = time.perf_counter()
+    cpu = time.process_time()
     results = await asyncio.gather(*[one() for _ in range(streams)], return_exceptions=True)
     wall = time.perf_counter() - t
+    cpu = time.process_time() - cpu
     errors = [r for r in results if isinstance(r, BaseException)]
     short = [r for r in results if not isinstance(r, BaseException) and r != EVENTS]
     return {
         "wall": wall,
+        "cpu": cpu,
         "failures": len(errors) + len(short),
         "error_kinds": sorted({type(e).__name__ for e in errors}),
         "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -193,6 +196,10 @@ def main() -> Report:
         "RSS after the imports, before the streams: " + ", ".join(f"{n} {v:.0f} MB" for n, v in before.items())
     )
     report.extra["rss_before_mb"] = before
+    # CPU time of the worker process over the streams: steadier than wall time on a busy machine.
+    cpu = {n: statistics.median(d["cpu"] for d in details[n]) for n in names}
+    report.notes.append("CPU time over the streams (median): " + ", ".join(f"{n} {v:.2f} s" for n, v in cpu.items()))
+    report.extra["cpu_s"] = cpu
     report.print()
     report.info["neureus RSS growth / raw httpx RSS growth"] = growth_ratio
     print(f"  info: neureus RSS growth / raw httpx RSS growth = {growth_ratio:.3f} (the streams alone, per round)")

@@ -96,14 +96,16 @@ class ChatStream(_StreamResult):
     42
 
     Iteration ends at the first ``{"done": true}`` event: the connection is released
-    there and nothing after it is read. It is also released when the stream fails or is
+    there, and nothing after it is decoded or waited for (it goes back to the pool when
+    the body's end arrived with that event). It is also released when the stream fails or is
     closed (``close()``, leaving the ``with`` block, or dropping the object after a ``break``).
     """
 
-    __slots__ = ("_source",)
+    __slots__ = ("_source", "_transport")
 
     def __init__(self, transport: SyncTransport, spec: RequestSpec) -> None:
         self._closed = False
+        self._transport = transport
         self._source: SyncEventSource | None = None
         self._state = StreamState(transport.config.secrets + spec.secrets)
         self._observer = transport.hooks.observer(spec, transport.config)  # the ledger and the hooks
@@ -132,7 +134,7 @@ class ChatStream(_StreamResult):
                 self.close()
                 raise
             if state.finished:
-                self._close(at_done=True)
+                self._close(at_done=self._transport.pool_has_room())
             if events:
                 if type(outcome) is ServerSentEvent:
                     return outcome
@@ -196,7 +198,8 @@ class AsyncChatStream(_StreamResult):
         stream = await client.ai.stream(messages)   # opened, then iterate it
 
     Iteration ends at the first ``{"done": true}`` event: the connection is released
-    there and nothing after it is read. It is also released when the stream fails, is
+    there, and nothing after it is decoded or waited for (it goes back to the pool when
+    the body's end arrived with that event). It is also released when the stream fails, is
     closed (``await stream.aclose()``), its ``async with`` block is left, or its task is
     cancelled.
     """
@@ -248,7 +251,7 @@ class AsyncChatStream(_StreamResult):
                 await self.aclose()
                 raise
             if state.finished:
-                await self._aclose(at_done=True)
+                await self._aclose(at_done=self._transport.pool_has_room())
             if events:
                 if type(outcome) is ServerSentEvent:
                     return outcome
