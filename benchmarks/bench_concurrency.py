@@ -10,8 +10,12 @@ the case's own) and the cases are interleaved.
 - ``neureus``: ``AsyncNeureus(api_key=..., base_url=...)`` built with NO other options,
   which checks that the default pool limits carry 1,000 concurrent streams.
 - ``openai`` / ``anthropic``: their async clients, default options.
+- ``neureus, patched`` (with ``--patched DIR``): the same as ``neureus``, importing the
+  copy of the package in ``DIR/neureus`` (e.g. main's, to compare a branch with it).
 
-Target (issue #7): neureus <= 1.2x raw httpx wall time, 0 failures.
+Targets (issue #16): neureus <= 1.10x raw httpx's wall time and peak RSS, 0 failures. The
+notes also give each case's CPU time over the streams (steadier than wall time on a busy
+machine).
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ async def _worker(case: str, base: str, streams: int) -> dict[str, Any]:
                         n += 1
             return n
 
-    elif case == "neureus":
+    elif case.startswith("neureus"):
         import neureus
 
         client = neureus.AsyncNeureus(api_key="nru_bench", base_url=base)
@@ -91,12 +95,15 @@ async def _worker(case: str, base: str, streams: int) -> dict[str, Any]:
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t = time.perf_counter()
+    cpu = time.process_time()
     results = await asyncio.gather(*[one() for _ in range(streams)], return_exceptions=True)
     wall = time.perf_counter() - t
+    cpu = time.process_time() - cpu
     errors = [r for r in results if isinstance(r, BaseException)]
     short = [r for r in results if not isinstance(r, BaseException) and r != EVENTS]
     return {
         "wall": wall,
+        "cpu": cpu,
         "failures": len(errors) + len(short),
         "error_kinds": sorted({type(e).__name__ for e in errors}),
         "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -104,9 +111,10 @@ async def _worker(case: str, base: str, streams: int) -> dict[str, Any]:
     }
 
 
-def run_worker(case: str, base: str, streams: int) -> dict[str, Any]:
+def run_worker(case: str, base: str, streams: int, tree: str | None = None) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, __file__, "--worker", case, "--base", base, "--streams", str(streams)],
+        [sys.executable, __file__, "--worker", case, "--base", base, "--streams", str(streams)]
+        + (["--tree", tree] if tree else []),
         capture_output=True,
         text=True,
         check=True,
@@ -118,6 +126,8 @@ def run_worker(case: str, base: str, streams: int) -> dict[str, Any]:
 def main() -> Report:
     if "--worker" in sys.argv:
         i = sys.argv.index
+        if "--tree" in sys.argv:  # a patched copy of the package, found before this tree's
+            sys.path.insert(0, sys.argv[i("--tree") + 1])
         result = asyncio.run(
             _worker(sys.argv[i("--worker") + 1], sys.argv[i("--base") + 1], int(sys.argv[i("--streams") + 1]))
         )
@@ -127,21 +137,26 @@ def main() -> Report:
     def extra(p: Any) -> None:
         p.add_argument("--no-peers", action="store_true")
         p.add_argument("--streams", type=int, default=1000)
+        p.add_argument("--patched", metavar="DIR", help="also run the copy of the package in DIR/neureus")
 
     args = _common.parse_args(__doc__.splitlines()[0], extra)
     rounds = 1 if args.smoke else 7 if args.full else 3
     if args.smoke:
         args.streams = min(args.streams, 50)
     names = ["raw httpx", "neureus"]
+    if args.patched:
+        names.append("neureus, patched")
     if args.full and not args.no_peers:  # the peers take 3-10x longer: --full only
         names += ["openai", "anthropic"]
     details: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
     with ServerProcess() as server:
-        dialect = {"raw httpx": "neureus", "neureus": "neureus", "openai": "openai", "anthropic": "anthropic"}
+        dialect = {"openai": "openai", "anthropic": "anthropic"}
 
         def make(name: str) -> Case:
+            tree = args.patched if name == "neureus, patched" else None
+
             def run() -> float:
-                r = run_worker(name, server.url(dialect[name], EVENTS, DELAY_MS), args.streams)
+                r = run_worker(name, server.url(dialect.get(name, "neureus"), EVENTS, DELAY_MS), args.streams, tree)
                 details[name].append(r)
                 return float(r["wall"])
 
@@ -172,8 +187,10 @@ def main() -> Report:
     rss_ratio = statistics.median(
         n["rss_peak_mb"] / r["rss_peak_mb"] for n, r in zip(details["neureus"], details["raw httpx"], strict=True)
     )
-    # What the streams themselves add: peak RSS less the RSS after the imports (pydantic and
-    # the SDK's modules, which the raw httpx worker does not load), paired per round.
+    # Peak RSS less the RSS after the imports, paired per round. Not the streams alone:
+    # raw httpx's client builds its transport (httpcore, the TLS context) before that point,
+    # neureus at its first call, so neureus's growth holds that and pydantic too. Run with
+    # --streams 1 for the one-time part (docs/performance.md, "Peak RSS of 1,000 streams").
     growth_ratio = statistics.median(
         (n["rss_peak_mb"] - n["rss_before_mb"]) / (r["rss_peak_mb"] - r["rss_before_mb"])
         for n, r in zip(details["neureus"], details["raw httpx"], strict=True)
@@ -183,9 +200,22 @@ def main() -> Report:
         "RSS after the imports, before the streams: " + ", ".join(f"{n} {v:.0f} MB" for n, v in before.items())
     )
     report.extra["rss_before_mb"] = before
+    # CPU time of the worker process over the streams: steadier than wall time on a busy machine.
+    cpu = {n: statistics.median(d["cpu"] for d in details[n]) for n in names}
+    report.notes.append("CPU time over the streams (median): " + ", ".join(f"{n} {v:.2f} s" for n, v in cpu.items()))
+    report.extra["cpu_s"] = cpu
     report.print()
     report.info["neureus RSS growth / raw httpx RSS growth"] = growth_ratio
-    print(f"  info: neureus RSS growth / raw httpx RSS growth = {growth_ratio:.3f} (the streams alone, per round)")
+    print(
+        f"  info: neureus RSS growth / raw httpx RSS growth = {growth_ratio:.3f} (from after the imports, per round; not like for like: see the comment above)"
+    )
+    if args.patched:
+        patched_ratio = statistics.median(
+            n["rss_peak_mb"] / p["rss_peak_mb"]
+            for n, p in zip(details["neureus"], details["neureus, patched"], strict=True)
+        )
+        report.info["neureus peak RSS / patched peak RSS"] = patched_ratio
+        print(f"  info: neureus peak RSS / neureus, patched peak RSS = {patched_ratio:.3f} (per round)")
     report.ratios["neureus peak RSS / raw httpx peak RSS"] = rss_ratio
     verdict = "MET" if report.met(rss_ratio) else "NOT MET"
     print(

@@ -7,12 +7,13 @@ go, so the client's socket reads, HTTP parsing and SSE decoding are what is meas
 
 Target (issue #12): neureus >= 1.0x httpx + httpx-sse, sync and async.
 
-Three more cases measure what closing a stream's connection at ``done`` costs (0.2's
-streams release the connection at ``done``, before the body's last chunk, so httpcore
-drops it rather than reusing it): back-to-back short streams of 10 events, sync, as
-``raw httpx (keep-alive)`` (read to the end: the connection is reused), ``raw httpx
-(close at done)`` (the same, closing at ``done`` as neureus does: a new connection per
-stream), and ``neureus short``. Their ratios are printed for context, not judged.
+Three more cases measure what a stream's connection costs when streams are short:
+back-to-back streams of 10 events, sync, as ``raw httpx (keep-alive)`` (read to the end:
+the connection is reused), ``raw httpx (close at done)`` (the same, closing at ``done``:
+a new connection per stream, what neureus did before it learned to hand a finished
+body's connection back to the pool at ``done``), and ``neureus short`` (this server
+writes the body's end with the ``done`` event, so neureus reuses the connection). Their
+ratios are printed for context, not judged.
 """
 
 from __future__ import annotations

@@ -4,19 +4,27 @@ httpcore applies a timeout per read, so response headers trickled a line at a ti
 outlive any deadline. The SDK's own sync pool runs on :class:`DeadlineBackend`, whose
 every connect, read and write ends by ``_CALL.read_by`` (a ``time.monotonic()`` set by
 :class:`~neureus._transport.SyncTransport` for the call running on this thread).
+
+:func:`buffered_only` uses the same clip to read without waiting: within it, a read that
+would wait on the network fails at once (a deadline long past), while what httpcore has
+already buffered is still handed out. A stream reads the rest of its body that way at
+``done``, so that the pool keeps the connection when the body's end came with ``done``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import ssl
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpcore
 
 from ._transport import _CALL
 
-__all__ = ["DeadlineBackend"]
+__all__ = ["DeadlineBackend", "DeadlineStream", "buffered_only"]
 
 
 def _clip(timeout: float | None, error: type[Exception]) -> float | None:
@@ -29,7 +37,18 @@ def _clip(timeout: float | None, error: type[Exception]) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
-class _DeadlineStream(httpcore.NetworkStream):
+@contextlib.contextmanager
+def buffered_only() -> Iterator[None]:
+    """Within: this thread's socket operations on a :class:`DeadlineStream` fail at once."""
+    outer = getattr(_CALL, "read_by", None)
+    _CALL.read_by = -math.inf
+    try:
+        yield
+    finally:
+        _CALL.read_by = outer
+
+
+class DeadlineStream(httpcore.NetworkStream):
     """A network stream whose every read and write ends by the call's deadline."""
 
     def __init__(self, stream: httpcore.NetworkStream) -> None:
@@ -48,7 +67,7 @@ class _DeadlineStream(httpcore.NetworkStream):
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore.NetworkStream:
         inner = self._stream.start_tls(ssl_context, server_hostname, _clip(timeout, httpcore.ConnectTimeout))
-        return _DeadlineStream(inner)
+        return DeadlineStream(inner)
 
     def get_extra_info(self, info: str) -> Any:
         return self._stream.get_extra_info(info)
@@ -69,13 +88,13 @@ class DeadlineBackend(httpcore.NetworkBackend):
         socket_options: Any = None,
     ) -> httpcore.NetworkStream:
         timeout = _clip(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._backend.connect_tcp(host, port, timeout, local_address, socket_options))
+        return DeadlineStream(self._backend.connect_tcp(host, port, timeout, local_address, socket_options))
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Any = None
     ) -> httpcore.NetworkStream:
         timeout = _clip(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._backend.connect_unix_socket(path, timeout, socket_options))
+        return DeadlineStream(self._backend.connect_unix_socket(path, timeout, socket_options))
 
     def sleep(self, seconds: float) -> None:
         self._backend.sleep(seconds)

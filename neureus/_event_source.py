@@ -16,6 +16,10 @@ transport error, an :class:`~neureus.APITimeoutError` once the call's deadline
 (``read_by``) has passed, or an :class:`~neureus.APIResponseValidationError` for an event
 past ``max_response_bytes`` or a body its ``content-encoding`` cannot decode.
 
+At ``done`` the stream closes its source with ``at_done``: one more read of the body, which
+never waits (it takes only what has already arrived), so that a body whose end came with
+``done`` hands its connection back to the pool instead of dropping it.
+
 The deadline is watched between chunks (and decoded pieces), so keep-alive comments (which complete no event)
 cannot hold a pull past it; the async pull also runs inside a cancel scope that ends at the
 deadline, so a silent stall cannot either. A sync pull cannot be interrupted mid-read: a
@@ -206,8 +210,18 @@ class SyncEventSource(_EventSourceBase):
                 return outcome
         return END
 
-    def close(self) -> None:
-        """Release the connection."""
+    def close(self, at_done: bool = False) -> None:
+        """Release the connection; at ``done``, back to the pool if the body's end came with it."""
+        if at_done and not self._ended:
+            self._ended = True
+            stream = self.response.extensions.get("network_stream")
+            if stream is not None:
+                from ._deadline_io import DeadlineStream, buffered_only
+
+                # Only the SDK's own pool can read without waiting (see _deadline_io).
+                if isinstance(stream, DeadlineStream):
+                    with buffered_only(), contextlib.suppress(Exception):
+                        next(self._chunks, None)
         self._ended = True
         self.response.close()
 
@@ -247,10 +261,20 @@ class AsyncEventSource(_EventSourceBase):
                 return outcome
         return END
 
-    async def aclose(self) -> None:
-        """Release the connection, even inside a cancelled scope."""
+    async def aclose(self, at_done: bool = False) -> None:
+        """Release the connection, even inside a cancelled scope; at ``done``, back to the
+        pool if the body's end came with it."""
+        read_end = at_done and not self._ended
         self._ended = True
         with anyio.CancelScope(shield=True):
+            if read_end:
+                # One read in a scope cancelled before it starts: what is already buffered
+                # (the body's end) is read without a checkpoint, and anything that would
+                # wait on the network is cancelled at once (httpcore then drops the
+                # connection instead of pooling it).
+                with anyio.CancelScope() as now_only, contextlib.suppress(Exception):
+                    now_only.cancel()
+                    await anext(self._chunks, None)
             await self.response.aclose()
             # httpx's byte iterator is a stack of nested async generators (down to httpcore's).
             # Closing only the outer one would leave the inner ones half-run for the garbage

@@ -15,8 +15,10 @@ with the time, and do what the answer says:
 
 Whenever :attr:`StreamState.finished` turns true (at the first ``{"done": true}`` or
 ``data: [DONE]``, whose own token, if any, is still delivered), the shell releases the
-connection at once and reads nothing more, so what a server sends after ``done`` (tokens,
-a second ``done``, garbage, an error, a connection held open) changes nothing.
+connection at once and decodes nothing more, so what a server sends after ``done`` (tokens,
+a second ``done``, garbage, an error, a connection held open) changes nothing. (Its one
+read at ``done`` takes only what has already arrived, to hand a finished body's connection
+back to the pool; see :mod:`neureus._event_source`.)
 
 It raises the documented errors: :class:`~neureus.StreamError` for an ``event: error`` or a
 ``data`` object with an ``error`` member; :class:`~neureus.IncompleteStreamError` (with

@@ -95,14 +95,16 @@ class ChatStream(_StreamResult):
     42
 
     Iteration ends at the first ``{"done": true}`` event: the connection is released
-    there and nothing after it is read. It is also released when the stream fails or is
+    there, and nothing after it is decoded or waited for (it goes back to the pool when
+    the body's end arrived with that event). It is also released when the stream fails or is
     closed (``close()``, leaving the ``with`` block, or dropping the object after a ``break``).
     """
 
-    __slots__ = ("_source",)
+    __slots__ = ("_source", "_transport")
 
     def __init__(self, transport: SyncTransport, spec: RequestSpec) -> None:
         self._closed = False
+        self._transport = transport
         self._source: SyncEventSource | None = None
         self._state = StreamState(transport.config.secrets + spec.secrets)
         self._observer = transport.observer(spec)  # the ledger and the hooks
@@ -131,7 +133,7 @@ class ChatStream(_StreamResult):
                 self.close()
                 raise
             if state.finished:
-                self.close()
+                self._close(at_done=self._transport.pool_has_room())
             if events:
                 if type(outcome) is ServerSentEvent:
                     return outcome
@@ -159,10 +161,13 @@ class ChatStream(_StreamResult):
 
     def close(self) -> None:
         """Release the connection; iteration ends. Safe to call more than once."""
+        self._close()
+
+    def _close(self, at_done: bool = False) -> None:
         if not self._closed:
             self._closed = True
             if self._source is not None:
-                self._source.close()
+                self._source.close(at_done)
             if self._observer is not None:  # the ledger and the hooks: the stream's end, once
                 for notify in self._observer.stream_end(self._state, sys.exc_info()[1]):
                     notify.dispatcher.emit(notify)
@@ -192,7 +197,8 @@ class AsyncChatStream(_StreamResult):
         stream = await client.ai.stream(messages)   # opened, then iterate it
 
     Iteration ends at the first ``{"done": true}`` event: the connection is released
-    there and nothing after it is read. It is also released when the stream fails, is
+    there, and nothing after it is decoded or waited for (it goes back to the pool when
+    the body's end arrived with that event). It is also released when the stream fails, is
     closed (``await stream.aclose()``), its ``async with`` block is left, or its task is
     cancelled.
     """
@@ -244,7 +250,7 @@ class AsyncChatStream(_StreamResult):
                 await self.aclose()
                 raise
             if state.finished:
-                await self.aclose()
+                await self._aclose(at_done=self._transport.pool_has_room())
             if events:
                 if type(outcome) is ServerSentEvent:
                     return outcome
@@ -274,10 +280,13 @@ class AsyncChatStream(_StreamResult):
 
     async def aclose(self) -> None:
         """Release the connection; iteration ends. Safe to call more than once."""
+        await self._aclose()
+
+    async def _aclose(self, at_done: bool = False) -> None:
         if not self._closed:
             self._closed = True
             if self._source is not None:
-                await self._source.aclose()
+                await self._source.aclose(at_done)
             if self._observer is not None:  # the ledger and the hooks: the stream's end, once
                 for notify in self._observer.stream_end(self._state, sys.exc_info()[1]):
                     await notify.dispatcher.aemit(notify)

@@ -402,6 +402,21 @@ class _TransportBase:
         hooks = self.hooks
         return usage if hooks is None else hooks.observer(spec, self.config, usage)
 
+    def pool_has_room(self) -> bool:
+        """Whether a stream at ``done`` should hand its connection back to the pool: only
+        while the pool holds no more connections than it keeps alive. Past that, httpcore
+        checks every idle connection's socket on every request and release, so a thousand
+        streams ending together would pay for keeping connections it mostly closes."""
+        transport = getattr(getattr(self, "http", None), "_transport", None)
+        if isinstance(transport, (_LazySyncTransport, _LazyAsyncTransport)):
+            transport = transport._transport
+        pool = getattr(transport, "_pool", None)
+        connections = getattr(pool, "connections", None)
+        keep_alive = getattr(pool, "_max_keepalive_connections", None)
+        if connections is None or keep_alive is None:
+            return True  # not an httpcore pool (an in-memory transport): nothing to poll
+        return bool(len(connections) <= keep_alive)
+
     def _flow(
         self,
         spec: RequestSpec,
