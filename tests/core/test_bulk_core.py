@@ -540,3 +540,12 @@ def test_a_shortfall_within_the_float_tolerance_is_no_wait() -> None:
     bucket = TokenBucket(120, now=0.0)  # holds 1.0
     assert bucket.wait_for(1.0 + 1e-9, now=0.0) == 0.0
     assert bucket.wait_for(1.0 + 1e-6, now=0.0) == pytest.approx(5e-7)
+
+
+def test_an_answer_without_token_counts_finishes_its_item() -> None:
+    # embed_many's batches answer with an EmbeddingsResponse, which has no token fields.
+    from neureus.types import EmbeddingsResponse
+
+    reply = EmbeddingsResponse(embeddings=[[1.0, 0.0]])
+    _, item = run_flow(scheduler(Clock()), Clock(), Job(2, ["t"], {"input": ["t"]}), reply)
+    assert (item.index, item.input, item.response, item.error) == (2, ["t"], reply, None)
