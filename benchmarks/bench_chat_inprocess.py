@@ -12,10 +12,13 @@ Target (issue #7): neureus <= 1.3x raw httpx.
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Awaitable, Callable
+from types import ModuleType
 
 import _common
+import _patched
 import httpx
 from _common import Case, Report, interleave
 from _payloads import CHAT_JSON, MESSAGES
@@ -30,7 +33,7 @@ def _mock(body: bytes) -> httpx.MockTransport:
     return httpx.MockTransport(lambda request: httpx.Response(200, headers=HEADERS, content=body))
 
 
-def sync_cases(batch: int, with_peers: bool) -> list[Case]:
+def sync_cases(batch: int, with_peers: bool, patched: ModuleType | None = None) -> list[Case]:
     raw = httpx.Client(transport=_mock(CHAT_JSON["neureus"]))
     client = neureus.Neureus(
         api_key="nru_bench", base_url=URL, http_client=httpx.Client(transport=_mock(CHAT_JSON["neureus"]))
@@ -78,6 +81,27 @@ def sync_cases(batch: int, with_peers: bool) -> list[Case]:
         Case("raw httpx async", per_acall(araw_call)),
         Case("neureus async", per_acall(aneureus_call)),
     ]
+    if patched is not None:  # the other copy of the package, built and checked the same way
+        pclient = patched.Neureus(
+            api_key="nru_bench", base_url=URL, http_client=httpx.Client(transport=_mock(CHAT_JSON["neureus"]))
+        )
+        paclient = patched.AsyncNeureus(
+            api_key="nru_bench", base_url=URL, http_client=httpx.AsyncClient(transport=_mock(CHAT_JSON["neureus"]))
+        )
+
+        def pneureus_call() -> str:
+            text: str = pclient.ai.chat(MESSAGES).text
+            return text
+
+        async def paneureus_call() -> str:
+            text: str = (await paclient.ai.chat(MESSAGES)).text
+            return text
+
+        assert pneureus_call() == expected and loop.run_until_complete(paneureus_call()) == expected
+        cases += [
+            Case("neureus" + _patched.LABEL, per_call(pneureus_call)),
+            Case("neureus async" + _patched.LABEL, per_acall(paneureus_call)),
+        ]
     if with_peers:
         import anthropic
         import httpx2
@@ -104,10 +128,15 @@ def sync_cases(batch: int, with_peers: bool) -> list[Case]:
 
 
 def main() -> Report:
-    args = _common.parse_args(__doc__.splitlines()[0], lambda p: p.add_argument("--no-peers", action="store_true"))
+    def extra(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--no-peers", action="store_true")
+        _patched.add_argument(parser)
+
+    args = _common.parse_args(__doc__.splitlines()[0], extra)
     rounds = 1 if args.smoke else 31 if args.full else 11
     batch = 20 if args.smoke else 200
-    cases = sync_cases(batch, not (args.no_peers or args.smoke))
+    patched = _patched.load(args.patched) if args.patched else None
+    cases = sync_cases(batch, not (args.no_peers or args.smoke), patched)
     interleave(cases, rounds)
     _common.close_loops()
     report = Report(
@@ -121,7 +150,15 @@ def main() -> Report:
         target=1.15,
         versions=_common.versions("neureus", "httpx", "pydantic", "openai", "anthropic"),
     )
-    report.print([("neureus", "raw httpx"), ("neureus async", "raw httpx async")])
+    info = []
+    if patched is not None:
+        info = [
+            ("neureus" + _patched.LABEL, "raw httpx"),
+            ("neureus async" + _patched.LABEL, "raw httpx async"),
+            ("neureus", "neureus" + _patched.LABEL),
+            ("neureus async", "neureus async" + _patched.LABEL),
+        ]
+    report.print([("neureus", "raw httpx"), ("neureus async", "raw httpx async")], info)
     report.save(args.json)
     return report
 

@@ -180,7 +180,23 @@ class AI(_AIBase):
         all its retries (for a stream: until its ``done`` event). Bad arguments raise
         :class:`~neureus.InvalidRequestError` before anything is sent.
         """
-        spec = _wire.build_chat(self._client._config, **_kwargs(locals()))
+        spec = _wire.build_chat(
+            self._client._config,
+            messages,
+            model=model,
+            stream=stream,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            system_prompt=system_prompt,
+            prefer_async=prefer_async,
+            compress=compress,
+            debug=debug,
+            surface=surface,
+            extra_headers=extra_headers,
+            extra_body=extra_body,
+            timeout=timeout,
+            deadline=deadline,
+        )
         if spec.stream:
             from ._streaming import ChatStream  # the streaming modules load with the first stream
 
@@ -212,7 +228,23 @@ class AI(_AIBase):
         Takes the same keywords as :meth:`chat`. The call returns once the first event has
         arrived (errors before it are retried like any call); iterate the stream for tokens.
         """
-        spec = _wire.build_chat(self._client._config, stream=True, **_kwargs(locals()))
+        spec = _wire.build_chat(
+            self._client._config,
+            messages,
+            model=model,
+            stream=True,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            system_prompt=system_prompt,
+            prefer_async=prefer_async,
+            compress=compress,
+            debug=debug,
+            surface=surface,
+            extra_headers=extra_headers,
+            extra_body=extra_body,
+            timeout=timeout,
+            deadline=deadline,
+        )
         from ._streaming import ChatStream
 
         return ChatStream(self._client._transport, spec)
@@ -223,7 +255,7 @@ class AI(_AIBase):
         >>> client.ai.embeddings(["a", "b"]).embeddings  # doctest: +SKIP
         [[0.01, ...], [0.02, ...]]
         """
-        spec = _wire.build_embeddings(self._client._config, **_kwargs(locals()))
+        spec = _wire.build_embeddings(self._client._config, input, model=model)
         return self._client._transport.request(spec, _wire.parse_embeddings)
 
     def list_models(self, *, provider: str | None = None, type: str | None = None) -> ModelList:
@@ -231,7 +263,7 @@ class AI(_AIBase):
 
         >>> [m.id for m in client.ai.list_models(provider="anthropic")]  # doctest: +SKIP
         """
-        spec = _wire.build_list_models(self._client._config, **_kwargs(locals()))
+        spec = _wire.build_list_models(self._client._config, provider=provider, type=type)
         return self._client._transport.request(spec, _wire.parse_model_list)
 
     def list_providers(self) -> ProviderList:
@@ -530,7 +562,23 @@ class AsyncAI(_AIBase):
         The keywords are those of :meth:`neureus.AI.chat`; bad arguments raise
         :class:`~neureus.InvalidRequestError` before anything is sent.
         """
-        spec = _wire.build_chat(self._client._config, **_kwargs(locals()))
+        spec = _wire.build_chat(
+            self._client._config,
+            messages,
+            model=model,
+            stream=stream,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            system_prompt=system_prompt,
+            prefer_async=prefer_async,
+            compress=compress,
+            debug=debug,
+            surface=surface,
+            extra_headers=extra_headers,
+            extra_body=extra_body,
+            timeout=timeout,
+            deadline=deadline,
+        )
         if spec.stream:
             from ._streaming import AsyncChatStream
 
@@ -562,19 +610,35 @@ class AsyncAI(_AIBase):
         Also ``async with client.ai.stream(...) as s`` and ``s = await client.ai.stream(...)``.
         The request is sent when the stream is first awaited, entered or iterated.
         """
-        spec = _wire.build_chat(self._client._config, stream=True, **_kwargs(locals()))
+        spec = _wire.build_chat(
+            self._client._config,
+            messages,
+            model=model,
+            stream=True,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            system_prompt=system_prompt,
+            prefer_async=prefer_async,
+            compress=compress,
+            debug=debug,
+            surface=surface,
+            extra_headers=extra_headers,
+            extra_body=extra_body,
+            timeout=timeout,
+            deadline=deadline,
+        )
         from ._streaming import AsyncChatStream
 
         return AsyncChatStream(self._client._transport, spec)
 
     async def embeddings(self, input: str | Sequence[str], *, model: str | None = None) -> EmbeddingsResponse:
         """Embed a string or a list of strings (``POST /ai/embeddings``)."""
-        spec = _wire.build_embeddings(self._client._config, **_kwargs(locals()))
+        spec = _wire.build_embeddings(self._client._config, input, model=model)
         return await self._client._transport.request(spec, _wire.parse_embeddings)
 
     async def list_models(self, *, provider: str | None = None, type: str | None = None) -> ModelList:
         """The models the gateway routes to, with prices (``GET /ai/models``)."""
-        spec = _wire.build_list_models(self._client._config, **_kwargs(locals()))
+        spec = _wire.build_list_models(self._client._config, provider=provider, type=type)
         return await self._client._transport.request(spec, _wire.parse_model_list)
 
     async def list_providers(self) -> ProviderList:

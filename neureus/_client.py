@@ -30,7 +30,7 @@ from ._exceptions import ConfigurationError
 from ._logs import configure_from_env
 from ._redact import redact_key
 from ._retry import RetryPolicy
-from ._transport import AsyncTransport, SyncTransport, lazy_transport
+from ._transport import AsyncTransport, SyncTransport, lazy_transport, shared_ledger
 
 if TYPE_CHECKING:
     from ._usage import Ledger, Usage
@@ -47,7 +47,8 @@ class _ClientBase(Generic[_HttpT]):
     _http: _HttpT
     _owns_http: bool
     _key_passed: bool
-    _ledger: Ledger
+    # What a client shares with its with_options copies: its usage ledger, made on first use.
+    _shared: dict[str, Any]
 
     def __init__(
         self,
@@ -128,10 +129,13 @@ class _ClientBase(Generic[_HttpT]):
         self._config = config
         self._http = http
         self._owns_http = owns_http
-        if not hasattr(self, "_ledger"):  # a with_options copy shares its original's ledger
-            from ._usage import Ledger  # loaded with the first client, not with the package
+        if not hasattr(self, "_shared"):  # a with_options copy shares its original's ledger
+            self._shared = {}
 
-            self._ledger = Ledger()
+    @property
+    def _ledger(self) -> Ledger:
+        # Made (and its module loaded) on first use: a call, client.usage or track().
+        return shared_ledger(self._shared)
 
     @property
     def usage(self) -> Usage:
@@ -234,7 +238,7 @@ class _ClientBase(Generic[_HttpT]):
             if not isinstance(value, NotGiven)
         }
         clone = object.__new__(type(self))
-        clone._ledger = self._ledger
+        clone._shared = self._shared
         clone._setup(self._config.replace(**changes), self._http, False)
         clone._key_passed = self._key_passed or "api_key" in changes
         return clone
@@ -305,7 +309,7 @@ class Neureus(_ClientBase[httpx.Client]):
 
     def _setup(self, config: ClientConfig, http: httpx.Client, owns_http: bool) -> None:
         super()._setup(config, http, owns_http)
-        self._transport = SyncTransport(http, config, self._ledger)  # the ledger: a hook of its dispatcher
+        self._transport = SyncTransport(http, config, self._shared)
         self.ai = AI(self)
 
     def close(self) -> None:
@@ -339,7 +343,7 @@ class AsyncNeureus(_ClientBase[httpx.AsyncClient]):
 
     def _setup(self, config: ClientConfig, http: httpx.AsyncClient, owns_http: bool) -> None:
         super()._setup(config, http, owns_http)
-        self._transport = AsyncTransport(http, config, self._ledger)  # the ledger: a hook of its dispatcher
+        self._transport = AsyncTransport(http, config, self._shared)
         self.ai = AsyncAI(self)
 
     async def aclose(self) -> None:

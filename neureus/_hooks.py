@@ -19,12 +19,12 @@ to :class:`HookDispatcher` (``emit`` in the sync shell, ``aemit`` in the async o
 dispatcher only calls, and for ``aemit`` awaits, the hooks). A record never holds a key:
 it is built from the operation, the model, counts, timings and class names only.
 
-This is the one path by which calls are observed. The client's usage ledger
-(:class:`neureus._usage.Ledger`) is an internal hook, always registered on its client's
-dispatcher: it hears every record first (before the user's hooks, so a hook that reads
-``client.usage`` sees its call counted), with the call's context (the ``track()`` scopes
-open where the call started) and, for ``on_response``, the parsed answer. Token counts and
-costs in the records come from that parsed answer: a body is parsed once, by the flow.
+The client's usage ledger is not a hook: it follows every call in the core
+(:class:`neureus._usage.Call`), inside the observer, so it has counted a call before the
+hooks hear of its end (a hook that reads ``client.usage`` sees its call counted). This
+module loads only for a client with hooks (or once a global hook is added): a client
+without them builds no record at all. Token counts and costs in the records come from the
+parsed answer, read as the ledger reads them: a body is parsed once, by the flow.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import inspect
 import itertools
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from urllib.parse import urlsplit
 
 import httpx
@@ -42,11 +42,13 @@ import httpx
 from ._exceptions import _STATUS_TO_ERROR, APIConnectionError, ConfigurationError, NeureusError, _safe_request_id
 from ._logs import logger
 from ._retry import Failed, PullFirstEvent, SendRequest, Sleep
+from ._usage import answer_counts, answer_fields, final_counts
 
 if TYPE_CHECKING:
     from ._config import ClientConfig
     from ._retry import Action, FlowResult
     from ._stream_state import StreamState
+    from ._usage import Call
     from ._wire import RequestSpec
 
 __all__ = [
@@ -219,19 +221,13 @@ def _record_from_fields(fields: dict[str, Any]) -> HookRecord:
 
 
 class Notify:
-    """A flow action: hand ``record`` to the hooks (the shell calls the dispatcher).
+    """A flow action: hand ``record`` to the hooks (the shell calls the dispatcher)."""
 
-    ``call`` is the internal hook's context for this call and ``answer`` the parsed answer
-    of an ``on_response``: both for the ledger only, never shown to the user's hooks.
-    """
+    __slots__ = ("dispatcher", "record")
 
-    __slots__ = ("answer", "call", "dispatcher", "record")
-
-    def __init__(self, dispatcher: HookDispatcher, record: HookRecord, call: Any = None, answer: Any = None) -> None:
+    def __init__(self, dispatcher: HookDispatcher, record: HookRecord) -> None:
         self.dispatcher = dispatcher
         self.record = record
-        self.call = call
-        self.answer = answer
 
     def __repr__(self) -> str:
         return f"Notify({self.record!r})"
@@ -290,30 +286,16 @@ def _validate_one(hook: object, *, asynchronous: bool) -> dict[str, HookFn]:
     return methods
 
 
-class InternalHook(Protocol):
-    """A hook of the SDK itself (the usage ledger): always registered, heard first, and
-    allowed to refuse a call before it starts (the budget)."""
-
-    def start(self, config: ClientConfig, spec: RequestSpec) -> object:
-        """The call is starting: raise to refuse it, else return its context."""
-
-    def hear(self, record: HookRecord, call: Any, answer: Any) -> None:
-        """One record of a call started with :meth:`start` (``call`` is its context)."""
-
-
 class HookDispatcher:
     """The hooks of one client, checked once; calls them with each record.
 
-    ``internal`` (the client's usage ledger) hears every record first and is never
-    skipped. A user's hook that raises is logged on the ``neureus`` logger and never
-    breaks the call.
+    A user's hook that raises is logged on the ``neureus`` logger and never breaks the call.
     """
 
-    __slots__ = ("_by_event", "_has_own", "asynchronous", "internal")
+    __slots__ = ("_by_event", "_has_own", "asynchronous")
 
-    def __init__(self, hooks: Sequence[object], *, asynchronous: bool, internal: InternalHook | None = None) -> None:
+    def __init__(self, hooks: Sequence[object], *, asynchronous: bool) -> None:
         self.asynchronous = asynchronous
-        self.internal = internal
         by_event: dict[str, list[HookFn]] = {name: [] for name in HOOK_NAMES}
         for hook in hooks:
             for name, method in _validate_one(hook, asynchronous=asynchronous).items():
@@ -334,18 +316,14 @@ class HookDispatcher:
         return self._has_own or bool(_global_hooks)
 
     def observer(
-        self, spec: RequestSpec, config: ClientConfig, clock: Callable[[], float] = time.monotonic
-    ) -> CallObserver | None:
-        """A fresh observer for one call, or ``None`` when nobody listens (no cost then)."""
-        if self.internal is None and not self.active:
-            return None
-        return CallObserver(self, spec, config, clock)
+        self, spec: RequestSpec, config: ClientConfig, usage: Call, clock: Callable[[], float] = time.monotonic
+    ) -> CallObserver:
+        """A fresh observer for one call (``usage``: the ledger's view of it, heard first)."""
+        return CallObserver(self, spec, config, clock, usage)
 
     def emit(self, action: Notify, *, skip_async: bool = False) -> None:
         """Call the hooks for this event (sync client; ``skip_async`` where none can be awaited)."""
         record = action.record
-        if self.internal is not None:
-            self.internal.hear(record, action.call, action.answer)
         for fn in self._targets(record.event):
             if skip_async and _is_async_callable(fn):
                 continue
@@ -364,8 +342,6 @@ class HookDispatcher:
     async def aemit(self, action: Notify) -> None:
         """Call the hooks for this event, awaiting async ones (async client)."""
         record = action.record
-        if self.internal is not None:
-            self.internal.hear(record, action.call, action.answer)
         for fn in self._targets(record.event):
             try:
                 result = fn(record)
@@ -402,46 +378,21 @@ def _error_type_for_status(status: int) -> str:
     return "InternalServerError" if status >= 500 else "APIStatusError"
 
 
-def _int_or_none(value: object) -> int | None:
-    return value if type(value) is int else None
-
-
-def _usage_count(usage: object, name: str) -> object:
-    return usage.get(name) if isinstance(usage, dict) else getattr(usage, name, None)
-
-
-_NO_EXTRA: Final[dict[str, Any]] = {}
-
-
-def _pick(fields: dict[str, Any], extra: dict[str, Any], name: str, wire_name: str) -> Any:
-    value = fields.get(name)
-    return extra.get(wire_name) if value is None else value
-
-
 def _usage_from_answer(operation: str, answer: object) -> dict[str, Any]:
     """Token counts, cost, model, log id and text of a parsed chat or embeddings answer."""
-    # A pydantic model (not imported here: it is heavy), read through its own attributes.
-    fields_set = getattr(answer, "__pydantic_fields_set__", None)
-    if operation not in _USAGE_OPERATIONS or fields_set is None:
+    if operation not in _USAGE_OPERATIONS:
         return {}
-    # A pydantic model keeps its fields in __dict__ and the wire's other fields as extras:
-    # plain dict look-ups (its __getattr__ raises, slowly, for a name it lacks).
-    fields: dict[str, Any] = answer.__dict__
-    # The wire's names of what the model does not declare (embeddings' inputTokens, ...).
-    extra: dict[str, Any] = getattr(answer, "__pydantic_extra__", None) or _NO_EXTRA
-    usage = fields.get("usage")
-    input_tokens = _int_or_none(_pick(fields, extra, "input_tokens", "inputTokens"))
-    if input_tokens is None and usage is not None:
-        input_tokens = _int_or_none(_usage_count(usage, "prompt_tokens"))
-    output_tokens = _int_or_none(_pick(fields, extra, "output_tokens", "outputTokens"))
-    if output_tokens is None and usage is not None:
-        output_tokens = _int_or_none(_usage_count(usage, "completion_tokens"))
-    cost = _pick(fields, extra, "cost_usd", "costUsd")
-    model = _pick(fields, extra, "model", "model")
-    log_id = _pick(fields, extra, "log_id", "logId")
+    found = answer_fields(answer)
+    if found is None:
+        return {}
+    fields, extra = found
+    input_tokens, output_tokens, cost, model = answer_counts(operation, answer)  # what the ledger counts
+    log_id = fields.get("log_id")
+    if log_id is None:
+        log_id = extra.get("logId")
     text: object = None
     if operation == "chat":
-        if "text" in fields_set:
+        if "text" in answer.__pydantic_fields_set__:  # type: ignore[attr-defined]
             text = fields.get("text")
         else:
             choices = fields.get("choices")
@@ -449,8 +400,8 @@ def _usage_from_answer(operation: str, answer: object) -> dict[str, Any]:
     return {
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
-        "cost_usd": float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None,
-        "response_model": model if isinstance(model, str) else None,
+        "cost_usd": cost,
+        "response_model": model,
         "log_id": log_id if isinstance(log_id, str) else None,
         "output_text": text if isinstance(text, str) else None,
     }
@@ -479,11 +430,14 @@ def _request_id(headers: Any, secrets: Iterable[str]) -> str | None:
 
 
 class CallObserver:
-    """Builds the records of one call, from its start to its end; pure (clock injected)."""
+    """Builds the records of one call, from its start to its end; pure (clock injected).
+
+    Made only when a hook listens. It wraps the ledger's view of the call (``usage``), so
+    the ledger has counted each outcome before a hook hears of it.
+    """
 
     __slots__ = (
         "_base",
-        "_call",
         "_clock",
         "_config",
         "_ended",
@@ -492,15 +446,21 @@ class CallObserver:
         "_spec",
         "_start",
         "dispatcher",
+        "usage",
     )
 
     def __init__(
-        self, dispatcher: HookDispatcher, spec: RequestSpec, config: ClientConfig, clock: Callable[[], float]
+        self,
+        dispatcher: HookDispatcher,
+        spec: RequestSpec,
+        config: ClientConfig,
+        clock: Callable[[], float],
+        usage: Call,
     ) -> None:
         self.dispatcher = dispatcher
+        self.usage = usage
         self._spec = spec
         self._config = config
-        self._call: object = None  # the internal hook's context, once the call has started
         self._clock = clock
         self._start = clock()
         self._first_at: float | None = None
@@ -508,8 +468,7 @@ class CallObserver:
         self._opened = False
         body = spec.json_body if isinstance(spec.json_body, dict) else {}
         model = body.get("model")
-        # Message contents are for the user's telemetry: not copied when only the ledger listens.
-        messages = body.get("messages") if spec.operation == "chat" and dispatcher.active else None
+        messages = body.get("messages") if spec.operation == "chat" else None
         host, port = _server(config.base_url)
         self._base: dict[str, Any] = {
             "call_id": next(_call_ids),
@@ -528,45 +487,37 @@ class CallObserver:
     def _secrets(self) -> Iterable[str]:
         return self._config.secrets + self._spec.secrets
 
-    def _record(self, event: str, answer: Any = None, **fields: Any) -> Notify:
+    def _record(self, event: str, **fields: Any) -> Notify:
         record = HookRecord._build(event, self._clock() - self._start, self._base, fields)
-        return Notify(self.dispatcher, record, self._call, answer)
+        return Notify(self.dispatcher, record)
 
     def observe(self, flow: Generator[Action, Any, FlowResult]) -> Generator[Action | Notify, Any, FlowResult]:
-        """Wrap a request flow: the same actions, with a :class:`Notify` before each event."""
+        """Wrap a request flow: the same actions, with a :class:`Notify` before each event.
+
+        The ledger's view of the call wraps the flow first: its budget check refuses the
+        call from the first step (an ``on_error`` record, nothing sent).
+        """
         # The call starts when its flow does (an async stream is made before it is opened).
         self._start = self._clock()
+        flow = self.usage.observe(flow)
         outcome: Any = None
         last: dict[str, Any] = {}
         answered: Any = None  # the last answer with a success status
         attempt = 0
         try:
-            internal = self.dispatcher.internal
-            if internal is not None:
-                # The ledger's budget check: refused here, before anything is sent.
-                self._call = internal.start(self._config, self._spec)
             while True:
                 try:
                     action = flow.send(outcome)
                 except StopIteration as stop:
                     result: FlowResult = stop.value
-                    notify = self._success(result, attempt)
-                    if self.dispatcher.active:
-                        yield notify
-                    else:  # only the ledger listens, and it is sync: no turn of the shell needed
-                        self.dispatcher.emit(notify)
+                    yield self._success(result, attempt)
                     return result
                 kind = type(action)
                 if kind is SendRequest:
                     attempt = action.attempt  # type: ignore[union-attr]
-                    if self.dispatcher.active:  # (the ledger has no use for on_request)
-                        yield self._record("on_request", attempt=attempt)
+                    yield self._record("on_request", attempt=attempt)
                 elif kind is Sleep:
-                    notify = self._record("on_retry", attempt=attempt, retry_wait=action.seconds, **last)  # type: ignore[union-attr]
-                    if self.dispatcher.active:
-                        yield notify
-                    else:
-                        self.dispatcher.emit(notify)
+                    yield self._record("on_retry", attempt=attempt, retry_wait=action.seconds, **last)  # type: ignore[union-attr]
                 outcome = yield action
                 if kind is SendRequest:
                     if isinstance(outcome, httpx.Response):
@@ -604,6 +555,7 @@ class CallObserver:
             # called from here; async ones cannot be awaited without a loop turn.
             if not self._ended:
                 self._ended = True
+                flow.close()  # the ledger counts the call first
                 self.dispatcher.emit(self._record("on_error", attempt=attempt, error_type="Cancelled"), skip_async=True)
             raise
         except BaseException as exc:
@@ -617,17 +569,16 @@ class CallObserver:
                 request_id=getattr(exc, "request_id", None),
                 retry_after=getattr(exc, "retry_after", None),
             )
-            if self.dispatcher.active:
-                yield notify
-            else:
-                self.dispatcher.emit(notify)
+            yield notify
             raise
 
     def _success(self, result: FlowResult, attempt: int) -> Notify:
         response = result.response
-        fields: dict[str, Any] = {"attempt": attempt, "status_code": response.status_code}
-        if self.dispatcher.active:  # (the ledger has no use for it, and headers are slow to search)
-            fields["request_id"] = _request_id(response.headers, self._secrets())
+        fields: dict[str, Any] = {
+            "attempt": attempt,
+            "status_code": response.status_code,
+            "request_id": _request_id(response.headers, self._secrets()),
+        }
         if result.first_event is not None:
             self._opened = True
             fields["time_to_first_token"] = (self._first_at or self._clock()) - self._start
@@ -640,11 +591,12 @@ class CallObserver:
             # Parsed, but past the deadline: the call fails, with what it cost.
             return self._record("on_error", error_type=type(error).__name__, **fields)
         # (An answer that does not parse was still an answer: on_response, then the error.)
-        return self._record("on_response", value, **fields)
+        return self._record("on_response", **fields)
 
     def stream_end(self, state: StreamState, error: BaseException | None) -> list[Notify]:
         """The records for a stream that ended: ``on_stream_end`` (always, once), and
         ``on_error`` when it failed. ``error`` is the exception being handled, if any."""
+        self.usage.stream_end(state, error)  # the ledger first
         if self._ended or not self._opened:
             return []
         self._ended = True
@@ -655,15 +607,13 @@ class CallObserver:
             "time_to_first_token": None if self._first_at is None else self._first_at - self._start,
         }
         if final is not None:
-            extra = final.model_extra or {}
-            cost = extra.get("costUsd", extra.get("cost_usd"))
-            model = extra.get("model")
+            input_tokens, output_tokens, cost, model = final_counts(final)  # what the ledger counts
             fields.update(
-                input_tokens=final.input_tokens,
-                output_tokens=final.output_tokens,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
                 log_id=final.log_id,
-                cost_usd=float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None,
-                response_model=model if isinstance(model, str) else None,
+                cost_usd=cost,
+                response_model=model,
             )
             return [self._record("on_stream_end", **fields)]
         if error is None or isinstance(error, GeneratorExit) or _callers_own(error):

@@ -25,8 +25,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ._event_source import AsyncEventSource, SyncEventSource
-    from ._hooks import CallObserver
-    from ._transport import AsyncTransport, SyncTransport
+    from ._transport import AsyncTransport, Observer, SyncTransport
     from ._wire import RequestSpec
     from .types import StreamFinal
 
@@ -42,7 +41,7 @@ class _StreamResult:
 
     _state: StreamState
     _closed: bool
-    _observer: CallObserver | None
+    _observer: Observer | None
 
     def _opened(self, source: SyncEventSource | AsyncEventSource, first: ServerSentEvent) -> None:
         source.unread(first)  # pulled again by the one loop, like every other event
@@ -106,7 +105,7 @@ class ChatStream(_StreamResult):
         self._closed = False
         self._source: SyncEventSource | None = None
         self._state = StreamState(transport.config.secrets + spec.secrets)
-        self._observer = transport.hooks.observer(spec, transport.config)  # the ledger and the hooks
+        self._observer = transport.observer(spec)  # the ledger and the hooks
         self._source, first = transport.open_stream(spec, self._observer)
         self._opened(self._source, first)
 
@@ -206,7 +205,7 @@ class AsyncChatStream(_StreamResult):
         self._state = StreamState(transport.config.secrets + spec.secrets)
         self._transport = transport
         self._spec = spec
-        self._observer = transport.hooks.observer(spec, transport.config)  # the ledger and the hooks
+        self._observer = transport.observer(spec)  # the ledger and the hooks
 
     @property
     def response(self) -> httpx.Response:

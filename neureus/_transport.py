@@ -32,17 +32,29 @@ from ._exceptions import (
     APITimeoutError,
     NeureusError,
 )
-from ._hooks import CallObserver, HookDispatcher, Notify
-from ._retry import Failed, FlowResult, PullFirstEvent, SendRequest, Sleep, failure_from, request_flow
-from ._wire import RequestSpec, http_request_args
+from ._redact import NO_SECRETS
+from ._retry import (
+    CloseResponse,
+    Failed,
+    FlowResult,
+    PullFirstEvent,
+    SendRequest,
+    Sleep,
+    failure_from,
+    request_flow,
+)
+from ._wire import RequestSpec, base_headers, http_request_args
 
 if TYPE_CHECKING:
     from httpx_sse import ServerSentEvent
 
     from ._event_source import AsyncEventSource, SyncEventSource
-    from ._usage import Ledger
+    from ._hooks import CallObserver, HookDispatcher
+    from ._usage import Call, Ledger
 
-__all__ = ["AsyncTransport", "SyncTransport"]
+    Observer = Call | CallObserver
+
+__all__ = ["AsyncTransport", "SyncTransport", "shared_ledger"]
 
 _T = TypeVar("_T")
 Parse = Callable[[httpx.Response], Any]
@@ -111,14 +123,14 @@ def _tls_context() -> ssl.SSLContext:
         return context
 
 
-def _first_async_use(backend: str) -> ssl.SSLContext:
+def _first_async_use(backend: str, tls: bool = True) -> ssl.SSLContext | None:
     """The one-time work of a process's first async call, run in a worker thread."""
     import importlib
 
     import httpcore  # noqa: F401  (httpx's transport imports it when it is built)
 
     importlib.import_module(f"anyio._backends._{backend}")  # what httpcore's connections use
-    from . import types
+    from . import _usage, types  # noqa: F401  (the ledger follows the call from its start)
 
     # The models defer building their validators to their first use (import time): build
     # them here, so parsing the first answer on the loop does not (pydantic's first build
@@ -126,12 +138,13 @@ def _first_async_use(backend: str) -> ssl.SSLContext:
     for value in vars(types).values():
         if getattr(value, "__pydantic_complete__", True) is False:
             value.model_rebuild()
-    return _tls_context()
+    return _tls_context() if tls else None
 
 
-async def _off_the_loop(loop: Any) -> ssl.SSLContext:
+async def _off_the_loop(loop: Any, tls: bool = True) -> ssl.SSLContext | None:
     """:func:`_first_async_use` in a worker thread (anyio's ``to_thread`` would import its
-    event-loop backend on the loop, asyncio's default executor ``concurrent.futures``)."""
+    event-loop backend on the loop, asyncio's default executor ``concurrent.futures``).
+    ``tls``: build the TLS context too (a caller-owned pool needs none)."""
     if hasattr(loop, "call_soon_threadsafe"):  # asyncio (and uvloop)
         future = loop.create_future()
 
@@ -141,20 +154,22 @@ async def _off_the_loop(loop: Any) -> ssl.SSLContext:
 
         def work() -> None:
             try:
-                outcome: tuple[ssl.SSLContext | None, BaseException | None] = (_first_async_use("asyncio"), None)
+                outcome: tuple[ssl.SSLContext | None, BaseException | None] = (_first_async_use("asyncio", tls), None)
             except BaseException as exc:  # handed to the waiting call
                 outcome = (None, exc)
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
                 loop.call_soon_threadsafe(settle, *outcome)
 
         threading.Thread(target=work, name="neureus-first-use", daemon=True).start()
-        context: ssl.SSLContext = await future
+        context: ssl.SSLContext | None = await future
         return context
     if loop is not None:  # a trio token
         import trio
 
-        return await trio.to_thread.run_sync(_first_async_use, "trio")
-    return _tls_context()
+        return await trio.to_thread.run_sync(_first_async_use, "trio", tls)
+    from . import _usage  # noqa: F401  (no loop to keep free)
+
+    return _tls_context() if tls else None
 
 
 if hasattr(os, "register_at_fork"):
@@ -329,44 +344,99 @@ def _unusable(http: httpx.Client | httpx.AsyncClient, exc: RuntimeError) -> Fail
     return Failed(error, unsent=True, final=True)
 
 
+def shared_ledger(shared: dict[str, Any]) -> Ledger:
+    """The usage ledger a client shares with its ``with_options`` copies, made on first use."""
+    ledger: Ledger | None = shared.get("ledger")
+    if ledger is None:
+        from ._usage import Ledger
+
+        ledger = shared.setdefault("ledger", Ledger())  # one, even if two threads race here
+    return ledger
+
+
+_KEPT_URLS = 64  # endpoints are few; a provider's path is one per provider
+
+
 class _TransportBase:
-    __slots__ = ("config", "hooks")
+    __slots__ = ("_headers", "_hooks", "_shared", "_urls", "config")
     _asynchronous = False
     # The flow's clock (the deadline's); a class attribute so that tests can stand in for it.
     _clock: Callable[[], float] = staticmethod(time.monotonic)
 
-    def __init__(self, config: ClientConfig, ledger: Ledger | None = None) -> None:
+    def __init__(self, config: ClientConfig, shared: dict[str, Any] | None = None) -> None:
         self.config = config
-        # Hooks are checked here, once; the client's usage ledger is the dispatcher's own hook.
-        self.hooks = HookDispatcher(config.hooks, asynchronous=self._asynchronous, internal=ledger)
+        # The client's (and its with_options copies') ledger, made on first use: a client
+        # that has made no call has not loaded the ledger's module.
+        self._shared: dict[str, Any] = {} if shared is None else shared
+        # The headers every call of this client sends (its key among them), built once.
+        self._headers = base_headers(config)
+        # Each endpoint's URL, parsed once: httpx parses a URL string on every request (~7 µs).
+        self._urls: dict[str, httpx.URL] = {}
+        self._hooks: HookDispatcher | None = None
+        if config.hooks:  # checked here, once; a client without hooks never loads _hooks
+            from ._hooks import HookDispatcher
+
+            self._hooks = HookDispatcher(config.hooks, asynchronous=self._asynchronous)
+
+    def ledger(self) -> Ledger:
+        """The client's usage ledger (made, once, on first use)."""
+        return shared_ledger(self._shared)
+
+    @property
+    def hooks(self) -> HookDispatcher | None:
+        """The hooks that hear this client's calls now (its own, or global ones), if any."""
+        hooks = self._hooks
+        if hooks is None:
+            module = sys.modules.get("neureus._hooks")  # no global hook without it
+            if module is None or not module._global_hooks:
+                return None
+            from ._hooks import HookDispatcher
+
+            hooks = self._hooks = HookDispatcher((), asynchronous=self._asynchronous)
+        return hooks if hooks.active else None
+
+    def observer(self, spec: RequestSpec) -> Observer:
+        """What follows one call: the ledger's view of it, wrapped in a hook observer when
+        a hook listens (records are built only then)."""
+        usage = self.ledger().call(self.config, spec)
+        hooks = self.hooks
+        return usage if hooks is None else hooks.observer(spec, self.config, usage)
 
     def _flow(
         self,
         spec: RequestSpec,
         client_timeout: httpx.Timeout,
-        observer: CallObserver | None = None,
+        observer: Observer | None = None,
         parse: Parse | None = None,
     ) -> Any:
-        timeout = spec.timeout if spec.timeout is not None else self.config.timeout
-        deadline = spec.deadline if spec.deadline is not None else self.config.deadline
+        config = self.config
+        timeout = spec.timeout if spec.timeout is not None else config.timeout
+        deadline = spec.deadline if spec.deadline is not None else config.deadline
         if timeout is None and deadline is not None:
             timeout = client_timeout
         flow = request_flow(
             spec,
-            policy=self.config.retry_policy,
-            max_retries=self.config.max_retries,
+            policy=config.retry_policy,
+            max_retries=config.max_retries,
             timeout=timeout,
             deadline=deadline,
-            secrets=self.config.secrets + spec.secrets,
+            secrets=config.secrets if spec.secrets is NO_SECRETS else config.secrets + spec.secrets,
             clock=self._clock,
             parse=parse,  # the answer is parsed once, in the flow, under the deadline
         )
-        # One observer per call: it feeds the ledger and the hooks (None when neither listens).
-        observer = observer or self.hooks.observer(spec, self.config)
-        return flow if observer is None else observer.observe(flow)
+        # One observer per call: the ledger, and the hooks when any listens.
+        return (observer or self.observer(spec)).observe(flow)
 
     def _request_args(self, spec: RequestSpec, action: SendRequest) -> dict[str, Any]:
-        return http_request_args(self.config, spec, action.timeout)
+        args = http_request_args(self.config, spec, action.timeout, self._headers)
+        text: str = args["url"]
+        url = self._urls.get(text)
+        if url is None:
+            url = httpx.URL(text)  # what build_request would make of the string (httpx.URL is immutable)
+            if len(self._urls) < _KEPT_URLS:
+                self._urls[text] = url
+        args["url"] = url
+        return args
 
     def _reader(self, spec: RequestSpec, response: httpx.Response) -> BodyReader | NeureusError:
         try:
@@ -394,8 +464,8 @@ class SyncTransport(_TransportBase):
 
     __slots__ = ("http",)
 
-    def __init__(self, http: httpx.Client, config: ClientConfig, ledger: Ledger | None = None) -> None:
-        super().__init__(config, ledger)
+    def __init__(self, http: httpx.Client, config: ClientConfig, shared: dict[str, Any] | None = None) -> None:
+        super().__init__(config, shared)
         self.http = http
 
     @overload
@@ -407,7 +477,7 @@ class SyncTransport(_TransportBase):
         return self._drive(spec, parse=parse)[0].unwrap()
 
     def open_stream(
-        self, spec: RequestSpec, observer: CallObserver | None = None
+        self, spec: RequestSpec, observer: Observer | None = None
     ) -> tuple[SyncEventSource, ServerSentEvent]:
         """Open a stream, retrying until its first event; return the source and that event."""
         result, source = self._drive(spec, observer)
@@ -453,7 +523,7 @@ class SyncTransport(_TransportBase):
         return response
 
     def _drive(
-        self, spec: RequestSpec, observer: CallObserver | None = None, parse: Parse | None = None
+        self, spec: RequestSpec, observer: Observer | None = None, parse: Parse | None = None
     ) -> tuple[FlowResult, SyncEventSource | None]:
         if self.http.is_closed:
             raise _closed_error()
@@ -476,12 +546,12 @@ class SyncTransport(_TransportBase):
                 elif type(action) is Sleep:
                     time.sleep(action.seconds)
                     outcome = None
-                elif type(action) is Notify:  # hooks
-                    action.dispatcher.emit(action)
-                    outcome = None
-                else:
+                elif type(action) is CloseResponse:
                     (source or action).response.close()
                     outcome = source = None
+                else:  # a Notify: the hooks
+                    action.dispatcher.emit(action)
+                    outcome = None
         except StopIteration as stop:
             return stop.value, source
         except BaseException:
@@ -499,8 +569,8 @@ class AsyncTransport(_TransportBase):
     __slots__ = ("http",)
     _asynchronous = True
 
-    def __init__(self, http: httpx.AsyncClient, config: ClientConfig, ledger: Ledger | None = None) -> None:
-        super().__init__(config, ledger)
+    def __init__(self, http: httpx.AsyncClient, config: ClientConfig, shared: dict[str, Any] | None = None) -> None:
+        super().__init__(config, shared)
         self.http = http
 
     @overload
@@ -512,7 +582,7 @@ class AsyncTransport(_TransportBase):
         return (await self._drive(spec, parse=parse))[0].unwrap()
 
     async def open_stream(
-        self, spec: RequestSpec, observer: CallObserver | None = None
+        self, spec: RequestSpec, observer: Observer | None = None
     ) -> tuple[AsyncEventSource, ServerSentEvent]:
         """Open a stream, retrying until its first event; return the source and that event."""
         result, source = await self._drive(spec, observer)
@@ -568,10 +638,15 @@ class AsyncTransport(_TransportBase):
         return outcome
 
     async def _drive(
-        self, spec: RequestSpec, observer: CallObserver | None = None, parse: Parse | None = None
+        self, spec: RequestSpec, observer: Observer | None = None, parse: Parse | None = None
     ) -> tuple[FlowResult, AsyncEventSource | None]:
         if self.http.is_closed:
             raise _closed_error()
+        if "ledger" not in self._shared and "neureus._usage" not in sys.modules:
+            # A process's first async call: the ledger's module (and the rest of the one-time
+            # work) loads in a worker thread, so the event loop is not blocked for it.
+            owned = isinstance(getattr(self.http, "_transport", None), _LazyAsyncTransport)
+            await _off_the_loop(_running_loop(), tls=owned and _tls_key() not in _TLS_CONTEXTS)
         flow = self._flow(spec, self.http.timeout, observer, parse)
         source: AsyncEventSource | None = None
         outcome: Any = None
@@ -590,12 +665,12 @@ class AsyncTransport(_TransportBase):
                 elif type(action) is Sleep:
                     await anyio.sleep(action.seconds)
                     outcome = None
-                elif type(action) is Notify:  # hooks
-                    await action.dispatcher.aemit(action)
-                    outcome = None
-                else:
+                elif type(action) is CloseResponse:
                     await (source.aclose() if source is not None else action.response.aclose())
                     outcome = source = None
+                else:  # a Notify: the hooks
+                    await action.dispatcher.aemit(action)
+                    outcome = None
         except StopIteration as stop:
             return stop.value, source
         except BaseException:

@@ -1,18 +1,19 @@
 """The usage ledger: what a client's calls used and cost, and the spending budget.
 
-A :class:`Ledger` belongs to a client (its ``with_options`` copies share it). It is a hook:
-the internal one of its client's :class:`~neureus._hooks.HookDispatcher`, always
-registered, and it sees calls only through the records every hook gets (``on_request``,
-``on_retry``, ``on_response``, ``on_error``, ``on_stream_end``), heard before the user's
-hooks. :meth:`Ledger.start` runs when a call starts: the budget check, and the call's
-context (the scopes open there), which comes back with each of the call's records.
+A :class:`Ledger` belongs to a client (its ``with_options`` copies share it). It hears
+calls in the core, from one place: :meth:`Call.observe` wraps every call's request flow
+(the budget check when the call starts; its counts when its outcome is known, before any
+hook hears of it) and :meth:`Call.stream_end` hears how an opened stream ended. No hook
+record is built for it: a client with no hooks pays only for a few additions per call.
 
 ``client.track()`` scopes live in a :class:`contextvars.ContextVar`, so a call counts in
 the scopes that were open where it started: in a task spawned inside the block (tasks
 copy their context), but not in a concurrent task started elsewhere. A bulk run
 registers a scope too, which is how its workers hear of a 429 seen by any of them.
 
-No I/O here; a lock makes the counters safe for the thread pool of ``chat_many``.
+No I/O here; a lock makes the counters safe for the thread pool of ``chat_many``. The
+module loads with a client's first call (or ``client.usage``/``track()``), not with the
+client.
 """
 
 from __future__ import annotations
@@ -21,18 +22,23 @@ import contextlib
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+import httpx
+
 from ._exceptions import BudgetExceededError
+from ._retry import SendRequest, Sleep
 
 if TYPE_CHECKING:
     from ._config import ClientConfig
-    from ._hooks import HookRecord
+    from ._retry import Action, FlowResult
+    from ._stream_state import StreamState
     from ._wire import RequestSpec
+    from .types import StreamFinal
 
-__all__ = ["Ledger", "Scope", "Usage", "active_scopes", "enter_scopes"]
+__all__ = ["Call", "Ledger", "Scope", "Usage", "active_scopes", "answer_counts", "enter_scopes", "final_counts"]
 
 _PRICED_OPERATIONS = frozenset({"chat", "embeddings"})
 _DEFAULT_MODEL = "default"
@@ -197,19 +203,6 @@ def active_scopes() -> tuple[Scope, ...]:
     return _SCOPES.get()
 
 
-class _Call:
-    """One call as the ledger follows it: where it started, and whether it is counted."""
-
-    __slots__ = ("counted", "max_retry_after", "model", "operation", "scopes")
-
-    def __init__(self, spec: RequestSpec, scopes: tuple[Scope, ...], max_retry_after: float) -> None:
-        self.operation = spec.operation
-        self.model = _request_model(spec)
-        self.scopes = scopes
-        self.max_retry_after = max_retry_after
-        self.counted = False
-
-
 _LEDGERS: weakref.WeakSet[Ledger] = weakref.WeakSet()
 
 
@@ -255,93 +248,22 @@ class Ledger:
         finally:
             _SCOPES.reset(token)
 
+    def call(self, config: ClientConfig, spec: RequestSpec) -> Call:
+        """A call about to start: :meth:`Call.observe` follows its flow."""
+        return Call(self, config, spec)
+
     def _count(self, model: str | None, scopes: tuple[Scope, ...], counts: _Counts) -> None:
         # model None: a call that is not priced (list_models, ...) counts in the totals only.
+        # A few additions under one lock: this runs once per call, on every thread of a bulk run.
         with self._lock:
             self._total._bump(model, counts)
             for scope in scopes:
                 if scope.ledger is self:
                     scope.usage._bump(model, counts)
 
-    # -- the hook: the only way the ledger sees calls --------------------------------------
-
-    def start(self, config: ClientConfig, spec: RequestSpec) -> _Call:
-        """A call starts: refuse a priced call once the client's spending has reached its
-        budget (nothing is sent then, and nothing counted); else its context."""
-        budget = config.max_spend_usd
-        if budget is not None and spec.operation in _PRICED_OPERATIONS:
-            with self._lock:
-                spent = self._total.cost_usd
-            if spent >= budget:
-                raise BudgetExceededError(
-                    f"This client has spent ${spent:.6g} of its max_spend_usd=${budget:.6g}; no new call starts. "
-                    "Raise the budget with client.with_options(max_spend_usd=...) to go on.",
-                    spent_usd=spent,
-                    budget_usd=budget,
-                )
-        return _Call(spec, _SCOPES.get(), config.retry_policy.max_retry_after)
-
-    def hear(self, record: HookRecord, call: _Call | None, answer: object) -> None:
-        """One record of a call (``call``: its context from :meth:`start`; ``None`` for a
-        call refused before it started, which is not counted)."""
-        if call is None:
-            return
-        event = record.event
-        if event == "on_retry":
-            # A 429's Retry-After pauses every worker of a bulk run open here.
-            if record.status_code == 429 and record.retry_after is not None:
-                _cool_down(call.scopes, record.retry_after)
-        elif event == "on_response":
-            if not call.counted:
-                call.counted = True
-                self._on_response(record, call, answer)
-        elif event == "on_error":
-            if not call.counted:  # (a stream that fails after it opened was counted then)
-                call.counted = True
-                retry_after = record.retry_after
-                if (
-                    record.error_type == "RateLimitError"
-                    and retry_after is not None
-                    and retry_after <= call.max_retry_after
-                ):
-                    # Out of retries on a 429: the run's other workers still wait as asked. A wait
-                    # longer than the policy's cap is not imposed on them (the item fails instead).
-                    _cool_down(call.scopes, retry_after)
-                self._count_answer(record, call, calls=1, failed_calls=1, retries=record.attempt or 0)
-        elif event == "on_stream_end" and record.completed:
-            # A stream's final event came: its tokens, and the cost (estimated from catalog
-            # prices where the gateway gave none).
-            self._count_answer(record, call)
-
-    def _on_response(self, record: HookRecord, call: _Call, answer: object) -> None:
-        retries = record.attempt or 0
-        if record.stream:  # its tokens are counted when it ends (on_stream_end)
-            self._count(call.model, call.scopes, (1, 0, retries, 0, 0, 0.0, 0.0))
-        elif call.operation in _PRICED_OPERATIONS:
-            self._count_answer(record, call, calls=1, retries=retries)
-        else:
-            if call.operation == "list_models":
-                self._remember_prices(answer)
-            self._count(None, call.scopes, (1, 0, retries, 0, 0, 0.0, 0.0))
-
-    def _count_answer(
-        self, record: HookRecord, call: _Call, calls: int = 0, failed_calls: int = 0, retries: int = 0
-    ) -> None:
-        # Tokens and cost from the record (filled from the parsed answer, or the final event).
-        # A stream is counted under the model asked for (as its price estimate is).
-        model = call.model if record.stream else (record.response_model or call.model)
-        input_tokens, output_tokens = _whole(record.input_tokens), _whole(record.output_tokens)
-        cost = record.cost_usd
-        estimated = 0.0
-        if cost is None or not cost >= 0:
-            cost = 0.0
-            if call.operation == "chat":
-                cost = estimated = self._estimate(model, input_tokens, output_tokens)
-        self._count(
-            model if call.operation in _PRICED_OPERATIONS else None,
-            call.scopes,
-            (calls, failed_calls, retries, input_tokens, output_tokens, cost, estimated),
-        )
+    def _spent(self) -> float:
+        with self._lock:
+            return self._total.cost_usd
 
     def _remember_prices(self, models: object) -> None:
         prices: dict[str, tuple[float, float]] = {}
@@ -356,6 +278,208 @@ class Ledger:
         if price is None:
             return 0.0
         return input_tokens / 1000 * price[0] + output_tokens / 1000 * price[1]
+
+
+class Call:
+    """One call as its client's ledger follows it: the budget check when it starts, the
+    scopes open where it started, and its counts once, when its outcome is known.
+
+    The ledger hears calls from here only, in the core, before any hook: :meth:`observe`
+    wraps the call's request flow (every call, hooks or not, with no record built), and
+    :meth:`stream_end` hears how an opened stream ended.
+    """
+
+    __slots__ = ("_config", "_ledger", "_operation", "_spec", "counted", "ended", "model", "scopes")
+
+    def __init__(self, ledger: Ledger, config: ClientConfig, spec: RequestSpec) -> None:
+        self._ledger = ledger
+        self._config = config
+        self._spec = spec
+        self._operation = spec.operation
+        self.model = _DEFAULT_MODEL
+        self.scopes: tuple[Scope, ...] = ()
+        self.counted = False  # the call itself (its outcome) is counted
+        self.ended = False  # an opened stream's tokens are counted
+
+    def _start(self) -> None:
+        # Refuse a priced call once the client's spending has reached its budget (nothing is
+        # sent then, and nothing counted); else remember the scopes open here.
+        budget = self._config.max_spend_usd
+        if budget is not None and self._operation in _PRICED_OPERATIONS:
+            spent = self._ledger._spent()
+            if spent >= budget:
+                raise BudgetExceededError(
+                    f"This client has spent ${spent:.6g} of its max_spend_usd=${budget:.6g}; no new call starts. "
+                    "Raise the budget with client.with_options(max_spend_usd=...) to go on.",
+                    spent_usd=spent,
+                    budget_usd=budget,
+                )
+        self.scopes = _SCOPES.get()
+        self.model = _request_model(self._spec)
+
+    def observe(self, flow: Generator[Action, Any, FlowResult]) -> Generator[Action, Any, FlowResult]:
+        """The flow's own actions, passed through; the call is counted when it ends."""
+        self._start()  # (a refusal raises from the first step, before anything is sent)
+        outcome: Any = None
+        attempt = 0
+        answered: httpx.Response | None = None  # the last attempt's response, if it had one
+        try:
+            while True:
+                try:
+                    action = flow.send(outcome)
+                except StopIteration as stop:
+                    result: FlowResult = stop.value
+                    self._answered(result, attempt)
+                    return result
+                kind = type(action)
+                if kind is SendRequest:
+                    attempt = action.attempt  # type: ignore[union-attr]
+                elif kind is Sleep and answered is not None and answered.status_code == 429 and self.scopes:
+                    # A 429's Retry-After pauses every worker of a bulk run open here.
+                    retry_after = self._config.retry_policy.retry_after(answered.headers)
+                    if retry_after is not None:
+                        _cool_down(self.scopes, retry_after)
+                outcome = yield action
+                if kind is SendRequest:
+                    answered = outcome if isinstance(outcome, httpx.Response) else None
+        except GeneratorExit:  # abandoned mid-call (cancelled, interrupted): a failed call
+            self._failed(attempt, None)
+            raise
+        except BaseException as exc:
+            self._failed(attempt, exc)
+            raise
+
+    def _answered(self, result: FlowResult, attempt: int) -> None:
+        if self.counted:
+            return
+        self.counted = True
+        if result.first_event is not None:  # an opened stream: its tokens count when it ends
+            self._ledger._count(self.model, self.scopes, (1, 0, attempt, 0, 0, 0.0, 0.0))
+            return
+        value = result.value
+        if result.error is not None and value is not None:
+            # Parsed, but past the deadline: the call fails, with what it cost.
+            self._count_answer(value, calls=1, failed_calls=1, retries=attempt)
+        elif self._operation in _PRICED_OPERATIONS:
+            # (An answer that does not parse was still an answer: a call, with no counts.)
+            self._count_answer(value, calls=1, retries=attempt)
+        else:
+            if self._operation == "list_models" and value is not None:
+                self._ledger._remember_prices(value)
+            self._ledger._count(None, self.scopes, (1, 0, attempt, 0, 0, 0.0, 0.0))
+
+    def _failed(self, attempt: int, error: BaseException | None) -> None:
+        if self.counted:  # (a stream that fails after it opened was counted then)
+            return
+        self.counted = True
+        retry_after = getattr(error, "retry_after", None)
+        if (
+            type(error).__name__ == "RateLimitError"
+            and retry_after is not None
+            and retry_after <= self._config.retry_policy.max_retry_after
+        ):
+            # Out of retries on a 429: the run's other workers still wait as asked. A wait
+            # longer than the policy's cap is not imposed on them (the item fails instead).
+            _cool_down(self.scopes, retry_after)
+        self._count_answer(None, calls=1, failed_calls=1, retries=attempt)
+
+    def _count_answer(
+        self,
+        answer: object,
+        calls: int = 0,
+        failed_calls: int = 0,
+        retries: int = 0,
+        counts: tuple[int | None, int | None, float | None, str | None] | None = None,
+    ) -> None:
+        # Tokens and cost from the parsed answer (or a stream's final event). A stream is
+        # counted under the model asked for (as its price estimate is).
+        input_tokens, output_tokens, cost, response_model = counts or answer_counts(self._operation, answer)
+        model = (response_model or self.model) if counts is None else self.model
+        input_tokens, output_tokens = _whole(input_tokens), _whole(output_tokens)
+        estimated = 0.0
+        if cost is None or not cost >= 0:
+            cost = 0.0
+            if self._operation == "chat":
+                cost = estimated = self._ledger._estimate(model, input_tokens, output_tokens)
+        self._ledger._count(
+            model if self._operation in _PRICED_OPERATIONS else None,
+            self.scopes,
+            (calls, failed_calls, retries, input_tokens, output_tokens, cost, estimated),
+        )
+
+    def stream_end(self, state: StreamState, error: BaseException | None) -> list[Any]:
+        """An opened stream ended: its tokens and cost (estimated from catalog prices where
+        the gateway gave none) when it reached its final event. No hook records (none listen)."""
+        final = state.final
+        if final is not None and self.counted and not self.ended:
+            self.ended = True
+            self._count_answer(None, counts=final_counts(final))
+        return []
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if type(value) is int else None
+
+
+def _usage_count(usage: object, name: str) -> object:
+    return usage.get(name) if isinstance(usage, dict) else getattr(usage, name, None)
+
+
+def _cost(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+_NO_EXTRA: dict[str, Any] = {}
+
+
+def answer_fields(answer: object) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """A parsed answer's declared fields and the wire's other fields (``None``: not a model)."""
+    # A pydantic model (not imported here: it is heavy) keeps its fields in __dict__ and the
+    # wire's other fields as extras: plain dict look-ups (its __getattr__ raises, slowly,
+    # for a name it lacks).
+    if getattr(answer, "__pydantic_fields_set__", None) is None:
+        return None
+    return answer.__dict__, getattr(answer, "__pydantic_extra__", None) or _NO_EXTRA
+
+
+def _pick(fields: dict[str, Any], extra: dict[str, Any], name: str, wire_name: str) -> Any:
+    value = fields.get(name)
+    return extra.get(wire_name) if value is None else value
+
+
+def answer_counts(operation: str, answer: object) -> tuple[int | None, int | None, float | None, str | None]:
+    """Input tokens, output tokens, cost and the answering model of a parsed chat or
+    embeddings answer (each ``None`` when the answer does not say)."""
+    found = answer_fields(answer) if operation in _PRICED_OPERATIONS else None
+    if found is None:
+        return None, None, None, None
+    fields, extra = found
+    usage = fields.get("usage")
+    input_tokens = _int_or_none(_pick(fields, extra, "input_tokens", "inputTokens"))
+    if input_tokens is None and usage is not None:
+        input_tokens = _int_or_none(_usage_count(usage, "prompt_tokens"))
+    output_tokens = _int_or_none(_pick(fields, extra, "output_tokens", "outputTokens"))
+    if output_tokens is None and usage is not None:
+        output_tokens = _int_or_none(_usage_count(usage, "completion_tokens"))
+    model = _pick(fields, extra, "model", "model")
+    return (
+        input_tokens,
+        output_tokens,
+        _cost(_pick(fields, extra, "cost_usd", "costUsd")),
+        model if isinstance(model, str) else None,
+    )
+
+
+def final_counts(final: StreamFinal) -> tuple[int | None, int | None, float | None, str | None]:
+    """The same four of a stream's final event (its cost and model are extras of the event)."""
+    extra = final.model_extra or {}
+    model = extra.get("model")
+    return (
+        final.input_tokens,
+        final.output_tokens,
+        _cost(extra.get("costUsd", extra.get("cost_usd"))),
+        model if isinstance(model, str) else None,
+    )
 
 
 def _cool_down(scopes: tuple[Scope, ...], seconds: float) -> None:

@@ -61,6 +61,7 @@ __all__ = [
     "ENDPOINTS",
     "Endpoint",
     "RequestSpec",
+    "base_headers",
     "build_chat",
     "build_create_widget_key",
     "build_delete_provider_key",
@@ -506,18 +507,28 @@ def build_revoke_widget_key(config: ClientConfig, key: object) -> RequestSpec:
     )
 
 
-def http_request_args(config: ClientConfig, spec: RequestSpec, timeout: httpx.Timeout | None) -> dict[str, Any]:
-    """Keyword arguments for ``httpx.Client.build_request`` (the shell builds the request).
-
-    The body was serialised once, when the spec was built; ``timeout=None`` leaves the caller-owned
-    client's own timeout in force.
-    """
+def base_headers(config: ClientConfig) -> dict[str, str]:
+    """The headers every call of a client sends (its key, the user agent, its default
+    headers): built once per client, or per ``with_options`` copy."""
     headers = {
         "authorization": f"Bearer {config.api_key}",
         "user-agent": USER_AGENT,
     }
     if config.default_headers:
         headers.update({name.lower(): value for name, value in config.default_headers.items()})
+    return headers
+
+
+def http_request_args(
+    config: ClientConfig, spec: RequestSpec, timeout: httpx.Timeout | None, base: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Keyword arguments for ``httpx.Client.build_request`` (the shell builds the request).
+
+    The body was serialised once, when the spec was built; ``timeout=None`` leaves the caller-owned
+    client's own timeout in force. ``base`` is :func:`base_headers` of ``config``, when the
+    caller keeps it.
+    """
+    headers = dict(base_headers(config) if base is None else base)
     if config.surface is not None and spec.operation != "chat":
         headers["x-neureus-surface"] = config.surface
     headers.update(spec.headers)

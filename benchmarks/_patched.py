@@ -1,0 +1,36 @@
+"""``--patched DIR``: time another copy of ``neureus/`` in the same run, side by side.
+
+The copy is loaded under another module name (``neureus_patched``; the package imports
+itself only relatively), so both versions run interleaved in one process on the same
+machine state: e.g. ``git archive main neureus | tar -x -C /tmp/base`` then
+``--patched /tmp/base/neureus`` times main's copy next to the working tree's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+NAME = "neureus_patched"
+LABEL = " (patched)"
+
+
+def add_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--patched", metavar="DIR", help="also time the copy of the neureus package in DIR, side by side"
+    )
+
+
+def load(directory: str) -> ModuleType:
+    """The package in ``directory`` (its ``__init__.py``), imported as :data:`NAME`."""
+    path = Path(directory).resolve()
+    spec = importlib.util.spec_from_file_location(NAME, path / "__init__.py", submodule_search_locations=[str(path)])
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"--patched: no package at {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[NAME] = module
+    spec.loader.exec_module(module)
+    return module

@@ -1,0 +1,151 @@
+"""The ledger under concurrency: exact totals from many threads and tasks, the budget
+checked before each call, and hooks that cost nothing when none listens."""
+
+from __future__ import annotations
+
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import anyio
+import pytest
+
+from neureus import BudgetExceededError, HookRecord, Neureus
+from neureus.testing import FakeGateway
+from tests.conftest import MESSAGES, Api
+
+PRICED = "claude-opus-4-8"
+THREADS = 8
+CALLS = 40
+
+
+def _one_call_cost(gateway: FakeGateway) -> tuple[int, int, float]:
+    with gateway.client() as probe:
+        reply = probe.ai.chat(MESSAGES, model=PRICED)
+    assert reply.input_tokens and reply.output_tokens and reply.cost_usd
+    return reply.input_tokens, reply.output_tokens, reply.cost_usd
+
+
+def test_many_threads_give_exact_totals_and_each_threads_scope_its_own(gateway: FakeGateway) -> None:
+    input_tokens, output_tokens, cost = _one_call_cost(gateway)
+    client = gateway.client()
+    start = threading.Barrier(THREADS)
+
+    def worker(_: int) -> tuple[int, int]:
+        start.wait(timeout=30)  # every thread counts at the same time
+        with client.track() as mine:
+            for _ in range(CALLS):
+                client.ai.chat(MESSAGES, model=PRICED)
+        return mine.calls, mine.input_tokens
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        scopes = list(pool.map(worker, range(THREADS)))
+    total = THREADS * CALLS
+    usage = client.usage
+    assert (usage.calls, usage.failed_calls, usage.retries) == (total, 0, 0)
+    assert (usage.input_tokens, usage.output_tokens) == (total * input_tokens, total * output_tokens)
+    assert usage.cost_usd == pytest.approx(total * cost)
+    assert usage.by_model[PRICED].calls == total
+    assert scopes == [(CALLS, CALLS * input_tokens)] * THREADS  # a scope counts its own thread's calls only
+    client.close()
+
+
+def test_the_budget_holds_across_threads(gateway: FakeGateway) -> None:
+    _, _, cost = _one_call_cost(gateway)
+    budget = cost * 10.5  # reached by the 11th call
+    client = gateway.client(max_spend_usd=budget)
+    sent_before = len(gateway.requests)
+    refused: list[int] = []
+
+    def worker(_: int) -> None:
+        for _ in range(CALLS):
+            try:
+                client.ai.chat(MESSAGES, model=PRICED)
+            except BudgetExceededError:
+                refused.append(1)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(worker, range(THREADS)))
+    usage = client.usage
+    sent = len(gateway.requests) - sent_before
+    assert usage.calls == sent  # every call that went was counted; no refused call went
+    assert usage.calls + len(refused) == THREADS * CALLS
+    needed = math.ceil(budget / cost)
+    # Once spending reached the budget no call started; at most the calls already in flight
+    # (one per other thread) ended after it.
+    assert needed <= usage.calls <= needed + THREADS - 1
+    assert usage.cost_usd >= budget
+    client.close()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("flavor", [("async", "asyncio"), ("async", "trio")], ids=["asyncio", "trio"], indirect=True)
+async def test_many_tasks_give_exact_totals_and_scopes(api: Api) -> None:
+    client = api.client()
+    reply = await client.ai.chat(MESSAGES, model=PRICED)
+    counts: list[int] = []
+
+    async def task() -> None:
+        with client.track() as mine:
+            for _ in range(5):
+                await client.ai.chat(MESSAGES, model=PRICED)
+                await anyio.sleep(0)  # interleave with the other tasks
+        counts.append(mine.calls)
+
+    with client.track() as outer:
+        async with anyio.create_task_group() as group:
+            for _ in range(20):
+                group.start_soon(task)
+    assert counts == [5] * 20
+    assert outer.calls == 100  # the tasks started inside the block count in it too
+    assert client.usage.calls == 101
+    assert client.usage.output_tokens == 101 * reply.output_tokens
+
+
+def _count_records(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    from neureus import _hooks
+
+    built: list[str] = []
+    real = _hooks.HookRecord._build.__func__  # type: ignore[attr-defined]
+
+    def build(cls: type[HookRecord], event: str, *args: Any) -> HookRecord:
+        built.append(event)
+        return real(cls, event, *args)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(_hooks.HookRecord, "_build", classmethod(build))
+    return built
+
+
+@pytest.mark.anyio
+async def test_a_client_without_hooks_builds_no_record(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    built = _count_records(monkeypatch)
+    plain = api.client()
+    await api.run(plain.ai.chat(MESSAGES, model=PRICED))
+    await api.collect(await api.run(plain.ai.stream(MESSAGES, model=PRICED)))
+    assert built == [] and plain.usage.calls == 2 and plain.usage.output_tokens > 0
+    heard: list[str] = []
+    hooked = api.client(hooks=[lambda record: heard.append(record.event)])
+    await api.run(hooked.ai.chat(MESSAGES, model=PRICED))
+    assert built == heard == ["on_request", "on_response"]
+
+
+def test_a_global_hook_added_after_a_client_was_made_hears_its_calls(gateway: FakeGateway) -> None:
+    from neureus._hooks import add_global_hook, remove_global_hook
+
+    client: Neureus = gateway.client()
+    client.ai.chat(MESSAGES)  # a client with no hooks of its own
+    heard: list[str] = []
+
+    def hook(record: HookRecord) -> None:
+        heard.append(record.event)
+
+    add_global_hook(hook)
+    try:
+        client.ai.chat(MESSAGES)
+    finally:
+        remove_global_hook(hook)
+    client.ai.chat(MESSAGES)  # removed: heard no more
+    assert heard == ["on_request", "on_response"]
+    assert client.usage.calls == 3
+    client.close()
