@@ -122,15 +122,10 @@ class Usage:
         """A snapshot that later calls do not change."""
         return Usage(**{name: getattr(self, name) for name in _COUNTERS}, by_model=self.by_model)
 
-    def _add(self, model: str, *, track_model: bool = True, **counts: Any) -> None:
+    def _add(self, **counts: Any) -> None:
         for name, value in counts.items():
             if value:  # most counts of a call are 0
                 setattr(self, name, getattr(self, name) + value)
-        if track_model:
-            per_model = self._by_model.get(model)
-            if per_model is None:
-                per_model = self._by_model[model] = Usage()
-            per_model._add(model, track_model=False, **counts)
 
     def _bump(self, model: str | None, counts: _Counts) -> None:
         # _add for the ledger's hot path: one call's counts, in _COUNTERS order.
@@ -152,7 +147,7 @@ class Usage:
         if not isinstance(other, Usage):
             return NotImplemented
         total = self.copy()
-        total._add(_DEFAULT_MODEL, track_model=False, **{name: getattr(other, name) for name in _COUNTERS})
+        total._add(**{name: getattr(other, name) for name in _COUNTERS})
         for name, usage in other._by_model.items():
             mine = total._by_model.get(name)
             total._by_model[name] = usage.copy() if mine is None else mine + usage
