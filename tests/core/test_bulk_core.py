@@ -311,7 +311,11 @@ _KEYWORDS = (
             {},
             f"inputs[0]: unknown chat() keyword(s) 'colour', 'size'; the keywords are {_KEYWORDS}.",
         ),
-        (["ok"], {"temprature": 1}, f"chat_many: unknown chat() keyword(s) 'temprature'; the keywords are {_KEYWORDS}."),
+        (
+            ["ok"],
+            {"temprature": 1},
+            f"chat_many: unknown chat() keyword(s) 'temprature'; the keywords are {_KEYWORDS}.",
+        ),
         (
             ["ok", 4.5],
             {},
