@@ -24,13 +24,17 @@ def add_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load(directory: str) -> ModuleType:
-    """The package in ``directory`` (its ``__init__.py``), imported as :data:`NAME`."""
+def load(directory: str, name: str = NAME) -> ModuleType:
+    """The package in ``directory`` (its ``__init__.py``), imported as ``name``.
+
+    ``name="neureus"`` (in a worker process, before anything imports neureus) makes that
+    copy the one every ``import neureus`` of the process gets.
+    """
     path = Path(directory).resolve()
-    spec = importlib.util.spec_from_file_location(NAME, path / "__init__.py", submodule_search_locations=[str(path)])
+    spec = importlib.util.spec_from_file_location(name, path / "__init__.py", submodule_search_locations=[str(path)])
     if spec is None or spec.loader is None:
         raise SystemExit(f"--patched: no package at {path}")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[NAME] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module

@@ -12,11 +12,14 @@ Target (issue #7): neureus <= 1.15x raw httpx, sync and async.
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Awaitable, Callable
+from types import ModuleType
 from typing import Any
 
 import _common
+import _patched
 import httpx
 from _common import Case, Report, interleave
 from _payloads import CHAT_JSON, MESSAGES
@@ -25,7 +28,7 @@ from _server import ServerProcess
 import neureus
 
 
-def build(server: ServerProcess, batch: int, with_peers: bool) -> list[Case]:
+def build(server: ServerProcess, batch: int, with_peers: bool, patched: ModuleType | None = None) -> list[Case]:
     loop = _common.new_loop()
 
     def per_call(fn: Callable[[], object]) -> Callable[[], float]:
@@ -64,6 +67,23 @@ def build(server: ServerProcess, batch: int, with_peers: bool) -> list[Case]:
         Case("raw httpx async", per_acall(araw_call)),
         Case("neureus async", per_acall(aneureus_call)),
     ]
+    if patched is not None:  # the other copy of the package, built and checked the same way
+        pclient = patched.Neureus(api_key="nru_bench", base_url=url)
+        paclient = patched.AsyncNeureus(api_key="nru_bench", base_url=url)
+
+        def pneureus_call() -> str:
+            text: str = pclient.ai.chat(MESSAGES).text
+            return text
+
+        async def paneureus_call() -> str:
+            text: str = (await paclient.ai.chat(MESSAGES)).text
+            return text
+
+        assert pneureus_call() == expected and loop.run_until_complete(paneureus_call()) == expected
+        cases += [
+            Case("neureus" + _patched.LABEL, per_call(pneureus_call)),
+            Case("neureus async" + _patched.LABEL, per_acall(paneureus_call)),
+        ]
     if with_peers:
         import anthropic
         import openai
@@ -96,11 +116,16 @@ def build(server: ServerProcess, batch: int, with_peers: bool) -> list[Case]:
 
 
 def main() -> Report:
-    args = _common.parse_args(__doc__.splitlines()[0], lambda p: p.add_argument("--no-peers", action="store_true"))
+    def extra(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--no-peers", action="store_true")
+        _patched.add_argument(parser)
+
+    args = _common.parse_args(__doc__.splitlines()[0], extra)
     rounds = 1 if args.smoke else 21 if args.full else 7
     batch = 10 if args.smoke else 100
+    patched = _patched.load(args.patched) if args.patched else None
     with ServerProcess() as server:
-        cases = build(server, batch, not (args.no_peers or args.smoke))
+        cases = build(server, batch, not (args.no_peers or args.smoke), patched)
         interleave(cases, rounds)
         _common.close_loops()
     report = Report(
@@ -115,7 +140,15 @@ def main() -> Report:
         notes=["server: asyncio protocol in its own process, pre-rendered JSON answer"],
         versions=_common.versions("neureus", "httpx", "openai", "anthropic"),
     )
-    report.print([("neureus", "raw httpx"), ("neureus async", "raw httpx async")])
+    info = []
+    if patched is not None:
+        info = [
+            ("neureus" + _patched.LABEL, "raw httpx"),
+            ("neureus async" + _patched.LABEL, "raw httpx async"),
+            ("neureus", "neureus" + _patched.LABEL),
+            ("neureus async", "neureus async" + _patched.LABEL),
+        ]
+    report.print([("neureus", "raw httpx"), ("neureus async", "raw httpx async")], info)
     report.save(args.json)
     return report
 

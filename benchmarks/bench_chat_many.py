@@ -25,6 +25,7 @@ than every client here, so it would measure itself. ``--emulator`` uses it anywa
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import _common
+import _patched
 from _common import Case, Report, interleave
 from _server import ServerProcess
 
@@ -54,6 +56,10 @@ def _prompts(n: int) -> list[str]:
     return [f"prompt number {i}" for i in range(n)]
 
 
+# The cases that run the SDK: ``--patched DIR`` runs each again on that copy of the package.
+SDK_CASES = [name for name in CASES if "eureus" in name or name.startswith("chat_many")]
+
+
 def _worker(case: str, base: str, calls: int) -> dict[str, Any]:
     import resource
 
@@ -63,6 +69,9 @@ def _worker(case: str, base: str, calls: int) -> dict[str, Any]:
     prompts = _prompts(calls)
     url = base + "/ai/chat"
     headers = {"authorization": f"Bearer {KEY}"}
+    if case in SDK_CASES:
+        import neureus  # noqa: F401  (imported before the clocks start, as httpx and anyio are)
+    cpu_start = time.process_time()
     start = time.perf_counter()
     ok = 0
     if case == "anyio + httpx":
@@ -149,13 +158,25 @@ def _worker(case: str, base: str, calls: int) -> dict[str, Any]:
     else:
         raise SystemExit(f"unknown case {case!r}")
     seconds = time.perf_counter() - start
+    cpu_us = (time.process_time() - cpu_start) / calls * 1e6
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"items_per_s": calls / seconds, "ok": ok, "rss_mib": rss_kib / 1024}
+    return {"items_per_s": calls / seconds, "ok": ok, "rss_mib": rss_kib / 1024, "cpu_us_per_item": cpu_us}
 
 
-def _spawn(case: str, base: str, calls: int) -> dict[str, Any]:
+def _spawn(case: str, base: str, calls: int, patched: str | None = None) -> dict[str, Any]:
+    env = None
+    if case.endswith(_patched.LABEL):
+        import os
+
+        assert patched is not None
+        case = case[: -len(_patched.LABEL)]
+        env = {**os.environ, "NEUREUS_BENCH_PATCHED": str(Path(patched).resolve())}
     out = subprocess.run(
-        [sys.executable, __file__, "--worker", case, base, str(calls)], capture_output=True, text=True, check=False
+        [sys.executable, __file__, "--worker", case, base, str(calls)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
     )
     if out.returncode != 0:
         raise RuntimeError(f"{case} failed:\n{out.stderr[-2000:]}")
@@ -170,10 +191,11 @@ def _base_url(server: Any) -> str:
 
 
 def main() -> None:
-    args = _common.parse_args(
-        __doc__.splitlines()[0],
-        lambda p: p.add_argument("--emulator", action="store_true", help="serve with `neureus emulator` instead"),
-    )
+    def extra(parser: Any) -> None:
+        parser.add_argument("--emulator", action="store_true", help="serve with `neureus emulator` instead")
+        _patched.add_argument(parser)
+
+    args = _common.parse_args(__doc__.splitlines()[0], extra)
     rounds = 1 if args.smoke else 7 if args.full else 3
     sizes = [200, 400] if args.smoke else [1_000, 10_000, 100_000] if args.full else [1_000, 5_000, 20_000]
     calls = 200 if args.smoke else CALLS
@@ -185,7 +207,19 @@ def main() -> None:
         server_cm = ServerProcess()
     with server_cm as server:
         base = _base_url(server)
-        cases = [Case(name, lambda name=name: _spawn(name, base, calls)["items_per_s"]) for name in CASES]
+        names = list(CASES)
+        if args.patched:
+            names += [name + _patched.LABEL for name in SDK_CASES]
+        # The client process's CPU time per item (all its threads), a steadier view on a busy machine.
+        cpu: dict[str, list[float]] = {name: [] for name in names}
+
+        def sample(name: str) -> float:
+            result = _spawn(name, base, calls, args.patched)
+            cpu[name].append(result["cpu_us_per_item"])
+            items_per_s: float = result["items_per_s"]
+            return items_per_s
+
+        cases = [Case(name, lambda name=name: sample(name)) for name in names]
         interleave(cases, rounds=rounds, warmup=1)
         memory: dict[str, float] = {}
         for size in sizes:
@@ -226,6 +260,13 @@ def main() -> None:
             ("chat_many sync", "ThreadPoolExecutor + Neureus.chat"),
         ],
     )
+    if args.patched:
+        for name in SDK_CASES:
+            r = report.ratio(name, name + _patched.LABEL)
+            print(f"  info: {name} / {name}{_patched.LABEL} = {r:.3f} (median of per-round ratios)")
+    print("  client CPU per item, µs (median over rounds, warm-up included; lower is better):")
+    for name, values in cpu.items():
+        print(f"    {name:<45} {statistics.median(values):8.0f}")
     sync_ratio = report.info["chat_many sync / ThreadPoolExecutor + httpx.Client"]
     checkpoint_ratio = report.info["chat_many async + checkpoint / chat_many async"]
     print(f"  sync target >= 0.9: {'MET' if sync_ratio >= 0.9 else 'NOT MET'} ({sync_ratio:.3f})")
@@ -239,6 +280,10 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        import os
+
+        if os.environ.get("NEUREUS_BENCH_PATCHED"):  # this worker times the other copy
+            _patched.load(os.environ["NEUREUS_BENCH_PATCHED"], "neureus")
         print(json.dumps(_worker(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
     else:
         main()

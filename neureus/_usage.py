@@ -122,13 +122,8 @@ class Usage:
         """A snapshot that later calls do not change."""
         return Usage(**{name: getattr(self, name) for name in _COUNTERS}, by_model=self.by_model)
 
-    def _add(self, **counts: Any) -> None:
-        for name, value in counts.items():
-            if value:  # most counts of a call are 0
-                setattr(self, name, getattr(self, name) + value)
-
     def _bump(self, model: str | None, counts: _Counts) -> None:
-        # _add for the ledger's hot path: one call's counts, in _COUNTERS order.
+        # One call's counts, in _COUNTERS order, to the totals and (model given) to its model's.
         calls, failed_calls, retries, input_tokens, output_tokens, cost_usd, estimated_cost_usd = counts
         self.calls += calls
         self.failed_calls += failed_calls
@@ -141,13 +136,19 @@ class Usage:
             per_model = self._by_model.get(model)
             if per_model is None:
                 per_model = self._by_model[model] = Usage()
-            per_model._bump(None, counts)
+            per_model.calls += calls
+            per_model.failed_calls += failed_calls
+            per_model.retries += retries
+            per_model.input_tokens += input_tokens
+            per_model.output_tokens += output_tokens
+            per_model.cost_usd += cost_usd
+            per_model.estimated_cost_usd += estimated_cost_usd
 
     def __add__(self, other: object) -> Usage:
         if not isinstance(other, Usage):
             return NotImplemented
         total = self.copy()
-        total._add(**{name: getattr(other, name) for name in _COUNTERS})
+        total._bump(None, other._key())  # type: ignore[arg-type]
         for name, usage in other._by_model.items():
             mine = total._by_model.get(name)
             total._by_model[name] = usage.copy() if mine is None else mine + usage
@@ -268,8 +269,7 @@ class Ledger:
             self._prices.update(prices)
 
     def _estimate(self, model: str, input_tokens: int, output_tokens: int) -> float:
-        with self._lock:
-            price = self._prices.get(model)
+        price = self._prices.get(model)  # (one dict read: atomic, no lock needed)
         if price is None:
             return 0.0
         return input_tokens / 1000 * price[0] + output_tokens / 1000 * price[1]
@@ -284,7 +284,7 @@ class Call:
     :meth:`stream_end` hears how an opened stream ended.
     """
 
-    __slots__ = ("_config", "_ledger", "_operation", "_spec", "counted", "ended", "model", "scopes")
+    __slots__ = ("_config", "_ledger", "_operation", "_spec", "ended", "model", "scopes")
 
     def __init__(self, ledger: Ledger, config: ClientConfig, spec: RequestSpec) -> None:
         self._ledger = ledger
@@ -293,7 +293,6 @@ class Call:
         self._operation = spec.operation
         self.model = _DEFAULT_MODEL
         self.scopes: tuple[Scope, ...] = ()
-        self.counted = False  # the call itself (its outcome) is counted
         self.ended = False  # an opened stream's tokens are counted
 
     def _start(self) -> None:
@@ -324,8 +323,7 @@ class Call:
                     action = flow.send(outcome)
                 except StopIteration as stop:
                     result: FlowResult = stop.value
-                    self._answered(result, attempt)
-                    return result
+                    break
                 kind = type(action)
                 if kind is SendRequest:
                     attempt = action.attempt  # type: ignore[union-attr]
@@ -343,11 +341,12 @@ class Call:
         except BaseException as exc:
             self._failed(attempt, exc)
             raise
+        # Counted once: a call either ends here or failed above (a stream that fails after it
+        # opened ended here, and its end is heard by stream_end).
+        self._answered(result, attempt)
+        return result
 
     def _answered(self, result: FlowResult, attempt: int) -> None:
-        if self.counted:
-            return
-        self.counted = True
         if result.first_event is not None:  # an opened stream: its tokens count when it ends
             self._ledger._count(self.model, self.scopes, (1, 0, attempt, 0, 0, 0.0, 0.0))
             return
@@ -364,9 +363,6 @@ class Call:
             self._ledger._count(None, self.scopes, (1, 0, attempt, 0, 0, 0.0, 0.0))
 
     def _failed(self, attempt: int, error: BaseException | None) -> None:
-        if self.counted:  # (a stream that fails after it opened was counted then)
-            return
-        self.counted = True
         retry_after = getattr(error, "retry_after", None)
         if (
             type(error).__name__ == "RateLimitError"
@@ -406,7 +402,7 @@ class Call:
         """An opened stream ended: its tokens and cost (estimated from catalog prices where
         the gateway gave none) when it reached its final event. No hook records (none listen)."""
         final = state.final
-        if final is not None and self.counted and not self.ended:
+        if final is not None and not self.ended:
             self.ended = True
             self._count_answer(None, counts=final_counts(final))
         return []
@@ -437,11 +433,6 @@ def answer_fields(answer: object) -> tuple[dict[str, Any], dict[str, Any]] | Non
     return answer.__dict__, getattr(answer, "__pydantic_extra__", None) or _NO_EXTRA
 
 
-def _pick(fields: dict[str, Any], extra: dict[str, Any], name: str, wire_name: str) -> Any:
-    value = fields.get(name)
-    return extra.get(wire_name) if value is None else value
-
-
 def answer_counts(operation: str, answer: object) -> tuple[int | None, int | None, float | None, str | None]:
     """Input tokens, output tokens, cost and the answering model of a parsed chat or
     embeddings answer (each ``None`` when the answer does not say)."""
@@ -449,20 +440,29 @@ def answer_counts(operation: str, answer: object) -> tuple[int | None, int | Non
     if found is None:
         return None, None, None, None
     fields, extra = found
-    usage = fields.get("usage")
-    input_tokens = _int_or_none(_pick(fields, extra, "input_tokens", "inputTokens"))
-    if input_tokens is None and usage is not None:
-        input_tokens = _int_or_none(_usage_count(usage, "prompt_tokens"))
-    output_tokens = _int_or_none(_pick(fields, extra, "output_tokens", "outputTokens"))
-    if output_tokens is None and usage is not None:
-        output_tokens = _int_or_none(_usage_count(usage, "completion_tokens"))
-    model = _pick(fields, extra, "model", "model")
-    return (
-        input_tokens,
-        output_tokens,
-        _cost(_pick(fields, extra, "cost_usd", "costUsd")),
-        model if isinstance(model, str) else None,
-    )
+    # Each read: the model's field, else the wire's name among the extras (an embeddings
+    # answer does not declare them), else the OpenAI-style usage block for the tokens.
+    input_tokens = fields.get("input_tokens")
+    if input_tokens is None:
+        input_tokens = extra.get("inputTokens")
+    output_tokens = fields.get("output_tokens")
+    if output_tokens is None:
+        output_tokens = extra.get("outputTokens")
+    if type(input_tokens) is not int or type(output_tokens) is not int:
+        usage = fields.get("usage")
+        input_tokens = _int_or_none(input_tokens)
+        if input_tokens is None and usage is not None:
+            input_tokens = _int_or_none(_usage_count(usage, "prompt_tokens"))
+        output_tokens = _int_or_none(output_tokens)
+        if output_tokens is None and usage is not None:
+            output_tokens = _int_or_none(_usage_count(usage, "completion_tokens"))
+    cost = fields.get("cost_usd")
+    if cost is None:
+        cost = extra.get("costUsd")
+    model = fields.get("model")
+    if model is None:
+        model = extra.get("model")
+    return input_tokens, output_tokens, _cost(cost), model if isinstance(model, str) else None
 
 
 def final_counts(final: StreamFinal) -> tuple[int | None, int | None, float | None, str | None]:

@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import pytest
 
+import neureus
 from neureus import BudgetExceededError, HookRecord, Neureus
 from neureus.testing import FakeGateway
 from tests.conftest import MESSAGES, Api
@@ -149,3 +150,57 @@ def test_a_global_hook_added_after_a_client_was_made_hears_its_calls(gateway: Fa
     assert heard == ["on_request", "on_response"]
     assert client.usage.calls == 3
     client.close()
+
+
+@pytest.mark.anyio
+async def test_only_a_429s_asked_for_wait_cools_a_scope_down(api: Api) -> None:
+    client = api.client(max_retries=3, retry_policy=neureus.RetryPolicy(initial_wait=0, max_wait=0))
+    waits: list[float] = []
+    api.gateway.queue_error(429)  # no Retry-After: a backoff of the client's own, no cooldown
+    api.gateway.queue_error(503)
+    api.gateway.queue_error(429, headers={"retry-after-ms": "1"})
+    with client.track() as plain, client._ledger.track(on_rate_limit=waits.append):
+        await api.run(client.ai.chat(MESSAGES))
+    assert waits == [pytest.approx(0.001)]  # the plain track() scope has no cooldown to call
+    assert (plain.calls, plain.retries) == (1, 3)
+
+
+@pytest.mark.anyio
+async def test_many_endpoints_each_reach_their_own_url(api: Api) -> None:
+    client = api.client()
+    names = [f"provider-{n}" for n in range(70)]  # more paths than a client keeps parsed
+    for name in names + names[:3]:  # (the last three parsed again, not kept)
+        # The emulator knows two providers: the others are refused, once they have arrived.
+        with pytest.raises(neureus.BadRequestError, match=name):
+            await api.run(client.ai.delete_provider_key(name))
+    paths = [request.path for request in api.gateway.requests]
+    assert paths == [f"/ai/providers/{name}/key" for name in names + names[:3]]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("flavor", [("async", "asyncio"), ("async", "trio")], ids=["asyncio", "trio"], indirect=True)
+async def test_an_async_first_call_loads_the_ledger_off_its_event_loop(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from neureus import _transport
+
+    # As in a process whose clients have made no call yet: the ledger's module is not loaded.
+    monkeypatch.delitem(sys.modules, "neureus._usage")
+    monkeypatch.setattr(neureus, "_usage", neureus._usage, raising=False)
+    threads: list[int] = []
+    real = _transport._first_async_use
+
+    def first_use(backend: str, tls: bool = True) -> Any:
+        threads.append(threading.get_ident())
+        assert not tls  # the emulator's pool is the caller's: no TLS context is built for it
+        return real(backend, tls)
+
+    monkeypatch.setattr(_transport, "_first_async_use", first_use)
+    client = api.client()
+    await client.ai.chat(MESSAGES)
+    assert threads and threads[0] != threading.get_ident()  # not on the loop's thread
+    assert "neureus._usage" in sys.modules and client.usage.calls == 1
+    await client.ai.chat(MESSAGES)
+    assert len(threads) == 1  # once

@@ -1,8 +1,9 @@
-"""The usage ledger is a hook, answers are parsed once, and the deadline covers parsing.
+"""The usage ledger and the hooks agree, answers are parsed once, and the deadline covers parsing.
 
-The ledger hears the same records as the user's hooks, first, through the one dispatcher;
-a successful answer is parsed once (the records' counts come from the parsed model); an
-answer that is parsed only after the deadline has run out is an ``APITimeoutError``.
+The ledger follows each call in the core, inside the hooks' observer, so it has counted a
+call before a hook hears of it, and counts what the records say; a successful answer is
+parsed once (the records' counts come from the parsed model); an answer that is parsed
+only after the deadline has run out is an ``APITimeoutError``.
 """
 
 from __future__ import annotations
