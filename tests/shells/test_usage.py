@@ -426,3 +426,22 @@ def test_the_at_fork_hook_frees_every_ledgers_lock(gateway: Any) -> None:
         worker.join(timeout=20)
         assert not worker.is_alive(), "the call waited on the lock held before the fork"
     assert client.usage.calls == 2
+
+
+async def test_each_models_counts_add_up_like_the_totals(api: Api) -> None:
+    client = api.client(max_retries=1)
+    await api.run(client.ai.list_models())  # caches the prices: the streams' costs are estimated
+    with client.track() as usage:
+        for _ in range(2):
+            api.gateway.queue_error(503, headers={"retry-after-ms": "1"})
+            api.gateway.queue_stream(["a", "b"])
+            await api.collect(await api.run(client.ai.stream(MESSAGES, model=PRICED)))
+    assert (usage.calls, usage.retries) == (2, 2) and usage.output_tokens > 0
+    for per_model in (usage.by_model[PRICED], client.usage.by_model[PRICED]):
+        assert (per_model.calls, per_model.retries, per_model.input_tokens, per_model.output_tokens) == (
+            usage.calls,
+            usage.retries,
+            usage.input_tokens,
+            usage.output_tokens,
+        )
+        assert per_model.estimated_cost_usd == pytest.approx(usage.estimated_cost_usd) and usage.estimated_cost_usd > 0
