@@ -630,3 +630,17 @@ def test_a_204_means_done_whatever_its_body_says_and_a_205_is_read() -> None:
     assert parse_provider_key_status(delete, _answer(b'{"configured": true}', 205)).configured is True
     assert parse_widget_key_revocation(_answer(b'{"revoked": false}', 204)).revoked is True
     assert parse_widget_key_revocation(_answer(b'{"revoked": false}', 205)).revoked is False
+
+
+def test_the_hot_parsers_work_on_their_first_call_in_a_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # parse_chat and parse_embeddings look their model up on first use and keep it: start them
+    # from a fresh process's state (the suite has long since used them).
+    from neureus import _wire
+    from neureus.types import ChatResponse, EmbeddingsResponse
+
+    monkeypatch.setattr(_wire, "_HOT_MODELS", {})
+    for _ in range(2):  # the first call looks the model up, the second reuses it
+        reply = parse_chat(response({"text": "hi"}))
+        assert type(reply) is ChatResponse and reply.text == "hi"
+        answer = parse_embeddings(response({"embeddings": [[1, 2]]}))
+        assert type(answer) is EmbeddingsResponse and answer.embeddings == [[1.0, 2.0]]
