@@ -7,7 +7,7 @@
 Too slow for CI (minutes per module); run it before closing a change to the core. Each
 module is mutated in a scratch copy of the repository (build/mutation/<module>/), so the
 work tree is never touched and one module's run never sees another's mutants. mutmut runs
-tests/core and tests/preprocessing against each mutant.
+tests/core and tests/preprocessing (and the module's EXTRA_TESTS) against each mutant.
 
 The score leaves out the mutants listed in docs/test-strength.md as equivalent (a mutant
 that changes no behaviour cannot be killed by any test): killed / (mutants - equivalent).
