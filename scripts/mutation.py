@@ -7,7 +7,7 @@
 Too slow for CI (minutes per module); run it before closing a change to the core. Each
 module is mutated in a scratch copy of the repository (build/mutation/<module>/), so the
 work tree is never touched and one module's run never sees another's mutants. mutmut runs
-tests/core and tests/preprocessing against each mutant.
+tests/core and tests/preprocessing (and the module's EXTRA_TESTS) against each mutant.
 
 The score leaves out the mutants listed in docs/test-strength.md as equivalent (a mutant
 that changes no behaviour cannot be killed by any test): killed / (mutants - equivalent).
@@ -33,11 +33,21 @@ CORE = [
     "_bulk_core",
     "_body",
     "_redact",
+    "_usage",
 ]
 TESTS = ["tests/core", "tests/preprocessing"]
-# A module's own fast test outside those folders (the endpoint table is checked through the
+# A module's own fast tests outside those folders (the endpoint table is checked through the
 # public API, against the in-process emulator: under a second).
-EXTRA_TESTS = {"_wire": ["tests/shells/test_endpoints.py"]}
+# The ledger is heard only from a call's flow, so its tests make calls, against the emulator
+# (about 6 s for the three files).
+EXTRA_TESTS = {
+    "_wire": ["tests/shells/test_endpoints.py"],
+    "_usage": [
+        "tests/shells/test_usage.py",
+        "tests/shells/test_ledger_hooks.py",
+        "tests/shells/test_ledger_concurrency.py",
+    ],
+}
 EQUIVALENT_DOC = ROOT / "docs" / "test-strength.md"
 # In docs/test-strength.md, an equivalent mutant is a list item starting with its name in backticks.
 _EQUIVALENT_LINE = re.compile(r"^- `(neureus\.[\w.]+__mutmut_\d+)`")

@@ -293,3 +293,263 @@ def test_the_digest_reads_values_json_cannot_carry_by_their_content() -> None:
     assert digest({3, 1, 2}) == digest({2, 3, 1}) != digest({1, 2})
     assert digest(frozenset({"a"})) == digest({"a"})
     assert digest(range(3)) == digest(range(3)) != digest(range(4))  # anything else by its repr
+
+
+# -- what each refusal says, word for word: the user reads these to fix the call ------------
+
+_KEYWORDS = (
+    "compress, deadline, debug, extra_body, extra_headers, max_tokens, model, prefer_async, surface, "
+    "system_prompt, temperature, timeout"
+)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "keywords", "message"),
+    [
+        (
+            [{"messages": [], "size": 1, "colour": 2}],
+            {},
+            f"inputs[0]: unknown chat() keyword(s) 'colour', 'size'; the keywords are {_KEYWORDS}.",
+        ),
+        (
+            ["ok"],
+            {"temprature": 1},
+            f"chat_many: unknown chat() keyword(s) 'temprature'; the keywords are {_KEYWORDS}.",
+        ),
+        (
+            ["ok", 4.5],
+            {},
+            "inputs[1] is float; each input must be a str (one user message), a list of messages, "
+            "or a dict of chat() keywords.",
+        ),
+        (
+            "one prompt",
+            {},
+            "inputs must be an iterable of inputs (a list of prompts, say); got one str. Wrap a single input in a list.",
+        ),
+        (
+            [{"model": "m"}],
+            {},
+            "inputs[0] is a dict without 'messages'; a dict input holds chat() keywords, "
+            "e.g. {'messages': [{'role': 'user', 'content': 'Hi'}], 'model': 'gpt-4o-mini'}.",
+        ),
+    ],
+)
+def test_each_input_refusal_says_exactly_what_to_fix(inputs: object, keywords: dict, message: str) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        normalize_inputs(inputs, keywords)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+
+
+def test_stream_false_is_accepted_and_not_passed_on() -> None:
+    jobs = normalize_inputs(["a", {"messages": [], "stream": False, "model": "m"}], {"stream": False})
+    assert [job.payload for job in jobs] == [
+        {"messages": [{"role": "user", "content": "a"}]},
+        {"messages": [], "model": "m"},
+    ]
+    # Each job keeps the input as given, for the result's items.
+    assert [job.input for job in jobs] == ["a", {"messages": [], "stream": False, "model": "m"}]
+
+
+def test_the_token_estimate_reads_message_objects_and_skips_what_is_not_text() -> None:
+    from neureus import ChatMessage
+
+    class NoContent:
+        role = "user"
+
+    messages = [
+        ChatMessage(role="user", content="x" * 8),  # 2
+        NoContent(),  # nothing to count
+        {"role": "user", "content": [{"type": "text", "text": "y" * 400}]},  # not a str: not counted
+        {"role": "user", "content": None},
+    ]
+    assert estimate_job_tokens({"messages": messages, "max_tokens": 10}) == 2 + 10
+    # No max_tokens: only the texts; no messages at all: the system prompt alone.
+    assert estimate_job_tokens({"messages": [{"role": "user", "content": "x" * 40}]}) == 10
+    assert estimate_job_tokens({"messages": [{"role": "user", "content": "x" * 40}], "max_tokens": None}) == 10
+    assert estimate_job_tokens({"system_prompt": "y" * 8}) == 2
+
+
+def test_a_model_is_digested_as_its_json_form() -> None:
+    import datetime
+
+    from pydantic import BaseModel
+
+    class Tag(BaseModel):
+        day: datetime.date
+
+    def digest(value: object) -> str:
+        return inputs_digest(normalize_inputs(["a"], {"extra_body": {"tag": value}}))
+
+    # The same request whether the caller passes the model or the JSON it is sent as.
+    assert digest(Tag(day=datetime.date(2026, 1, 2))) == digest({"day": "2026-01-02"})
+
+
+def test_the_digest_ignores_key_order_and_counts_the_inputs() -> None:
+    one = inputs_digest(normalize_inputs([{"messages": [], "model": "m", "temperature": 0.5}], {}))
+    other = inputs_digest(normalize_inputs([{"temperature": 0.5, "model": "m", "messages": []}], {}))
+    assert one == other
+    assert inputs_digest(normalize_inputs(["a", "b", "c"], {})).endswith(":3")
+    assert inputs_digest([]).endswith(":0")
+
+
+def test_the_checkpoint_format_is_stable() -> None:
+    # A file written by this version must resume under the next one: the header's digest,
+    # the header and the record lines are pinned byte for byte (changing any of them needs a
+    # new CHECKPOINT_VERSION).
+    jobs = normalize_inputs(["a", {"messages": [{"role": "user", "content": "b"}], "temperature": 0.5}], {"model": "m"})
+    digest = inputs_digest(jobs)
+    assert digest == "sha256:36f424fb74166a2e3f0c8a4a85147ef5a437c2294a3191962c937ad2beda32e0:2"
+    assert checkpoint_header(digest, 2) == (
+        b'{"neureus_checkpoint": 1, "inputs": 2, "digest": "' + digest.encode() + b'"}\n'
+    )
+    # The response as the gateway's wire data (its field names), without empty fields.
+    record = checkpoint_record(1, ChatResponse(text="hi", cost_usd=0.01, input_tokens=3))
+    assert record == b'{"index":1,"response":{"text":"hi","choices":[],"inputTokens":3,"costUsd":0.01}}\n'
+
+
+def test_checkpoint_refusals_say_which_file_and_line() -> None:
+    record = checkpoint_record(0, ChatResponse(text="a"))
+    cases = [
+        (
+            b"hello\n",
+            "cp.jsonl is not a neureus checkpoint file (its first line is not a checkpoint header); "
+            "pass a new path, or delete the file.",
+        ),
+        (
+            checkpoint_header("other", 5),
+            "The checkpoint cp.jsonl was written for other inputs or chat keywords (5 inputs then, 3 now); "
+            "resuming would mix two runs. Pass another checkpoint path, or delete the file to start over.",
+        ),
+        (
+            _file(3, record, b"not json\n"),
+            "The checkpoint cp.jsonl is damaged at line 3; delete it (or that line) to go on.",
+        ),
+        (
+            _file(3, record, b'{"index":3,"response":{}}\n'),  # indexes run 0..2
+            "The checkpoint cp.jsonl is damaged at line 3: no such item 3.",
+        ),
+    ]
+    for data, message in cases:
+        with pytest.raises(InvalidRequestError) as caught:
+            read_checkpoint(data, digest="d", count=3, path="cp.jsonl")
+        assert str(caught.value) == message
+
+
+def test_nothing_whole_to_keep_starts_fresh_from_byte_zero() -> None:
+    for data in (b"", b'{"neureus_check'):
+        state = read_checkpoint(data, digest="d", count=1, path="p")
+        assert (state.done, state.keep_bytes, state.fresh) == ({}, 0, True)
+
+
+def test_the_budget_refusal_says_how_to_finish() -> None:
+    error = scheduler(Clock(), max_spend_usd=0.25, spent=lambda: 0.3).budget_error()
+    assert str(error) == (
+        "Not started: this run has spent $0.3 of its max_spend_usd=$0.25. "
+        "Run it again with a higher budget (and the same checkpoint) to finish."
+    )
+
+
+# -- the throttle through item_flow: what a call takes and gives back ----------------------
+
+
+def run_flow(s: Scheduler, clock: Clock, job: Job, outcome: object) -> tuple[float, object]:
+    """Drive one item on the fake clock: (seconds waited before its call, the finished item)."""
+    start = clock.now
+    flow = item_flow(s, job)
+    action = next(flow)
+    while isinstance(action, Wait):
+        clock.now += action.seconds
+        action = flow.send(None)
+    assert action.payload == job.payload
+    waited = clock.now - start
+    with pytest.raises(StopIteration) as stop:
+        flow.send(outcome)
+    return waited, stop.value.value
+
+
+def test_an_item_waits_for_its_estimate_and_settles_to_what_it_used() -> None:
+    clock = Clock()
+    s = scheduler(clock, tokens_per_minute=600)  # 10 tokens a second, a new bucket holds 1
+    waited, item = run_flow(s, clock, Job(0, "a", {"messages": []}, tokens=10), ChatResponse(text="x"))
+    assert waited == pytest.approx(0.9)
+    assert (item.index, item.input, item.error) == (0, "a", None)
+    # No token counts in the answer: the estimate stands, so the bucket is empty again.
+    assert s.admit(10) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("input_tokens", "output_tokens", "debt"),
+    [(30, 10, 30.0), (None, 40, 30.0), (40, None, 30.0), (0, 25, 15.0)],
+)
+def test_an_item_settles_its_input_and_output_tokens(
+    input_tokens: int | None, output_tokens: int | None, debt: float
+) -> None:
+    clock = Clock()
+    s = scheduler(clock, tokens_per_minute=600)
+    clock.now += 1.0  # a full bucket: 10 tokens
+    reply = ChatResponse(text="x", input_tokens=input_tokens, output_tokens=output_tokens)
+    waited, item = run_flow(s, clock, Job(4, "b", {"messages": []}, tokens=10), reply)
+    assert waited == 0.0 and item.response is reply
+    # Estimated 10, used 40 (or 25): the bucket owes 30 (or 15), then refills at 10 a second.
+    assert s.admit(10) == pytest.approx((debt + 10) / 10)
+
+
+def test_a_failed_item_gives_back_nothing_and_keeps_its_place() -> None:
+    clock = Clock()
+    s = scheduler(clock, tokens_per_minute=600)
+    clock.now += 1.0
+    error = RateLimitError("429", status_code=429)
+    waited, item = run_flow(s, clock, Job(7, "c", {"messages": []}, tokens=10), error)
+    assert (waited, item.index, item.input, item.response, item.error) == (0.0, 7, "c", None, error)
+    assert s.admit(10) == pytest.approx(1.0)  # the estimate was spent, no more
+
+
+def test_a_job_without_an_estimate_takes_nothing_up_front() -> None:
+    clock = Clock()
+    s = scheduler(clock, tokens_per_minute=60)  # 1 token a second, a new bucket holds 1
+    s.settle(1, 1.5)  # half a token left: not enough for an estimate of one
+    waited, _ = run_flow(s, clock, Job(0, "d", {"messages": []}), ChatResponse(text="x", output_tokens=1))
+    assert waited == 0.0
+    assert s.admit(1) == pytest.approx(1.5)  # the token it used, found afterwards, left half a token of debt
+
+
+def test_a_refused_item_keeps_its_place() -> None:
+    s = scheduler(Clock(), max_spend_usd=0.0)
+    with pytest.raises(StopIteration) as stop:
+        next(item_flow(s, Job(5, "e", {})))
+    item = stop.value.value
+    assert (item.index, item.input, item.response) == (5, "e", None)
+
+
+def test_a_fast_rate_allows_a_seconds_worth_at_once_but_not_more() -> None:
+    clock = Clock()
+    s = scheduler(clock, requests_per_minute=120)
+    assert s.admit(1) == 0.0  # a new bucket lets one go at once
+    assert s.admit(1) == pytest.approx(0.5)
+    clock.now += 10.0  # idle: the bucket fills to a second's worth, two
+    assert [s.admit(1) for _ in range(3)] == [0.0, 0.0, pytest.approx(0.5)]
+
+
+def test_a_call_admitted_as_the_cooldown_ends_is_counted() -> None:
+    clock = Clock()
+    s = scheduler(clock, requests_per_minute=6)
+    s.cool_down(2.0)
+    clock.now += 2.0  # exactly the end
+    assert s.admit(1) == 0.0
+    assert s.admit(1) == pytest.approx(10.0)
+
+
+def test_a_shortfall_within_the_float_tolerance_is_no_wait() -> None:
+    bucket = TokenBucket(120, now=0.0)  # holds 1.0
+    assert bucket.wait_for(1.0 + 1e-9, now=0.0) == 0.0
+    assert bucket.wait_for(1.0 + 1e-6, now=0.0) == pytest.approx(5e-7)
+
+
+def test_an_answer_without_token_counts_finishes_its_item() -> None:
+    # embed_many's batches answer with an EmbeddingsResponse, which has no token fields.
+    from neureus.types import EmbeddingsResponse
+
+    reply = EmbeddingsResponse(embeddings=[[1.0, 0.0]])
+    _, item = run_flow(scheduler(Clock()), Clock(), Job(2, ["t"], {"input": ["t"]}), reply)
+    assert (item.index, item.input, item.response, item.error) == (2, ["t"], reply, None)

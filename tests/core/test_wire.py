@@ -557,3 +557,90 @@ def test_every_builder_gives_its_rows_operation_and_method() -> None:
             row.method,
             row.path.format(provider="openai"),
         )
+
+
+# --- the parsers' redaction: which answers take the careful path, and what each error says --
+
+API_KEY = "nru_test_0123456789abcd"
+DEEP = "[" * 150 + "1" + "]" * 150  # within the parser's 200 levels, past redaction's 100
+
+
+def _hand_built(content: bytes, status: int = 200) -> httpx.Response:
+    # A request the SDK did not build (a test's, a caller's redirect): no secrets ride on it,
+    # so the parser reads the bearer key from its headers.
+    request = httpx.Request("GET", "https://gw.example/ai/models", headers={"authorization": f"Bearer {API_KEY}"})
+    return httpx.Response(status, content=content, request=request)
+
+
+def test_an_answer_echoing_the_bearer_key_of_a_request_built_elsewhere_is_redacted() -> None:
+    chat = parse_chat(_hand_built(b'{"text": "your key is ' + API_KEY.encode() + b'"}'))
+    assert API_KEY not in chat.text and chat.text.startswith("your key is ")
+    models = parse_model_list(_hand_built(b'[{"id": "' + API_KEY.encode() + b'"}]'))
+    assert API_KEY not in models.models[0].id
+    # An answer that quotes nothing is read as it is.
+    assert parse_chat(_hand_built(b'{"text": "nru_test_"}')).text == "nru_test_"
+
+
+def test_a_list_answer_echoing_the_clients_key_is_redacted() -> None:
+    answer = _answer(b'{"models": [{"id": "' + API_KEY.encode() + b'", "name": "x"}]}')
+    model = parse_model_list(answer).models[0]
+    assert API_KEY not in model.id and model.name == "x"
+
+
+def test_a_deep_answer_that_quotes_no_key_is_accepted_escapes_and_all() -> None:
+    # Redaction walks 100 levels; an answer that echoes no key is never walked, so it may be
+    # as deep as the parser allows. A JSON escape that cannot spell a key (\n) changes nothing.
+    chat = parse_chat(_answer(b'{"text": "a\\nb", "meta": ' + DEEP.encode() + b"}"))
+    assert chat.text == "a\nb"
+    models = parse_model_list(_answer(b'{"models": [{"id": "a", "meta": ' + DEEP.encode() + b"}]}"))
+    assert models.models[0].id == "a"
+
+
+def test_an_echoed_key_too_deep_to_redact_is_refused_naming_the_call() -> None:
+    nested = "[" * 150 + json.dumps(API_KEY) + "]" * 150
+    answer = _answer(b'{"text": "t", "echo": ' + nested.encode() + b"}")
+    with pytest.raises(APIResponseValidationError) as info:
+        parse_chat(answer)
+    assert str(info.value).startswith("chat: the gateway's answer is nested too deeply")
+    # The error quotes the answer's start (redacted) and its status.
+    assert info.value.status_code == 200 and info.value.body.startswith('{"text": "t"')
+    assert API_KEY not in str(info.value)
+
+
+def test_a_provider_key_answer_too_deep_to_redact_is_refused_even_without_the_key() -> None:
+    # The key just sent is always redacted from this answer, so it is always walked.
+    spec = build_set_provider_key(config(), "openai", "sk-set-0123456789abcdef")
+    answer = _answer(b'{"configured": true, "meta": ' + DEEP.encode() + b"}")
+    with pytest.raises(APIResponseValidationError) as info:
+        parse_provider_key_status(spec, answer)
+    assert str(info.value).startswith("set_provider_key: the gateway's answer is nested too deeply")
+    assert info.value.status_code == 200 and info.value.body.startswith('{"configured": true')
+
+
+def test_a_provider_key_answer_that_does_not_match_names_the_call() -> None:
+    spec = build_rotate_provider_key(config(), "openai", "sk-rot-0123456789abcdef")
+    with pytest.raises(APIResponseValidationError) as info:
+        parse_provider_key_status(spec, _answer(b'{"configured": "maybe"}'))
+    assert str(info.value).startswith("rotate_provider_key: the gateway's answer does not match ProviderKeyStatus")
+
+
+def test_a_204_means_done_whatever_its_body_says_and_a_205_is_read() -> None:
+    delete = build_delete_provider_key(config(), "openai")
+    assert parse_provider_key_status(delete, _answer(b'{"configured": true}', 204)).configured is False
+    assert parse_provider_key_status(delete, _answer(b'{"configured": true}', 205)).configured is True
+    assert parse_widget_key_revocation(_answer(b'{"revoked": false}', 204)).revoked is True
+    assert parse_widget_key_revocation(_answer(b'{"revoked": false}', 205)).revoked is False
+
+
+def test_the_hot_parsers_work_on_their_first_call_in_a_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # parse_chat and parse_embeddings look their model up on first use and keep it: start them
+    # from a fresh process's state (the suite has long since used them).
+    from neureus import _wire
+    from neureus.types import ChatResponse, EmbeddingsResponse
+
+    monkeypatch.setattr(_wire, "_HOT_MODELS", {})
+    for _ in range(2):  # the first call looks the model up, the second reuses it
+        reply = parse_chat(response({"text": "hi"}))
+        assert type(reply) is ChatResponse and reply.text == "hi"
+        answer = parse_embeddings(response({"embeddings": [[1, 2]]}))
+        assert type(answer) is EmbeddingsResponse and answer.embeddings == [[1.0, 2.0]]

@@ -208,3 +208,240 @@ async def test_the_budget_is_shown_on_the_client(api: Api) -> None:
     client = api.client(max_spend_usd=2.5)
     assert client.max_spend_usd == 2.5 and api.client().max_spend_usd is None
     assert client.with_options(max_spend_usd=None).max_spend_usd is None
+
+
+# -- what each answer's fields count for, and where the ledger files them -------------------
+
+
+async def test_a_streams_final_event_gives_its_cost_counted_under_the_model_asked_for(api: Api) -> None:
+    records: list[Any] = []
+    client = api.client(hooks=[records.append])
+    api.gateway.queue_stream(["a", "b"], final={"costUsd": 0.5, "model": "answered-model"})
+    api.gateway.queue_stream(["c"], final={"cost_usd": 0.25, "model": 5})
+    with client.track() as usage:
+        for _ in range(2):
+            await api.collect(await api.run(client.ai.stream(MESSAGES, model=PRICED)))
+    assert usage.calls == 2 and usage.retries == 0
+    assert usage.cost_usd == pytest.approx(0.75) and usage.estimated_cost_usd == 0
+    # A stream counts under the model asked for (as its price estimate would), in the block too.
+    assert list(usage.by_model) == [PRICED] and list(client.usage.by_model) == [PRICED]
+    assert (usage.by_model[PRICED].calls, usage.by_model[PRICED].cost_usd) == (2, pytest.approx(0.75))
+    # The hook's record says which model answered, when the event says so as a string.
+    ends = [r for r in records if r.event == "on_stream_end"]
+    assert [(r.response_model, r.cost_usd) for r in ends] == [("answered-model", 0.5), (None, 0.25)]
+
+
+async def test_stream_estimates_add_up(api: Api) -> None:
+    client = api.client()
+    await api.run(client.ai.list_models())  # caches the prices
+    with client.track() as usage:
+        for tokens in (["a", "b"], ["c", "d", "e"]):
+            api.gateway.queue_stream(tokens)
+            await api.collect(await api.run(client.ai.stream(MESSAGES, model=PRICED)))
+    expected = usage.input_tokens / 1000 * 0.015 + usage.output_tokens / 1000 * 0.075
+    assert usage.calls == 2 and usage.output_tokens > 0
+    assert usage.estimated_cost_usd == pytest.approx(expected) == pytest.approx(usage.cost_usd)
+
+
+async def test_a_stream_without_a_model_counts_under_default(api: Api) -> None:
+    client = api.client()
+    await api.collect(await api.run(client.ai.stream(MESSAGES)))
+    await api.collect(await api.run(client.ai.stream(MESSAGES, extra_body={"model": ""})))
+    assert list(client.usage.by_model) == ["default"] and client.usage.by_model["default"].calls == 2
+
+
+async def test_an_answer_counts_under_the_model_that_answered_with_its_own_token_fields(api: Api) -> None:
+    client = api.client()
+    await api.run(client.ai.list_models())  # caches the prices: a cost the gateway gives still wins
+    api.gateway.queue_error(
+        200,
+        {
+            "text": "hi",
+            "model": PRICED,
+            "inputTokens": 1000,
+            "outputTokens": 5,
+            "usage": {"prompt_tokens": 99, "completion_tokens": 99},
+            "costUsd": 0,
+        },
+    )
+    api.gateway.queue_error(200, {"text": "hi", "model": 5, "inputTokens": 1, "costUsd": 0})  # not a model id
+    with client.track() as usage:
+        await api.run(client.ai.chat(MESSAGES, model="claude-haiku"))
+        await api.run(client.ai.chat(MESSAGES, model="gpt-4o-mini"))
+    assert (usage.input_tokens, usage.output_tokens) == (1001, 5)
+    assert usage.cost_usd == 0 and usage.estimated_cost_usd == 0  # the gateway said 0: nothing estimated
+    assert sorted(usage.by_model) == sorted([PRICED, "gpt-4o-mini"])
+    assert usage.by_model[PRICED].input_tokens == 1000 and usage.by_model["gpt-4o-mini"].input_tokens == 1
+
+
+async def test_embeddings_counts_come_from_the_answers_fields_or_its_usage(api: Api) -> None:
+    client = api.client()
+    await api.run(client.ai.embeddings("plain"))  # the emulator's answer has no output tokens, no cost
+    assert (client.usage.output_tokens, client.usage.cost_usd) == (0, 0)
+    api.gateway.queue_error(
+        200,
+        {"embeddings": [[1.0]], "model": "emb-1", "inputTokens": "5", "outputTokens": 4, "usage": {"prompt_tokens": 7}},
+    )
+    with client.track() as usage:
+        await api.run(client.ai.embeddings("x", model="emb-0"))
+    # inputTokens is not a number: the usage block's count stands in; nothing priced, nothing estimated.
+    assert (usage.input_tokens, usage.output_tokens, usage.cost_usd) == (7, 4, 0)
+    assert list(usage.by_model) == ["emb-1"]
+
+
+async def test_catalog_prices_that_are_missing_or_negative_estimate_nothing(api: Api) -> None:
+    api.gateway.models = [
+        {"id": "no-price", "name": "n", "provider": "p", "type": "chat"},
+        {"id": "negative", "name": "n", "provider": "p", "type": "chat", "inputCostPer1k": -1, "outputCostPer1k": -1},
+    ]
+    client = api.client()
+    await api.run(client.ai.list_models())
+    for model in ("no-price", "negative"):
+        await api.collect(await api.run(client.ai.stream(MESSAGES, model=model)))
+    usage = client.usage
+    assert usage.output_tokens > 0 and usage.cost_usd == 0 and usage.estimated_cost_usd == 0
+
+
+async def test_failures_add_up_and_a_free_call_that_fails_has_no_model(api: Api) -> None:
+    client = api.client(max_retries=0)
+    for _ in range(2):
+        api.gateway.queue_error(400)
+        with pytest.raises(Exception, match="400"):
+            await api.run(client.ai.chat(MESSAGES, model=PRICED))
+    api.gateway.queue_error(400)
+    with pytest.raises(Exception, match="400"):
+        await api.run(client.ai.list_models())
+    usage = client.usage
+    assert (usage.calls, usage.failed_calls) == (3, 2 + 1)
+    assert list(usage.by_model) == [PRICED] and usage.by_model[PRICED].failed_calls == 2
+
+
+async def test_only_a_429_out_of_retries_cools_the_run_down_and_only_within_the_policys_cap(api: Api) -> None:
+    from neureus import RetryPolicy
+
+    waits: list[float] = []
+    client = api.client(max_retries=0, retry_policy=RetryPolicy(max_retry_after=0.5))
+    with client._ledger.track(on_rate_limit=waits.append):
+        api.gateway.queue_error(503, headers={"retry-after-ms": "1"})  # a 503 may ask to wait too
+        with pytest.raises(Exception, match="503"):
+            await api.run(client.ai.chat(MESSAGES))
+        assert waits == []
+        api.gateway.queue_error(429, headers={"retry-after-ms": "500"})  # exactly the cap
+        with pytest.raises(Exception, match="429"):
+            await api.run(client.ai.chat(MESSAGES))
+        assert waits == [0.5]
+
+
+async def test_retries_after_no_answer_or_a_503_cool_nothing_down(api: Api) -> None:
+    waits: list[float] = []
+    client = api.client(max_retries=2)
+    with client._ledger.track(on_rate_limit=waits.append) as usage:
+        api.gateway.queue_failure("connect")
+        api.gateway.queue_error(503, headers={"retry-after-ms": "1"})
+        await api.run(client.ai.chat(MESSAGES))
+    assert waits == [] and (usage.calls, usage.retries, usage.failed_calls) == (1, 2, 0)
+
+
+async def test_a_call_whose_deadline_runs_out_before_it_is_sent_is_one_failed_call(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from neureus import APITimeoutError
+    from neureus._transport import _TransportBase
+
+    now = [0.0]
+
+    def clock() -> float:  # every reading is a minute later: the deadline is gone before sending
+        now[0] += 60.0
+        return now[0]
+
+    monkeypatch.setattr(_TransportBase, "_clock", staticmethod(clock))
+    client = api.client(deadline=30)
+    with pytest.raises(APITimeoutError):
+        await api.run(client.ai.chat(MESSAGES))
+    assert api.gateway.requests == []
+    usage = client.usage
+    assert (usage.calls, usage.failed_calls, usage.retries) == (1, 1, 0)
+
+
+async def test_the_budget_refusal_says_how_to_go_on(api: Api) -> None:
+    client = api.client(max_spend_usd=0)
+    with pytest.raises(BudgetExceededError) as caught:
+        await api.run(client.ai.chat(MESSAGES))
+    assert str(caught.value) == (
+        "This client has spent $0 of its max_spend_usd=$0; no new call starts. "
+        "Raise the budget with client.with_options(max_spend_usd=...) to go on."
+    )
+
+
+def test_usages_that_differ_only_by_model_are_not_equal() -> None:
+    one = Usage(calls=1, by_model={"a": Usage(calls=1)})
+    assert one != Usage(calls=1, by_model={"b": Usage(calls=1)})
+    assert one != Usage(calls=1) and one == Usage(calls=1, by_model={"a": Usage(calls=1)})
+
+
+@pytest.mark.parametrize("call", ["chat", "list_models"])
+async def test_an_answer_parsed_past_the_deadline_fails_counting_its_retries_and_priced_tokens(
+    api: Api, monkeypatch: pytest.MonkeyPatch, call: str
+) -> None:
+    import time
+
+    from neureus import APITimeoutError, _wire
+    from neureus._transport import _TransportBase
+
+    offset = [0.0]
+    monkeypatch.setattr(_TransportBase, "_clock", staticmethod(lambda: time.monotonic() + offset[0]))
+    parser = "parse_chat" if call == "chat" else "parse_model_list"
+    real_parse = getattr(_wire, parser)
+
+    def slow_parse(response: Any) -> Any:
+        offset[0] += 60.0  # reading this answer "took" a minute
+        return real_parse(response)
+
+    monkeypatch.setattr(_wire, parser, slow_parse)
+    client = api.client(deadline=30, max_retries=1)
+    api.gateway.queue_error(503, headers={"retry-after-ms": "1"})
+    # Token counts on a free call's answer are not counted (only chat and embeddings are priced).
+    answer = {"text": "hi", "inputTokens": 5} if call == "chat" else {"models": [], "inputTokens": 5}
+    api.gateway.queue_error(200, answer)
+    with pytest.raises(APITimeoutError):
+        await api.run(client.ai.chat(MESSAGES) if call == "chat" else client.ai.list_models())
+    usage = client.usage
+    assert (usage.calls, usage.failed_calls, usage.retries) == (1, 1, 1)
+    assert usage.input_tokens == (5 if call == "chat" else 0)
+
+
+def test_the_at_fork_hook_frees_every_ledgers_lock(gateway: Any) -> None:
+    # What os.fork() runs in the child, run here where mutation testing can see it (the forked
+    # test above checks it in a real child).
+    import threading
+
+    from neureus._usage import _after_fork_in_child
+
+    client = gateway.client()
+    client.ai.chat(MESSAGES)
+    with client._ledger._lock:  # held, as by another thread at the moment of fork()
+        _after_fork_in_child()
+        worker = threading.Thread(target=client.ai.chat, args=(MESSAGES,), daemon=True)
+        worker.start()
+        worker.join(timeout=20)
+        assert not worker.is_alive(), "the call waited on the lock held before the fork"
+    assert client.usage.calls == 2
+
+
+async def test_each_models_counts_add_up_like_the_totals(api: Api) -> None:
+    client = api.client(max_retries=1)
+    await api.run(client.ai.list_models())  # caches the prices: the streams' costs are estimated
+    with client.track() as usage:
+        for _ in range(2):
+            api.gateway.queue_error(503, headers={"retry-after-ms": "1"})
+            api.gateway.queue_stream(["a", "b"])
+            await api.collect(await api.run(client.ai.stream(MESSAGES, model=PRICED)))
+    assert (usage.calls, usage.retries) == (2, 2) and usage.output_tokens > 0
+    for per_model in (usage.by_model[PRICED], client.usage.by_model[PRICED]):
+        assert (per_model.calls, per_model.retries, per_model.input_tokens, per_model.output_tokens) == (
+            usage.calls,
+            usage.retries,
+            usage.input_tokens,
+            usage.output_tokens,
+        )
+        assert per_model.estimated_cost_usd == pytest.approx(usage.estimated_cost_usd) and usage.estimated_cost_usd > 0
