@@ -498,7 +498,7 @@ def test_refusals_name_the_type_they_were_given() -> None:
     with pytest.raises(InvalidRequestError, match=r"system_prompt must be a string or None; got bytes\.$"):
         structure([m("user", "u")], system_prompt=b"P")  # type: ignore[arg-type]
     with pytest.raises(InvalidRequestError, match=r"; got str\.$"):
-        normalize("hello")  # type: ignore[arg-type]
+        normalize("hello")  # type: ignore[type-var]
 
 
 async def _async_shorten(text: str) -> str:
