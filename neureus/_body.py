@@ -58,8 +58,6 @@ class _Zlib:
         self._fed = False
 
     def push(self, data: bytes) -> Iterator[bytes]:
-        if not data and not self._fed:
-            return
         self._fed = True
         obj = self._obj
         if obj is None:
@@ -85,11 +83,9 @@ class _Zlib:
         except zlib.error as exc:
             raise _Undecodable(str(exc)) from None
 
-    def finish(self) -> Iterator[bytes]:
-        if not self._fed:  # an empty body: nothing was encoded
-            return
-        yield from self.push(b"")
-        if self._obj is None or not self._obj.eof:
+    def finish(self) -> None:
+        # push() has handed out all it could decode; an empty body had nothing encoded.
+        if self._fed and (self._obj is None or not self._obj.eof):
             raise _Undecodable("the compressed body ended early")
 
 
@@ -101,7 +97,7 @@ class _Brotli:
         self._fed = False
 
     def push(self, data: bytes) -> Iterator[bytes]:
-        self._fed = self._fed or bool(data)
+        self._fed = True
         obj = self._obj
         try:
             out = obj.process(data, output_buffer_limit=_STEP)
@@ -114,11 +110,9 @@ class _Brotli:
         except _brotli().error as exc:
             raise _Undecodable(str(exc)) from None
 
-    def finish(self) -> Iterator[bytes]:
-        if not self._fed:  # an empty body: nothing was encoded
-            return
-        yield from self.push(b"")
-        if not self._obj.is_finished():
+    def finish(self) -> None:
+        # push() has handed out all it could decode; an empty body had nothing encoded.
+        if self._fed and not self._obj.is_finished():
             raise _Undecodable("the compressed body ended early")
 
 
@@ -159,8 +153,7 @@ def _decode(decoders: list[_Zlib | _Brotli], level: int, data: bytes, final: boo
         for out in decoder.push(data):
             yield from _decode(decoders, level + 1, out, False)
     if final:
-        for out in decoder.finish():
-            yield from _decode(decoders, level + 1, out, False)
+        decoder.finish()
         yield from _decode(decoders, level + 1, b"", True)
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from neureus import APIResponseValidationError
 from neureus._body import BodyReader, StreamDecoder
 
-from .test_body import CODINGS, _apply
+from .test_body import CODINGS, HAS_BROTLI, _apply
 
 STEP = 64 * 1024
 
@@ -105,3 +105,26 @@ def test_identity_is_recognised() -> None:
     assert StreamDecoder("identity").identity
     assert StreamDecoder(" Identity ").identity
     assert not StreamDecoder("gzip").identity
+
+
+@pytest.mark.parametrize("header", ["gzip", "deflate"])
+@pytest.mark.parametrize("pattern", [b"a", b"data: {}\n\n", b"abcdefgh"])
+def test_a_chunk_gives_all_it_decodes_to_before_the_next_arrives(header: str, pattern: bytes) -> None:
+    # Whatever the bytes so far decode to comes out of this chunk's pieces, even when one
+    # step fills up in the middle of a repeated string (an SSE event must not wait for the
+    # next chunk of the network to be seen).
+    data = pattern * ((STEP + 4096) // len(pattern))
+    raw = gzip.compress(data) if header == "gzip" else zlib.compress(data)
+    for cut in range(1, len(raw)):
+        expected = zlib.decompressobj(zlib.MAX_WBITS | (16 if header == "gzip" else 0)).decompress(raw[:cut])
+        assert b"".join(StreamDecoder(header).pieces(raw[:cut])) == expected
+
+
+@pytest.mark.skipif(not HAS_BROTLI, reason="brotli >= 1.2 is not installed")
+def test_a_br_chunk_is_decoded_a_bounded_step_at_a_time() -> None:
+    import brotli  # type: ignore[import-untyped, unused-ignore]
+
+    data = bytes(range(256)) * 8192  # 2 MiB from a few bytes of br
+    pieces = list(StreamDecoder("br").pieces(brotli.compress(data)))
+    assert b"".join(pieces) == data
+    assert max(map(len, pieces)) <= 2 * STEP  # output_buffer_limit is soft, about 1.5 steps

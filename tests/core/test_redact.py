@@ -118,3 +118,76 @@ def test_secrets_refuse_what_is_not_a_sequence_of_strings() -> None:
     assert list(a.__rich_repr__()) == ["<1 redacted>"]
     for clone in (pickle.loads(pickle.dumps(a)), copy.deepcopy(a)):
         assert clone == a and redact_text("x a1234567890", clone) != "x a1234567890"
+
+
+# --- the exact edges: what is shown of a key, and when a text is cut ------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        ("12345678", "…"),  # 8 characters: nothing of it shown
+        ("123456789", "1234…"),  # 9 to 12: the first 4 only
+        ("123456789abc", "1234…"),
+        ("123456789abcd", "1234…abcd"),  # 13 and more: the first 4 and the last 4
+    ],
+)
+def test_key_lengths_at_each_edge(key: str, shown: str) -> None:
+    assert redact_key(key) == shown
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        # Each shape alone in its text: no other "_", "-" or "Bearer" to help it be noticed.
+        ("Authorization: Bearer abcdefghijklmnop", "Authorization: Bearer abcd…mnop"),
+        ("key pk_live12345678 used", "key pk_l…5678 used"),
+        ("key sk-proj12345678 used", "key sk-p…5678 used"),
+        ("key nru_live12345678", "key nru_…5678"),
+    ],
+)
+def test_each_secret_shape_is_redacted_on_its_own(text: str, shown: str) -> None:
+    assert redact_text(text) == shown
+
+
+def test_server_text_exactly_at_the_limit_is_not_cut() -> None:
+    assert clean_server_text("A" * 2000) == "A" * 2000
+    assert clean_server_text("A" * 10, limit=10) == "A" * 10
+    # Escaping makes it exactly the limit: still whole, with no "cut" note.
+    assert clean_server_text("A" * 1998 + "\n") == "A" * 1998 + "\\n"
+    assert clean_server_text("A" * 1999 + "\n") == "A" * 1999 + "\\… [cut at 2000 of 2000 characters]"
+
+
+def test_a_huge_server_text_costs_only_the_limit_to_clean() -> None:
+    import tracemalloc
+
+    text = "\x1b" * 2_000_000  # a hostile error body: every character needs escaping
+    tracemalloc.start()
+    try:
+        cleaned = clean_server_text(text)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert cleaned.startswith("\\x1b" * 500) and cleaned.endswith("[cut at 2000 of 2000000 characters]")
+    assert peak < 256 * 1024  # escaping all of it would build megabytes
+
+
+def test_secrets_found_in_bytes_only_when_there() -> None:
+    import pickle
+
+    secrets = Secrets(["first-secret-123", "second-secret-456"])
+    assert secrets.appear_in(b'{"echo": "second-secret-456"}')
+    assert secrets.appear_in(b"first-secret-123")
+    assert not secrets.appear_in(b'{"echo": "first-secret-12"}')
+    assert not Secrets().appear_in(b"anything")
+    clone = pickle.loads(pickle.dumps(secrets))  # a worker process's copy finds them too
+    assert clone.appear_in(b"x second-secret-456 y") and not clone.appear_in(b"x y")
+
+
+def test_remembering_more_keeps_what_was_remembered_before() -> None:
+    first, second = os.urandom(4).hex(), os.urandom(4).hex()  # 8 characters: just long enough
+    remember_secrets([first])
+    remember_secrets([second])
+    known = list(known_secrets())
+    assert known[-2:] == [first, second]
+    assert redact_text(f"id {first}", known_secrets()) == "id …"

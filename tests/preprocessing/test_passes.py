@@ -487,3 +487,50 @@ def test_docstring_examples(name: str) -> None:
     assert test.examples, f"{name} should show an example"
     result = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS).run(test)
     assert result.failed == 0
+
+
+# ---- what the refusals say, and when they come ----------------------------------------
+
+
+def test_refusals_name_the_type_they_were_given() -> None:
+    with pytest.raises(TypeError, match=r"^count_tokens must be a callable that takes a text .*; got int\.$"):
+        trim(TEN, count_tokens=4)  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequestError, match=r"system_prompt must be a string or None; got bytes\.$"):
+        structure([m("user", "u")], system_prompt=b"P")  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequestError, match=r"; got str\.$"):
+        normalize("hello")  # type: ignore[type-var]
+
+
+async def _async_shorten(text: str) -> str:
+    return text
+
+
+@pytest.mark.parametrize(
+    "given_messages",
+    [[m("system", "only system messages: nothing to compress")], [m("user", "")], "not even messages"],
+    ids=["system-only", "empty-content", "not-a-list"],
+)
+def test_an_async_compressor_is_refused_before_any_work(given_messages: Any) -> None:
+    with pytest.raises(TypeError, match=r"^compress\(\) got an async compressor; .*apreprocess"):
+        compress(given_messages, _async_shorten)  # type: ignore[arg-type]
+
+
+def test_a_compressor_that_returns_an_awaitable_is_refused_by_name() -> None:
+    with pytest.raises(TypeError, match=r"^compress\(\) got an async compressor; .*apreprocess"):
+        compress([m("user", "x")], lambda text: _async_shorten(text))  # type: ignore[arg-type,return-value]
+
+
+def test_a_result_that_is_not_a_string_is_explained() -> None:
+    with pytest.raises(TypeError) as caught:
+        compress([m("user", "a"), m("user", "b")], lambda text: 3 if text == "b" else text)  # type: ignore[arg-type,return-value]
+    assert str(caught.value) == (
+        "the compressor returned int for messages[1]; it must return the compressed text as a str."
+    )
+
+
+def test_roles_of_dicts_mixed_with_message_objects_are_read() -> None:
+    # A list that is not all dicts takes the per-message path: its dicts' roles still count.
+    given_messages: list[MessageParam] = [ChatMessage(role="user", content="u"), m("system", "s"), m("user", "v")]
+    assert roles(structure(given_messages)) == ["system", "user", "user"]
+    assert contents(trim(given_messages, max_context_tokens=0, keep_turns=1)) == ["s", "v"]
+    assert contents(compress(given_messages, _upper)) == ["U", "s", "V"]

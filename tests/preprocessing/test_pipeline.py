@@ -168,6 +168,10 @@ def test_trimmed_is_false_when_over_the_limit_but_nothing_is_dropped() -> None:
     stats = preprocess([m("user", "x" * 400)], max_context_tokens=10).stats
     assert stats.final_tokens > 10
     assert stats.trimmed is False
+    # Exactly keep_turns turns (none to drop), and none at all with keep_turns=0.
+    two_turns = [m("system", "s"), m("user", "x" * 400), m("assistant", "y" * 400)]
+    assert preprocess(two_turns, max_context_tokens=10, keep_turns=2).stats.trimmed is False
+    assert preprocess([m("system", "s" * 400)], max_context_tokens=10, keep_turns=0).stats.trimmed is False
 
 
 def test_stats_count_an_added_system_prompt() -> None:
