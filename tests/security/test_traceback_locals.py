@@ -203,7 +203,7 @@ async def test_read_timeout_on_a_real_socket_shows_no_secret(api: Any) -> None:
         listener.bind(("127.0.0.1", 0))
         listener.listen(4)
         port = listener.getsockname()[1]
-        client = api.real_client(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}", max_retries=0, timeout=0.2)
+        client = api.real_client(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}", max_retries=0, timeout=0.05)
         with pytest.raises(neureus.APITimeoutError) as caught:
             await api.run(client.ai.revoke_widget_key(WIDGET_KEY))
     text = render_locals(caught.value)
