@@ -22,6 +22,7 @@ import dataclasses
 import json
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -378,7 +379,19 @@ class FaultServer:
             self.streams.clear()
 
     def requests_to(self, path: str) -> list[Received]:
-        return [r for r in self.requests if r.path == path]
+        with self._lock:
+            return [r for r in self.requests if r.path == path]
+
+    def wait_requests(self, path: str, count: int, timeout: float = 5.0) -> int:
+        """Wait (bounded) until ``count`` requests to ``path`` were read; return how many were.
+
+        A client whose timeout fired may be done before this server's thread has read the
+        request it sent: count what reached the server, not what it got round to so far.
+        """
+        end = time.monotonic() + timeout
+        while len(self.requests_to(path)) < count and time.monotonic() < end:
+            time.sleep(0.005)
+        return len(self.requests_to(path))
 
     def take(self, request: Received) -> Reply:
         with self._lock:
