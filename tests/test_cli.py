@@ -27,6 +27,7 @@ import neureus.preprocessing
 from neureus import Neureus, __version__
 from neureus._cli import _main, main
 from neureus.testing import EmulatorServer, FakeGateway
+from tests.streams.server import Script, SSEServer, done, token
 
 pytestmark = pytest.mark.network
 
@@ -64,6 +65,12 @@ def assert_one_error_line(proc: subprocess.CompletedProcess[str], code: int, *fr
     for fragment in fragments:
         assert fragment in lines[0]
     return lines[0]
+
+
+def completed(result: tuple[int, str, str]) -> subprocess.CompletedProcess[str]:
+    """An in-process run (the ``cli`` fixture's) in the shape the subprocess checks take."""
+    code, out, err = result
+    return subprocess.CompletedProcess([], code, out, err)
 
 
 def free_port() -> int:
@@ -125,6 +132,13 @@ def running() -> Iterator[list[Running]]:
         item.close()
 
 
+@pytest.fixture
+def sse_server() -> Iterator[SSEServer]:
+    """A raw-socket SSE server whose replies can wait for the test (a ``threading.Event`` part)."""
+    with SSEServer() as server:
+        yield server
+
+
 # -- basics ------------------------------------------------------------------------------
 
 
@@ -175,14 +189,14 @@ def test_chat_streams_the_reply(server: EmulatorServer, gateway: FakeGateway) ->
     assert request.api_key == API_KEY
 
 
-def test_chat_tokens_reach_the_terminal_as_they_arrive(
-    server: EmulatorServer, gateway: FakeGateway, running: list[Running]
-) -> None:
-    gateway.queue_stream(["first", " second", " third"], delay=1.0)
-    chat = Running("chat", "go", env=cli_env(server))
+def test_chat_tokens_reach_the_terminal_as_they_arrive(sse_server: SSEServer, running: list[Running]) -> None:
+    rest = threading.Event()  # the server holds the rest of the reply until the test saw "first"
+    sse_server.script(Script([token("first"), rest, token(" second"), token(" third"), done()]))
+    chat = Running("chat", "go", env=cli_env(None, NEUREUS_BASE_URL=sse_server.url, NEUREUS_API_KEY=API_KEY))
     running.append(chat)
-    assert chat.read(5) == "first"
-    assert chat.proc.poll() is None  # the reply is not over: the token was not buffered
+    assert chat.read(5) == "first"  # printed while the reply was still incomplete: not buffered
+    assert chat.proc.poll() is None
+    rest.set()
     assert chat.readline() == " second third\n"
     assert chat.proc.wait(timeout=20) == 0
 
@@ -247,11 +261,10 @@ def test_chat_stream_error_exits_1(server: EmulatorServer, gateway: FakeGateway)
     assert_one_error_line(proc, 1, "upstream provider failed")
 
 
-def test_ctrl_c_during_a_stream_exits_130_quietly(
-    server: EmulatorServer, gateway: FakeGateway, running: list[Running]
-) -> None:
-    gateway.queue_stream(["one", " two", " three"], delay=5.0)
-    chat = Running("chat", "go", env=cli_env(server))
+def test_ctrl_c_during_a_stream_exits_130_quietly(sse_server: SSEServer, running: list[Running]) -> None:
+    never = threading.Event()  # the rest of the reply never comes: Ctrl-C lands mid-stream
+    sse_server.script(Script([token("one"), never, token(" two"), done()]))
+    chat = Running("chat", "go", env=cli_env(None, NEUREUS_BASE_URL=sse_server.url, NEUREUS_API_KEY=API_KEY))
     running.append(chat)
     assert chat.read(3) == "one"
     code, _, err = chat.interrupt()
@@ -394,17 +407,17 @@ def test_wrong_api_key_is_a_401() -> None:
 
 
 @pytest.mark.parametrize("retries", ["0", None])
-def test_network_down(retries: str | None) -> None:
-    env = cli_env(None, NEUREUS_BASE_URL=f"http://127.0.0.1:{free_port()}", NEUREUS_API_KEY=API_KEY)
+def test_network_down(cli: Callable[..., tuple[int, str, str]], retries: str | None) -> None:
     args = ["chat", "hi"] if retries is None else ["--max-retries", retries, "models"]
-    assert_one_error_line(run(*args, env=env), 1, "Connection error")
+    assert_one_error_line(completed(cli("--base-url", f"http://127.0.0.1:{free_port()}", *args)), 1, "Connection error")
 
 
-def test_timeout_option(server: EmulatorServer, gateway: FakeGateway) -> None:
-    gateway.queue_stream(["slow", " reply"], delay=3.0)
-    proc = run("chat", "--timeout", "0.5", "hi", server=server)
+def test_timeout_option(sse_server: SSEServer) -> None:
+    sse_server.script(Script([token("slow"), threading.Event(), token(" reply"), done()]))  # never sent
+    env = cli_env(None, NEUREUS_BASE_URL=sse_server.url, NEUREUS_API_KEY=API_KEY)
+    proc = run("chat", "--timeout", "0.1", "hi", env=env)
     assert proc.stdout.startswith("slow")
-    assert_one_error_line(proc, 1)
+    assert_one_error_line(proc, 1, "--timeout")
 
 
 def test_debug_shows_the_traceback(server: EmulatorServer) -> None:
@@ -424,15 +437,17 @@ def assert_no_python_words(text: str) -> None:
         assert word not in text, (word, text)
 
 
-def test_a_cut_stream_ends_the_line_then_says_what_happened(server: EmulatorServer, gateway: FakeGateway) -> None:
+def test_a_cut_stream_ends_the_line_then_says_what_happened(
+    cli: Callable[..., tuple[int, str, str]], server: EmulatorServer, gateway: FakeGateway
+) -> None:
     gateway.queue_stream(["partial", " reply"], break_after=1)
-    proc = run("--max-retries", "0", "chat", "hi", server=server)
+    proc = completed(cli("--max-retries", "0", "chat", "hi"))
     assert proc.stdout == "partial\n"  # the error below starts on a line of its own
     line = assert_one_error_line(proc, 1, "the reply stopped before it was complete", "7 characters")
     assert "shown above" in line and f"at {server.base_url} (from NEUREUS_BASE_URL)" in line
     assert_no_python_words(line)
     gateway.queue_stream(["partial"], cut_after=1)
-    proc = run("chat", "hi", server=server)
+    proc = completed(cli("chat", "hi"))
     assert proc.stdout == "partial\n"
     assert_no_python_words(assert_one_error_line(proc, 1, "the server ended the stream early"))
 
@@ -445,38 +460,46 @@ def test_a_stream_error_starts_on_a_new_line(server: EmulatorServer, gateway: Fa
 
 
 @pytest.mark.parametrize("via_flag", [False, True], ids=["env", "flag"])
-def test_connection_errors_name_the_host_tried_and_where_it_came_from(via_flag: bool) -> None:
+def test_connection_errors_name_the_host_tried_and_where_it_came_from(
+    cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch, via_flag: bool
+) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     if via_flag:
-        proc = run("--base-url", url, "--max-retries", "0", "models", env=cli_env(None, NEUREUS_API_KEY=API_KEY))
+        proc = completed(cli("--base-url", url, "--max-retries", "0", "models"))
         source = "--base-url"
     else:
-        proc = run("--max-retries", "0", "models", env=cli_env(None, NEUREUS_BASE_URL=url, NEUREUS_API_KEY=API_KEY))
+        monkeypatch.setenv("NEUREUS_BASE_URL", url)
+        proc = completed(cli("--max-retries", "0", "models"))
         source = "NEUREUS_BASE_URL"
     line = assert_one_error_line(proc, 1, "Connection error", f"at {url} (from {source})", "--base-url")
     assert_no_python_words(line)
 
 
-def test_a_timeout_names_the_flag() -> None:
+def test_a_timeout_names_the_flag(cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch) -> None:
     with socket.socket() as silent:  # connections wait in its backlog; nothing ever answers
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        env = cli_env(None, NEUREUS_BASE_URL=url, NEUREUS_API_KEY=API_KEY)
-        proc = run("--timeout", "0.3", "--max-retries", "0", "chat", "--no-stream", "hi", env=env)
+        monkeypatch.setenv("NEUREUS_BASE_URL", url)
+        proc = completed(cli("--timeout", "0.05", "--max-retries", "0", "chat", "--no-stream", "hi"))
     line = assert_one_error_line(proc, 1, "Timed out", "--timeout", f"at {url} (from NEUREUS_BASE_URL)")
     assert_no_python_words(line)
 
 
-def test_an_insecure_url_names_the_variable_or_flag_never_a_python_keyword(server: EmulatorServer) -> None:
-    env = cli_env(None, NEUREUS_BASE_URL="http://gateway.example.com", NEUREUS_API_KEY=API_KEY)
-    line = assert_one_error_line(run("models", env=env), 2, "NEUREUS_BASE_URL", "https://")
+def test_an_insecure_url_names_the_variable_or_flag_never_a_python_keyword(
+    cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch, gateway: FakeGateway
+) -> None:
+    monkeypatch.setenv("NEUREUS_BASE_URL", "http://gateway.example.com")
+    line = assert_one_error_line(completed(cli("models")), 2, "NEUREUS_BASE_URL", "https://")
     assert_no_python_words(line)
-    env = cli_env(None, NEUREUS_API_KEY=API_KEY)
-    proc = run("--base-url", "http://user:hunter2@10.0.0.1:8080", "models", env=env)
+    proc = completed(cli("--base-url", "http://user:hunter2@10.0.0.1:8080", "models"))
     line = assert_one_error_line(proc, 2, "--base-url", "'http://10.0.0.1:8080'")
     assert "hunter2" not in proc.stderr
     assert_no_python_words(line)
+    for bad in ("ftp://files.example.com", "https://", "http://[::1"):
+        line = assert_one_error_line(completed(cli("--base-url", bad, "models")), 2, "--base-url")
+        assert_no_python_words(line)
+    assert gateway.requests == []
 
 
 def test_bad_timeout_and_retries_name_the_flag() -> None:
@@ -822,8 +845,9 @@ def test_in_process_failures(cli: Callable[..., tuple[int, str, str]], gateway: 
     assert code == 1 and "400" in err and PROVIDER_KEY not in out + err
 
     # What the CLI adds to the SDK's message: the cause of a cut stream, the wait a 429 asks for.
-    gateway.queue_stream(["slow", " reply"], delay=2.0)
-    code, out, err = cli("chat", "--timeout", "0.3", "hi")
+    with SSEServer() as stalled:
+        stalled.script(Script([token("slow"), threading.Event(), token(" reply"), done()]))  # never sent
+        code, out, err = cli("--base-url", stalled.url, "chat", "--timeout", "0.1", "hi")
     assert (code, out) == (1, "slow\n")  # the partial line is ended before the error
     assert "no data arrived within the read timeout (raise it with --timeout)" in err
     gateway.queue_error(429, headers={"retry-after": "120"})

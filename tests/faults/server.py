@@ -1,17 +1,18 @@
 """A fault-injection HTTP/1.1 server on 127.0.0.1, scriptable per request.
 
-Raw sockets, one thread per connection, keep-alive. Each request pops the next scripted
-:class:`Reply` (optionally only for one path); with nothing scripted it answers like the
-gateway would (a well-formed reply per endpoint). What was sent is recorded, so a test
-can compare what the client got with what the server put on the wire:
+Raw sockets (the accept loop and request reader are tests/_sockets.py's), one thread per
+connection, keep-alive. Each request pops the next scripted :class:`Reply` (optionally
+only for one path); with nothing scripted it answers like the gateway would (a
+well-formed reply per endpoint). What was sent is recorded, so a test can compare what
+the client got with what the server put on the wire:
 
 - ``requests``: every request received (method, path, headers, body, connection number);
 - ``streams``: for every streamed reply, the tokens whose event was written in full;
 - ``connections_opened`` and ``open_connections`` (accepted, not yet closed);
 - ``faults_injected``: replies that were a fault rather than a plain success.
 
-Every wait is bounded and interruptible: :meth:`FaultServer.stop` wakes stalled handlers
-and closes every connection. Only ever binds a loopback address.
+Every wait is bounded and interruptible: :meth:`FaultServer.stop` wakes stalled handlers,
+closes every connection and joins every thread. Only ever binds a loopback address.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import select
 import socket
-import struct
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
+
+from tests._sockets import LoopbackServer, Reader, pause, reset
 
 __all__ = [
     "Chunked",
@@ -42,9 +43,6 @@ __all__ = [
     "default_body",
     "sse_event",
 ]
-
-_MAX_HEADER_BYTES = 64 * 1024
-_IDLE_TIMEOUT = 10.0  # an idle keep-alive connection is closed after this long
 
 
 class Reply:
@@ -200,58 +198,17 @@ class _Connection:
         self.server = server
         self.sock = sock
         self.number = number
-        self.buffer = b""
-
-    # -- reading ----------------------------------------------------------------------
-
-    def _recv_until(self, marker: bytes) -> bool:
-        while marker not in self.buffer:
-            if len(self.buffer) > _MAX_HEADER_BYTES:
-                return False
-            data = self.sock.recv(65536)
-            if not data:
-                return False
-            self.buffer += data
-        return True
+        self.reader = Reader(sock, server.stopping_event)
 
     def read_request(self) -> Received | None:
-        if not self._recv_until(b"\r\n\r\n"):
+        raw = self.reader.read()
+        if raw is None:
             return None
-        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        method, target, _version = lines[0].split(" ", 2)
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length") or 0)
-        while len(self.buffer) < length:
-            data = self.sock.recv(65536)
-            if not data:
-                return None
-            self.buffer += data
-        body, self.buffer = self.buffer[:length], self.buffer[length:]
-        path = target.split("?", 1)[0]
-        return Received(method, path, headers, body, self.number)
+        return Received(raw.method, raw.path, raw.headers, raw.body, self.number)
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; give up early (False) if the server stops or the peer left."""
-        end = time.monotonic() + seconds
-        for _ in range(100_000):
-            remaining = end - time.monotonic()
-            if remaining <= 0:
-                return True
-            if self.server.stopping:
-                return False
-            readable, _, _ = select.select([self.sock], [], [], min(remaining, 0.02))
-            if readable:
-                try:
-                    if not self.sock.recv(1, socket.MSG_PEEK):
-                        return False
-                except OSError:
-                    return False
-                time.sleep(min(remaining, 0.02))
-        return True
+        return pause(self.sock, seconds, self.server.stopping_event)
 
     # -- writing ----------------------------------------------------------------------
 
@@ -261,10 +218,7 @@ class _Connection:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     def reset(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        with contextlib.suppress(OSError):
-            self.sock.close()
+        reset(self.sock)
 
     def answer(self, request: Received, reply: Reply) -> bool:
         """Answer one request; return whether the connection stays open."""
@@ -351,21 +305,13 @@ class _Connection:
     # -- the loop -----------------------------------------------------------------------
 
     def serve(self) -> None:
-        try:
-            self.sock.settimeout(_IDLE_TIMEOUT)
-            for _ in range(10_000):  # bounded: requests per connection
-                request = self.read_request()
-                if request is None:
-                    return
-                reply = self.server.take(request)
-                if not self.answer(request, reply):
-                    return
-        except (OSError, ValueError):
-            return
-        finally:
-            with contextlib.suppress(OSError):
-                self.sock.close()
-            self.server.connection_closed(self)
+        for _ in range(10_000):  # bounded: requests per connection
+            request = self.read_request()
+            if request is None:
+                return
+            reply = self.server.take(request)
+            if not self.answer(request, reply):
+                return
 
 
 _REASONS = {
@@ -392,26 +338,15 @@ class FaultServer:
     """The server; use as a context manager or call :meth:`start` and :meth:`stop`."""
 
     def __init__(self, host: str = "127.0.0.1", *, echo: bool = False) -> None:
-        if not host.startswith("127."):
-            raise ValueError("the fault server only binds loopback addresses")
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind((host, 0))
-        self._listener.listen(1024)
-        self._listener.settimeout(0.05)
+        self._sockets = LoopbackServer(self._serve, host=host, backlog=1024, name="fault-server")
         self.host = host
         self.echo = echo
         """Unscripted chats answer with the last message's words (streamed one per event)."""
-        self.port: int = self._listener.getsockname()[1]
+        self.port: int = self._sockets.port
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         self._script: deque[tuple[str | None, Reply]] = deque()
-        self._live: dict[int, _Connection] = {}
-        self._threads: list[threading.Thread] = []
         self.requests: list[Received] = []
         self.streams: list[list[str]] = []
-        self.connections_opened = 0
         self.faults_injected = 0
 
     @property
@@ -419,9 +354,12 @@ class FaultServer:
         return f"http://{self.host}:{self.port}"
 
     @property
+    def connections_opened(self) -> int:
+        return self._sockets.accepted
+
+    @property
     def open_connections(self) -> int:
-        with self._lock:
-            return len(self._live)
+        return self._sockets.open_connections
 
     # -- scripting ----------------------------------------------------------------------
 
@@ -441,7 +379,19 @@ class FaultServer:
             self.streams.clear()
 
     def requests_to(self, path: str) -> list[Received]:
-        return [r for r in self.requests if r.path == path]
+        with self._lock:
+            return [r for r in self.requests if r.path == path]
+
+    def wait_requests(self, path: str, count: int, timeout: float = 5.0) -> int:
+        """Wait (bounded) until ``count`` requests to ``path`` were read; return how many were.
+
+        A client whose timeout fired may be done before this server's thread has read the
+        request it sent: count what reached the server, not what it got round to so far.
+        """
+        end = time.monotonic() + timeout
+        while len(self.requests_to(path)) < count and time.monotonic() < end:
+            time.sleep(0.005)
+        return len(self.requests_to(path))
 
     def take(self, request: Received) -> Reply:
         with self._lock:
@@ -458,73 +408,32 @@ class FaultServer:
         return reply
 
     @property
+    def stopping_event(self) -> threading.Event:
+        return self._sockets.stopping
+
+    @property
     def stopping(self) -> bool:
-        return self._stopping.is_set()
+        return self._sockets.stopping.is_set()
 
     def drop_connections(self) -> int:
         """Close every open connection from the server side (idle keep-alive ones included)."""
-        with self._lock:
-            live = list(self._live.values())
-        for connection in live:
-            with contextlib.suppress(OSError):
-                connection.sock.shutdown(socket.SHUT_RDWR)
-        return len(live)
+        return self._sockets.drop_connections()
 
-    def wait_idle(self, open_at_most: int = 0, timeout: float = 3.0) -> int:
+    def wait_idle(self, open_at_most: int = 0, timeout: float = 5.0) -> int:
         """Wait (bounded) until at most ``open_at_most`` connections are open; return the count."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            count = self.open_connections
-            if count <= open_at_most:
-                return count
-            time.sleep(0.01)
-        return self.open_connections
+        return self._sockets.wait_idle(open_at_most, timeout)
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    def connection_closed(self, connection: _Connection) -> None:
-        with self._lock:
-            self._live.pop(connection.number, None)
-
-    def _accept_loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                sock, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with self._lock:
-                self.connections_opened += 1
-                connection = _Connection(self, sock, self.connections_opened)
-                self._live[connection.number] = connection
-            thread = threading.Thread(target=connection.serve, name=f"fault-conn-{connection.number}", daemon=True)
-            self._threads = [t for t in self._threads if t.is_alive()]
-            self._threads.append(thread)
-            thread.start()
+    def _serve(self, sock: socket.socket, number: int) -> None:
+        _Connection(self, sock, number).serve()
 
     def start(self) -> FaultServer:
-        self._thread = threading.Thread(target=self._accept_loop, name="fault-server", daemon=True)
-        self._thread.start()
+        self._sockets.start()
         return self
 
     def stop(self) -> None:
-        self._stopping.set()
-        with contextlib.suppress(OSError):
-            self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept() at once
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        with contextlib.suppress(OSError):
-            self._listener.close()
-        with self._lock:
-            live = list(self._live.values())
-        for connection in live:
-            with contextlib.suppress(OSError):
-                connection.sock.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(OSError):
-                connection.sock.close()
-        for thread in self._threads:
-            thread.join(timeout=2)
+        self._sockets.stop()
 
     def __enter__(self) -> FaultServer:
         return self.start()

@@ -68,6 +68,10 @@ API_KEY = "nru_live_FAULTSUITEkey0123456789abcdef"
 BYOK_KEY = "sk-proj-FAULTSUITEbyok0123456789abcdef"
 WIDGET_KEY = "pk_live_FAULTSUITEwidget0123456789"
 FAST = RetryPolicy(initial_wait=0.001, max_wait=0.004)
+NEVER = 30.0
+"""A server delay that outlasts every timeout and deadline here: the server never answers in
+time, so a short timeout fires whatever the machine's load (the server's handler gives up as
+soon as the client hangs up, so nothing waits this long)."""
 
 # Retry-After as an HTTP date: the policy's wall clock is pinned 30 ms before that date,
 # so the wait is 30 ms of real time (an HTTP date has whole-second resolution).
@@ -281,10 +285,10 @@ FAULTS: list[Fault] = [
         check=_retry_after(0.005, tolerance=1e-9),
     ),
     # -- slow answers ----------------------------------------------------------------------
-    Fault("slow_headers_then_ok", lambda c: [Respond(headers_delay=0.5)], attempts=2, client={"timeout": 0.2}),
+    Fault("slow_headers_then_ok", lambda c: [Respond(headers_delay=NEVER)], attempts=2, client={"timeout": 0.2}),
     Fault(
         "slow_headers_always",
-        lambda c: [Respond(headers_delay=0.3)] * 2,
+        lambda c: [Respond(headers_delay=NEVER)] * 2,
         APITimeoutError,
         attempts=2,
         client={"timeout": 0.1, "max_retries": 1},
@@ -294,14 +298,14 @@ FAULTS: list[Fault] = [
     Fault("body_trickle_within_timeout", lambda c: [Respond(trickle=(16, 0.01))], applies="calls"),
     Fault(
         "body_stalls_past_timeout",
-        lambda c: [Respond(trickle=(16, 0.5))],
+        lambda c: [Respond(trickle=(16, NEVER))],
         attempts=2,
         applies="calls",
         client={"timeout": 0.2},
     ),
     Fault(
         "deadline_slow_headers",
-        lambda c: [Respond(headers_delay=1.0)],
+        lambda c: [Respond(headers_delay=NEVER)],
         APITimeoutError,
         attempts=1,
         client={"deadline": 0.2},
@@ -361,7 +365,7 @@ FAULTS: list[Fault] = [
     ),
     Fault(
         "stall_before_first_event_once",
-        lambda c: [Stream(first_delay=0.5)],
+        lambda c: [Stream(first_delay=NEVER)],
         attempts=2,
         applies="stream",
         client={"timeout": 0.2},
@@ -406,7 +410,7 @@ FAULTS: list[Fault] = [
     Fault("stall_between_events_within_timeout", lambda c: [Stream(stall_after=2, stall=0.05)], applies="stream"),
     Fault(
         "stall_between_events_past_timeout",
-        lambda c: [Stream(stall_after=2, stall=0.6)],
+        lambda c: [Stream(stall_after=2, stall=NEVER)],
         IncompleteStreamError,
         applies="stream",
         client={"timeout": 0.2},
@@ -415,7 +419,7 @@ FAULTS: list[Fault] = [
     ),
     Fault(
         "deadline_stall_mid_stream",
-        lambda c: [Stream(stall_after=2, stall=1.0)],
+        lambda c: [Stream(stall_after=2, stall=NEVER)],
         IncompleteStreamError,
         applies="stream",
         client={"deadline": 0.3},
@@ -593,9 +597,11 @@ async def test_fault(
         case.check(ctx)
 
     # 2. requests that reached the server (a stream is never retried after its first event)
-    made = len(fault_server.requests_to(operation.path))
     if case.attempts is not None:
+        made = fault_server.wait_requests(operation.path, case.attempts)
         assert made == case.attempts, f"{made} requests, expected {case.attempts}"
+    else:
+        made = len(fault_server.requests_to(operation.path))
     assert fault_server.pending() == 0 or case.attempts is None
 
     # 4. time
@@ -619,16 +625,18 @@ async def test_async_stream_cancelled_mid_way_releases_its_connection(api: Any, 
     """A task cancelled while a stream stalls leaves no connection checked out."""
     if not api.is_async:
         pytest.skip("cancellation is an async notion")
-    fault_server.script(Stream(stall_after=1, stall=3.0), path="/ai/chat")
+    fault_server.script(Stream(stall_after=1, stall=NEVER), path="/ai/chat")
     client = new_client(api, fault_server)
     delivered: list[str] = []
-    with anyio.move_on_after(0.3) as scope:
+    with anyio.move_on_after(NEVER) as scope:
         async with client.ai.stream(MESSAGES) as stream:
             async for token in stream:
                 delivered.append(token)
+                scope.deadline = anyio.current_time() + 0.02  # cancelled inside the stalled read
     assert scope.cancelled_caught
     assert delivered == fault_server.streams[-1][:1]
     assert pool_in_use(client) == 0
+    assert (await api.run(client.ai.list_models())).models  # the pool still works
     await api.close(client)
     assert fault_server.wait_idle(0) == 0
 
@@ -694,8 +702,7 @@ async def test_sync_stream_dropped_mid_way_releases_its_connection(api: Any, fau
     client = new_client(api, fault_server)
     for _token in client.ai.stream(MESSAGES):
         break
-    gc.collect()
-    assert pool_in_use(client) == 0
+    assert pool_in_use(client) == 0  # at once, not once the garbage collector runs
     await api.close(client)
     assert fault_server.wait_idle(0) == 0
 
@@ -704,8 +711,8 @@ async def test_sync_stream_dropped_mid_way_releases_its_connection(api: Any, fau
 async def test_deadline_bounds_a_trickling_body(api: Any, fault_server: FaultServer, op: str) -> None:
     operation = OPERATIONS[op]
     body = default_body("GET" if op == "list_models" else "POST", operation.path)
-    # Ten pieces, 0.1 s apart: each read well within the timeout, ~0.9 s for the whole body.
-    fault_server.script(Respond(body=body, trickle=(-(-len(body) // 10), 0.1)), path=operation.path)
+    # Ten pieces, 0.25 s apart: each read well within the timeout, ~2.25 s for the whole body.
+    fault_server.script(Respond(body=body, trickle=(-(-len(body) // 10), 0.25)), path=operation.path)
     client = new_client(api, fault_server, deadline=0.2)
     start = time.monotonic()
     try:
@@ -714,7 +721,7 @@ async def test_deadline_bounds_a_trickling_body(api: Any, fault_server: FaultSer
     finally:
         elapsed = time.monotonic() - start
         assert pool_in_use(client) == 0
-    assert elapsed < 0.5
+    assert elapsed < 1.5  # far less than the whole body takes
 
 
 @pytest.mark.parametrize("how", ["break", "stream_error"])
@@ -772,7 +779,7 @@ async def test_stale_keepalive_connection_is_not_an_error(api: Any, fault_server
 async def test_leaving_a_stalled_stream_early_returns_at_once(api: Any, fault_server: FaultServer) -> None:
     """``break`` out of a stream whose server then goes quiet: closing must not wait for
     (or read) the rest of the body."""
-    fault_server.script(Stream(tokens=["a", "b", "c"], stall_after=1, stall=5.0), path="/ai/chat")
+    fault_server.script(Stream(tokens=["a", "b", "c"], stall_after=1, stall=NEVER), path="/ai/chat")
     client = new_client(api, fault_server)
     stream = client.ai.stream(MESSAGES)
     start = time.monotonic()
@@ -788,3 +795,37 @@ async def test_leaving_a_stalled_stream_early_returns_at_once(api: Any, fault_se
     assert pool_in_use(client) == 0
     await api.close(client)
     assert fault_server.wait_idle(0) == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="known bug: under trio, a deadline that fires while httpcore writes the request body "
+    "leaves httpx's ByteStream async generator half-run, and trio warns when it is collected "
+    "(also the intermittent failure of test_fault[trio-*-deadline_503_loop]); the transport must "
+    "send the body through an iterator that is not an async generator",
+)
+def test_trio_deadline_during_the_request_body_abandons_no_async_generator() -> None:
+    """A peer that never reads: the 32 MiB body fills the socket buffers, so the deadline
+    always fires mid-write. Run under ``trio.run`` itself, recording trio's warnings."""
+    import socket
+
+    import trio
+
+    with socket.socket() as listener:  # accepts into its backlog, never reads
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+        async def main() -> None:
+            async with neureus.AsyncNeureus(api_key=API_KEY, base_url=url, max_retries=0, deadline=0.3) as client:
+                with pytest.raises(APITimeoutError):
+                    await client.ai.chat([{"role": "user", "content": "x" * (32 << 20)}])
+            gc.collect()
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            trio.run(main)
+            gc.collect()
+    abandoned = [str(w.message) for w in caught if "garbage collected before it had been exhausted" in str(w.message)]
+    assert abandoned == [], abandoned[0]

@@ -9,16 +9,15 @@ for a redirect that must not be followed).
 Acts for the attacks of API.md's "hostile world": headers trickled a line at a time,
 stacked content-encodings and compression bombs, an endless body, a reset after reading
 the request, redirects, 429 with a long ``Retry-After``, ``x-should-retry``. Every wait is
-bounded and :meth:`HostileServer.stop` wakes every handler. Binds 127.0.0.1 only.
+bounded and :meth:`HostileServer.stop` wakes every handler and joins it (the accept loop
+and request reader are tests/_sockets.py's). Binds 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import gzip
 import json
-import select
 import socket
 import ssl
 import struct
@@ -29,9 +28,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Conn", "HostileServer", "Request", "bomb", "encode", "json_body"]
+from tests import _sockets
+from tests._sockets import LoopbackServer, Reader
 
-_IDLE = 10.0
+__all__ = ["Conn", "HostileServer", "Request", "bomb", "encode", "json_body"]
 
 
 @dataclasses.dataclass
@@ -55,7 +55,7 @@ class Conn:
         self.server = server
         self.sock = sock
         self.number = number
-        self._buffer = b""
+        self._reader = Reader(sock, server._stopping)
 
     def send(self, data: bytes) -> bool:
         """Write ``data``; ``False`` once the client has gone."""
@@ -66,8 +66,8 @@ class Conn:
         return True
 
     def pause(self, seconds: float) -> bool:
-        """Sleep, waking early when the server stops; ``False`` if it stopped."""
-        return not self.server._stopping.wait(seconds)
+        """Sleep; ``False`` (early) once the server stops or the client has gone."""
+        return _sockets.pause(self.sock, seconds, self.server._stopping)
 
     def head(self, status: int, headers: dict[str, str] | None = None, reason: str = "X") -> bytes:
         lines = [f"HTTP/1.1 {status} {reason}"] + [f"{k}: {v}" for k, v in (headers or {}).items()]
@@ -78,51 +78,14 @@ class Conn:
         return self.send(self.head(status, all_headers) + body)
 
     def reset(self) -> bool:
-        with contextlib.suppress(OSError):
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        with contextlib.suppress(OSError):
-            self.sock.close()
+        _sockets.reset(self.sock)
         return False
 
-    def _recv_until(self, marker: bytes) -> bool:
-        deadline = time.monotonic() + _IDLE
-        while marker not in self._buffer:
-            if self.server._stopping.is_set() or time.monotonic() > deadline:
-                return False
-            try:
-                ready, _, _ = select.select([self.sock], [], [], 0.1)
-                if not ready:
-                    continue
-                data = self.sock.recv(65536)
-            except (OSError, ValueError):
-                return False
-            if not data:
-                return False
-            self._buffer += data
-        return True
-
     def read_request(self) -> Request | None:
-        if not self._recv_until(b"\r\n\r\n"):
+        raw = self._reader.read()
+        if raw is None:
             return None
-        head, _, self._buffer = self._buffer.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        method, target, _ = lines[0].split(" ", 2)
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length", "0"))
-        deadline = time.monotonic() + _IDLE
-        while len(self._buffer) < length and time.monotonic() < deadline:
-            try:
-                data = self.sock.recv(65536)
-            except OSError:
-                return None
-            if not data:
-                return None
-            self._buffer += data
-        body, self._buffer = self._buffer[:length], self._buffer[length:]
-        return Request(method, target, headers, body, self.number)
+        return Request(raw.method, raw.target, raw.headers, raw.body, self.number)
 
 
 Act = Callable[[Conn, Request], bool]
@@ -271,90 +234,52 @@ class HostileServer:
     """Scripted hostile answers on 127.0.0.1 (``tls=`` an ``ssl.SSLContext`` to serve HTTPS)."""
 
     def __init__(self, *, tls: ssl.SSLContext | None = None) -> None:
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(64)
-        self._listener.settimeout(0.1)
-        self.port: int = self._listener.getsockname()[1]
+        self._sockets = LoopbackServer(self._serve, name="hostile-server")
+        self._stopping = self._sockets.stopping
+        self.port: int = self._sockets.port
         self.tls = tls
         self.acts: deque[Act] = deque()
         self.default: Act = ok()
         self.requests: list[Request] = []
-        self.connections = 0
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._socks: list[socket.socket] = []
-        self._threads: list[threading.Thread] = []
-        self._acceptor = threading.Thread(target=self._accept, daemon=True)
 
     @property
     def url(self) -> str:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def connections(self) -> int:
+        """Connections accepted so far."""
+        return self._sockets.accepted
 
     def script(self, *acts: Act) -> HostileServer:
         self.acts.extend(acts)
         return self
 
     def __enter__(self) -> HostileServer:
-        self._acceptor.start()
+        self._sockets.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._acceptor.join(5)
-        with self._lock:
-            socks = list(self._socks)
-        for sock in socks:
-            with contextlib.suppress(OSError):
-                sock.close()
-        for thread in self._threads:
-            thread.join(5)
-        self._listener.close()
-
-    def _accept(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                sock, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            sock.settimeout(_IDLE)
-            with self._lock:
-                self.connections += 1
-                number = self.connections
-                self._socks.append(sock)
-            thread = threading.Thread(target=self._serve, args=(sock, number), daemon=True)
-            self._threads.append(thread)
-            thread.start()
+        self._sockets.stop()
 
     def _serve(self, sock: socket.socket, number: int) -> None:
         if self.tls is not None:
             try:
                 sock = self.tls.wrap_socket(sock, server_side=True)
             except (OSError, ssl.SSLError):
-                with contextlib.suppress(OSError):
-                    sock.close()
+                return
+            self._sockets.track(number, sock)
+        conn = Conn(self, sock, number)
+        for _ in range(10_000):  # bounded: requests per connection
+            request = conn.read_request()
+            if request is None:
                 return
             with self._lock:
-                self._socks.append(sock)
-        conn = Conn(self, sock, number)
-        try:
-            while not self._stopping.is_set():
-                request = conn.read_request()
-                if request is None:
-                    break
-                with self._lock:
-                    self.requests.append(request)
-                    act = self.acts.popleft() if self.acts else self.default
-                if not act(conn, request):
-                    break
-        except OSError:
-            pass
-        finally:
-            with contextlib.suppress(OSError):
-                sock.close()
+                self.requests.append(request)
+                act = self.acts.popleft() if self.acts else self.default
+            if not act(conn, request):
+                return

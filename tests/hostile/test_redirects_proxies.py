@@ -45,15 +45,6 @@ async def test_a_secret_never_follows_a_redirect(
     assert len(hostile.requests) == 1
 
 
-async def test_a_redirect_is_a_status_error_naming_its_location(api, hostile: HostileServer) -> None:
-    hostile.script(acts.redirect("https://elsewhere.example/ai/chat", 302))
-    client = api.real_client(api_key=KEY, base_url=hostile.url, max_retries=2, retry_policy=FAST)
-    with pytest.raises(APIStatusError, match=r"elsewhere\.example") as caught:
-        await api.run(client.ai.chat(MESSAGES))
-    assert caught.value.status_code == 302
-    assert len(hostile.requests) == 1
-
-
 def _proxy_act(conn, request):  # type: ignore[no-untyped-def]
     # A recording forward proxy: it answers for the origin itself.
     return conn.respond(200, acts.json_body({"text": "via proxy"}))

@@ -24,7 +24,6 @@ from .server import HostileServer
 pytestmark = [pytest.mark.anyio, pytest.mark.network]
 
 WIDGET = b'{"key": "pk_live_abcdefghijklmnop", "keyPreview": "pk_live_ab"}'
-ROTATED = b'{"provider": "openai", "configured": true}'
 
 
 def _non_idempotent(client, which: str):  # type: ignore[no-untyped-def]
@@ -36,34 +35,7 @@ def _non_idempotent(client, which: str):  # type: ignore[no-untyped-def]
 NON_IDEMPOTENT = ["create_widget_key", "rotate_provider_key"]
 
 
-@pytest.mark.parametrize("which", NON_IDEMPOTENT)
-async def test_a_lost_answer_is_not_retried(api, hostile: HostileServer, which: str) -> None:
-    # The request was read (and perhaps acted on) before the connection broke: 0.1 sent it
-    # three times and minted three live widget keys.
-    hostile.script(acts.reset(), acts.reset(), acts.reset())
-    client = api.real_client(api_key=KEY, base_url=hostile.url, max_retries=2, retry_policy=FAST)
-    with pytest.raises(APIConnectionError):
-        await api.run(_non_idempotent(client, which))
-    assert len(hostile.requests) == 1
-
-
-@pytest.mark.parametrize("which", NON_IDEMPOTENT)
-@pytest.mark.parametrize("status", [429, 503])
-async def test_429_and_503_are_retried(api, hostile: HostileServer, which: str, status: int) -> None:
-    body = WIDGET if which == "create_widget_key" else ROTATED
-    hostile.script(acts.ok(b'{"error": "busy"}', status), acts.ok(body))
-    client = api.real_client(api_key=KEY, base_url=hostile.url, max_retries=2, retry_policy=FAST)
-    await api.run(_non_idempotent(client, which))
-    assert len(hostile.requests) == 2
-
-
-@pytest.mark.parametrize("which", NON_IDEMPOTENT)
-async def test_a_500_is_not_retried(api, hostile: HostileServer, which: str) -> None:
-    hostile.script(acts.ok(b'{"error": "boom"}', 500))
-    client = api.real_client(api_key=KEY, base_url=hostile.url, max_retries=2, retry_policy=FAST)
-    with pytest.raises(InternalServerError):
-        await api.run(_non_idempotent(client, which))
-    assert len(hostile.requests) == 1
+# A lost answer, a 500, and a 429 or 503 for these two calls: tests/faults (NON_IDEMPOTENT).
 
 
 def _closed_port() -> int:

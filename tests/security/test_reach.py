@@ -106,6 +106,8 @@ async def test_the_sdk_pool_never_follows_a_redirect(
     with pytest.raises(neureus.APIStatusError) as caught:
         await api.run(client.ai.list_models())
     assert caught.value.status_code == status
+    assert other.url + "/ai/models" in str(caught.value)  # the error names where it pointed
+    assert len(first.requests) == 1  # a redirect is not retried
     assert other.requests == []
     assert API_KEY not in str(caught.value)
 

@@ -21,6 +21,8 @@ import neureus
 from neureus import NeureusError
 from neureus.testing import FakeGateway
 
+from ._streams import drain
+
 pytestmark = pytest.mark.anyio
 
 MESSAGES = [{"role": "user", "content": "Hello"}]
@@ -95,14 +97,7 @@ async def run_all(api: Any, client: Any, seen: Exposure, label: str) -> int:
     stream = None
     try:
         stream = client.ai.stream(MESSAGES)
-        if api.is_async:
-            async with stream:
-                async for _ in stream:
-                    pass
-        else:
-            with stream:
-                for _ in stream:
-                    pass
+        await drain(api, stream)
     except NeureusError as exc:
         failures += 1
         seen.add_error(f"{label}/stream", exc)
@@ -219,14 +214,7 @@ async def test_stream_error_echoing_the_key_is_redacted(api: Any, style: str) ->
 async def run_all_stream_only(api: Any, client: Any, seen: Exposure) -> None:
     try:
         stream = client.ai.stream(MESSAGES)
-        if api.is_async:
-            async with stream:
-                async for _ in stream:
-                    pass
-        else:
-            with stream:
-                for _ in stream:
-                    pass
+        await drain(api, stream)
     except NeureusError as exc:
         seen.add_error("stream", exc)
     else:  # pragma: no cover - the scripted stream fails

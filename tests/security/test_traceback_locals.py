@@ -27,6 +27,8 @@ import neureus
 from neureus import NeureusError, RetryPolicy
 from neureus.testing import FakeGateway
 
+from ._streams import drain
+
 pytestmark = pytest.mark.anyio
 
 API_KEY = "ZZq7SECRETplainApiKey0123456789abcdef"  # no known shape: only "by value" catches it
@@ -76,17 +78,6 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def consume(api: Any, stream: Any) -> None:
-    if api.is_async:
-        async with stream:
-            async for _ in stream:
-                pass
-    else:
-        with stream:
-            for _ in stream:
-                pass
-
-
 def key_of(kind: str) -> str:
     # Through a call, not a global name on the calling line: IPython's verbose traceback shows
     # the globals a line mentions, and the caller's own line is not the SDK's to hide.
@@ -112,10 +103,10 @@ def scenario(name: str, gateway: FakeGateway) -> tuple[dict[str, Any], Callable[
         return options, lambda api, c: api.run(c.ai.list_models())
     if name == "stream_error":
         gateway.queue_stream(["a", "b", "c"], error_after=1, error_message="boom")
-        return options, lambda api, c: consume(api, c.ai.stream(MESSAGES))
+        return options, lambda api, c: drain(api, c.ai.stream(MESSAGES))
     if name == "stream_cut":
         gateway.queue_stream(["a", "b", "c"], cut_after=1)
-        return options, lambda api, c: consume(api, c.ai.stream(MESSAGES))
+        return options, lambda api, c: drain(api, c.ai.stream(MESSAGES))
     if name == "set_provider_key_422":
         gateway.queue_error(422, {"error": "rejected"})
         return options, lambda api, c: api.run(c.ai.set_provider_key("google", key_of("byok")))
@@ -212,7 +203,7 @@ async def test_read_timeout_on_a_real_socket_shows_no_secret(api: Any) -> None:
         listener.bind(("127.0.0.1", 0))
         listener.listen(4)
         port = listener.getsockname()[1]
-        client = api.real_client(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}", max_retries=0, timeout=0.2)
+        client = api.real_client(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}", max_retries=0, timeout=0.05)
         with pytest.raises(neureus.APITimeoutError) as caught:
             await api.run(client.ai.revoke_widget_key(WIDGET_KEY))
     text = render_locals(caught.value)

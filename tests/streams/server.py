@@ -2,25 +2,28 @@
 (and instead of) a clean end: keeps pinging, holds the connection open, sends more.
 
 Each request takes the next scripted :class:`Script`: its ``parts`` are written one chunk
-each (a float in ``parts`` is a pause); then, for ``hold`` seconds, ``hold_bytes`` every
+each (a float in ``parts`` is a pause; a ``threading.Event`` waits until the test sets it,
+so a test that needs "the server has not sent the rest yet" needs no clock); then, for ``hold`` seconds, ``hold_bytes`` every
 ``hold_every`` seconds (keep-alive pings, empty deltas, ...), and only then the end of the
 body. What the client did is recorded per script: whether it closed the connection while
 the server was still holding it open (``closed_early``), and how many hold writes went out.
 
-Every wait is bounded and ends early when the server stops or the peer leaves.
+Every wait is bounded and ends early when the server stops or the peer leaves (the accept
+loop and request reader are tests/_sockets.py's).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import select
 import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
+
+from tests._sockets import IDLE_LIMIT, LoopbackServer, pause, read_request
 
 __all__ = ["SSEServer", "Script", "data", "done", "token"]
 
@@ -42,7 +45,7 @@ def done(log_id: str = "log_first", output_tokens: int = 2) -> bytes:
 
 @dataclasses.dataclass
 class Script:
-    parts: list[bytes | float]
+    parts: Sequence[bytes | float | threading.Event]
     content_type: str = "text/event-stream"
     status: int = 200
     hold: float = 0.0
@@ -60,16 +63,11 @@ class SSEServer:
     """Use as a context manager; ``script()`` queues the replies."""
 
     def __init__(self) -> None:
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(64)
-        self._listener.settimeout(0.05)
-        self.port: int = self._listener.getsockname()[1]
+        self._sockets = LoopbackServer(self._serve, name="sse-server")
+        self._stopping = self._sockets.stopping
+        self.port: int = self._sockets.port
         self._lock = threading.Lock()
         self._script: deque[Script] = deque()
-        self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
         self.requests = 0
 
     @property
@@ -82,48 +80,21 @@ class SSEServer:
 
     # -- one connection ----------------------------------------------------------------
 
-    def _read_request(self, sock: socket.socket) -> bool:
-        buffer = b""
-        while b"\r\n\r\n" not in buffer:
-            chunk = sock.recv(65536)
-            if not chunk or len(buffer) > 65536:
+    def _held(self, sock: socket.socket, part: float | threading.Event) -> bool:
+        """Wait for ``part`` (seconds, or an event set by the test); False if the peer left first."""
+        if isinstance(part, float):
+            return pause(sock, part, self._stopping)
+        for _ in range(int(IDLE_LIMIT / 0.02)):  # bounded: an event never set ends the reply
+            if part.is_set():
+                return True
+            if not pause(sock, 0.02, self._stopping):
                 return False
-            buffer += chunk
-        head, _, rest = buffer.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(rest) < length:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return False
-            rest += chunk
-        return True
+        return False
 
-    def _peer_left(self, sock: socket.socket, seconds: float) -> bool:
-        """Wait up to ``seconds``; True as soon as the peer has closed its side."""
-        end = time.monotonic() + seconds
-        while not self._stopping.is_set():
-            remaining = end - time.monotonic()
-            if remaining <= 0:
-                return False
-            readable, _, _ = select.select([sock], [], [], min(remaining, 0.02))
-            if readable:
-                try:
-                    if not sock.recv(1, socket.MSG_PEEK):
-                        return True
-                except OSError:
-                    return True
-                time.sleep(0.005)
-        return True
-
-    def _serve(self, sock: socket.socket) -> None:
+    def _serve(self, sock: socket.socket, number: int) -> None:
         script: Script | None = None
         try:
-            sock.settimeout(10)
-            if not self._read_request(sock):
+            if read_request(sock, self._stopping) is None:
                 return
             with self._lock:
                 self.requests += 1
@@ -136,8 +107,8 @@ class SSEServer:
             )
             sock.sendall(head.encode())
             for part in script.parts:
-                if isinstance(part, float):
-                    if self._peer_left(sock, part):
+                if not isinstance(part, bytes):
+                    if not self._held(sock, part):
                         script.closed_early = True
                         return
                     continue
@@ -145,7 +116,7 @@ class SSEServer:
                 script.written += 1
             end = time.monotonic() + script.hold
             while time.monotonic() < end:
-                if self._peer_left(sock, script.hold_every):
+                if not pause(sock, script.hold_every, self._stopping):
                     script.closed_early = True
                     return
                 sock.sendall(b"%x\r\n%s\r\n" % (len(script.hold_bytes), script.hold_bytes))
@@ -155,32 +126,12 @@ class SSEServer:
             if script is not None:
                 script.closed_early = True
         finally:
-            with contextlib.suppress(OSError):
-                sock.close()
             if script is not None:
                 script.finished.set()
 
-    def _accept(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                sock, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            thread = threading.Thread(target=self._serve, args=(sock,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
     def __enter__(self) -> SSEServer:
-        thread = threading.Thread(target=self._accept, daemon=True)
-        self._threads.append(thread)
-        thread.start()
+        self._sockets.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._stopping.set()
-        with contextlib.suppress(OSError):
-            self._listener.close()
-        for thread in self._threads:
-            thread.join(timeout=2)
+        self._sockets.stop()

@@ -7,6 +7,7 @@ holding, that is, that iteration ended at ``done`` and released the connection a
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import anyio
@@ -149,10 +150,10 @@ async def test_endless_keep_alives_end_at_the_deadline(api: Api, sse_server: SSE
 
 
 async def test_a_stall_past_the_deadline_is_incomplete(api: Api, sse_server: SSEServer) -> None:
-    script = Script([token("Hel"), 1.5, token("lo"), done()])
+    script = Script([token("Hel"), threading.Event(), token("lo"), done()])  # "lo" is never sent
     sse_server.script(script)
     with pytest.raises(IncompleteStreamError) as info:
-        await collect(api, client_on(api, sse_server.url, deadline=1.0).ai.stream(MESSAGES))
+        await collect(api, client_on(api, sse_server.url, deadline=0.5).ai.stream(MESSAGES))
     assert info.value.partial_text == "Hel" and isinstance(info.value.__cause__, APITimeoutError)
     assert script.finished.wait(FAIL_SAFE) and script.closed_early  # "lo" was never waited for
 
