@@ -474,6 +474,43 @@ class _TransportBase:
 _EARLY_TIMEOUT = "The deadline ran out while the answer was still arriving."
 
 
+class _OneChunk:
+    """Yields the body once. A plain iterator, not an async generator: see ``_AsyncBody``."""
+
+    __slots__ = ("_body",)
+
+    def __init__(self, body: bytes) -> None:
+        self._body: bytes | None = body
+
+    def __aiter__(self) -> _OneChunk:
+        return self
+
+    async def __anext__(self) -> bytes:
+        body = self._body
+        if body is None:
+            raise StopAsyncIteration
+        self._body = None
+        return body
+
+
+class _AsyncBody(httpx.AsyncByteStream):
+    """A request body for the async pool.
+
+    httpx's own ``ByteStream`` yields the body from an async generator. A deadline that
+    cancels the send while httpcore is still writing leaves that generator half-run, and
+    trio's finalizer warns when it is collected (an error under ``-W error``). This one
+    leaves nothing to finalize.
+    """
+
+    __slots__ = ("_body",)
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return _OneChunk(self._body)
+
+
 class SyncTransport(_TransportBase):
     """Sends calls over a sync ``httpx.Client``."""
 
@@ -616,6 +653,8 @@ class AsyncTransport(_TransportBase):
     async def _exchange(self, spec: RequestSpec, action: SendRequest) -> httpx.Response | Failed | NeureusError:
         try:
             request = self.http.build_request(**self._request_args(spec, action))
+            if type(request.stream) is httpx.ByteStream:  # a body given as bytes: all of ours
+                request.stream = _AsyncBody(request.content)
             if spec.secrets:  # never follows a redirect, see SyncTransport._send
                 response = await self.http.send(request, stream=True, follow_redirects=False)
             else:

@@ -797,14 +797,6 @@ async def test_leaving_a_stalled_stream_early_returns_at_once(api: Any, fault_se
     assert fault_server.wait_idle(0) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="known bug: under trio, a deadline that fires while httpcore writes the request body "
-    "leaves httpx's ByteStream async generator half-run, and trio warns when it is collected "
-    "(also the intermittent failure of test_fault[trio-*-deadline_503_loop]); the transport must "
-    "send the body through an iterator that is not an async generator",
-)
 def test_trio_deadline_during_the_request_body_abandons_no_async_generator() -> None:
     """A peer that never reads: the 32 MiB body fills the socket buffers, so the deadline
     always fires mid-write. Run under ``trio.run`` itself, recording trio's warnings."""
