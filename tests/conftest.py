@@ -81,8 +81,13 @@ class Api:
         return value
 
     async def collect(self, stream: ChatStream | AsyncChatStream) -> list[str]:
-        if isinstance(stream, AsyncChatStream):
+        """The stream's tokens, read the flavour's way; strict like :meth:`run`."""
+        if self.is_async:
+            if not isinstance(stream, AsyncChatStream):
+                raise AssertionError(f"an async client's stream is a {type(stream).__name__}")
             return [token async for token in stream]
+        if not isinstance(stream, ChatStream):
+            raise AssertionError(f"a sync client's stream is a {type(stream).__name__}")
         return list(stream)
 
     async def close(self, thing: Any) -> None:
