@@ -1,0 +1,117 @@
+"""A connection handed back to the pool at ``done`` never answers the next call with bytes
+that came before it was asked (API.md "Streams end at done", docs/streaming.md "the HTTP/1.1
+connection goes back to the pool").
+
+The attack: a server (or a proxy in front of it) writes ``done``, the body's terminating
+chunk and a whole second HTTP response in one write. The stream reads the body's end at
+``done`` without waiting, so those spare bytes sit in the connection's buffer; pooled, they
+would be read as the answer to the next request, which the server never saw. Raw httpx
+reading a body to its end has the same exposure (it pools that connection); the SDK drops
+such a connection instead. Sync, asyncio and trio; the SDK's pool and a caller-owned one.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import anyio
+import pytest
+
+from tests._sockets import LoopbackServer, Reader
+from tests.conftest import MESSAGES, Api
+
+from .conftest import FAIL_SAFE, READ_TIMEOUT, client_on
+from .keepalive import END, HEAD, chunk
+from .server import done, token
+
+pytestmark = pytest.mark.anyio
+
+
+def forged_answer() -> bytes:
+    body = token("FORGED") + done("log_forged")
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: %d\r\n\r\n" % len(body)
+    return head + body
+
+
+def sse_with_length(body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+
+
+FIRST_ANSWERS = {
+    # done, the terminating chunk and a forged second response in one write
+    "chunked": HEAD + chunk(token("a")) + chunk(done()) + END + forged_answer(),
+    # a Content-Length body whose last bytes are done, then the forged response
+    "content-length": sse_with_length(token("a") + done()) + forged_answer(),
+}
+
+
+class ForgingServer:
+    """Each connection's first request gets the attack; later ones on it get ``REAL``."""
+
+    def __init__(self, first: bytes) -> None:
+        self.first = first
+        self.requests: list[tuple[int, int]] = []
+        self.server = LoopbackServer(self._handle, name="forging")
+
+    def _handle(self, sock: socket.socket, number: int) -> None:
+        reader = Reader(sock, self.server.stopping)
+        for count in range(1, 100):  # bounded: a test makes a handful of requests
+            if reader.read() is None:
+                return
+            self.requests.append((number, count))
+            if count == 1:
+                sock.sendall(self.first)
+            else:
+                sock.sendall(HEAD + chunk(token("REAL")) + chunk(done("log_real")) + END)
+
+    def __enter__(self) -> ForgingServer:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}"
+
+
+async def collect(api: Api, stream: Any) -> list[str]:
+    with anyio.fail_after(FAIL_SAFE):
+        return await api.collect(stream)
+
+
+@pytest.mark.parametrize("framing", list(FIRST_ANSWERS))
+@pytest.mark.parametrize("own_pool", [True, False], ids=["sdk-pool", "caller-pool"])
+async def test_bytes_after_the_end_never_answer_the_next_call(api: Api, framing: str, own_pool: bool) -> None:
+    import httpx
+
+    http: Any = None
+    options: dict[str, Any] = {}
+    if not own_pool:
+        http = httpx.AsyncClient(timeout=READ_TIMEOUT) if api.is_async else httpx.Client(timeout=READ_TIMEOUT)
+        options["http_client"] = http
+    try:
+        with ForgingServer(FIRST_ANSWERS[framing]) as server:
+            client = client_on(api, server.url, **options)
+            first = await api.run(client.ai.stream(MESSAGES))
+            assert await collect(api, first) == ["a"]
+            assert first.done and first.log_id == "log_first"
+            second = await api.run(client.ai.stream(MESSAGES))
+            # A new connection, asked for real: its first answer, never the forged one.
+            assert await collect(api, second) == ["a"]
+            assert second.log_id == "log_first"
+            assert server.requests == [(1, 1), (2, 1)]
+    finally:
+        if http is not None:
+            await api.close(http)
+
+
+async def test_done_then_a_chunk_only_partly_arrived_drops_the_connection(api: Api) -> None:
+    partial = HEAD + chunk(token("a")) + chunk(done()) + b'40\r\ndata: {"delta"'
+    with ForgingServer(partial) as server:
+        client = client_on(api, server.url)
+        assert await collect(api, client.ai.stream(MESSAGES)) == ["a"]
+        assert await collect(api, client.ai.stream(MESSAGES)) == ["a"]
+        assert server.requests == [(1, 1), (2, 1)]
