@@ -45,26 +45,11 @@ from ._body import _STEP, StreamDecoder
 from ._exceptions import APIResponseValidationError, translate_transport_error
 from ._sse import SSEDecoder
 from ._stream_state import END, Outcome, deadline_passed
+from ._transport import spare_bytes_holder
 
 __all__ = ["AsyncEventSource", "SyncEventSource"]
 
 _DRAIN_PULLS = 16
-
-
-def _spare_bytes_holder(response: httpx.Response) -> Any:
-    """The HTTP/1.1 connection under ``response`` if it already holds bytes past the body's
-    end (a server, or a proxy, that wrote a second response after this one), else None.
-    Pooled, it would hand those bytes to the next request as its answer, so it is closed
-    instead. Only httpcore's HTTP/1.1 connection has such a buffer (found through the
-    response's stream layers); anything else holds nothing past its end."""
-    layer: Any = response.stream
-    for _ in range(8):  # bounded: httpx's and httpcore's stream wrappers, a few deep
-        connection = getattr(layer, "_connection", None)
-        if connection is not None:
-            spare = getattr(getattr(connection, "_h11_state", None), "trailing_data", (b"", False))
-            return connection if spare[0] or spare[1] else None
-        layer = getattr(layer, "_stream", None) or getattr(layer, "_httpcore_stream", None)
-    return None
 
 
 class _More(enum.Enum):
@@ -238,7 +223,7 @@ class SyncEventSource(_EventSourceBase):
                 if isinstance(stream, DeadlineStream):
                     with buffered_only(), contextlib.suppress(Exception):
                         next(self._chunks, None)
-                    spare = _spare_bytes_holder(self.response)
+                    spare = spare_bytes_holder(self.response)
                     self.response.close()
                     if spare is not None:
                         spare.close()  # closed, the pool drops it
@@ -295,7 +280,7 @@ class AsyncEventSource(_EventSourceBase):
                 with anyio.CancelScope() as now_only, contextlib.suppress(Exception):
                     now_only.cancel()
                     await anext(self._chunks, None)
-                spare = _spare_bytes_holder(self.response)
+                spare = spare_bytes_holder(self.response)
                 await self.response.aclose()
                 if spare is not None:
                     await spare.aclose()  # closed, the pool drops it

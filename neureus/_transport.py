@@ -332,6 +332,22 @@ def lazy_transport(asynchronous: bool, limits: httpx.Limits, proxy: str | None =
     return _LazyAsyncTransport(limits, proxy) if asynchronous else _LazySyncTransport(limits, proxy)
 
 
+def spare_bytes_holder(response: httpx.Response) -> Any:
+    """The HTTP/1.1 connection under ``response`` if it already holds bytes past the body's
+    end (a server, or a proxy, that wrote a second response after this one), else None.
+    Pooled, it would hand those bytes to the next request as its answer, so it is closed
+    instead. Only httpcore's HTTP/1.1 connection has such a buffer (found through the
+    response's stream layers); anything else holds nothing past its end."""
+    layer: Any = response.stream
+    for _ in range(8):  # bounded: httpx's and httpcore's stream wrappers, a few deep
+        connection = getattr(layer, "_connection", None)
+        if connection is not None:
+            spare = getattr(getattr(connection, "_h11_state", None), "trailing_data", (b"", False))
+            return connection if spare[0] or spare[1] else None
+        layer = getattr(layer, "_stream", None) or getattr(layer, "_httpcore_stream", None)
+    return None
+
+
 def _closed_error() -> APIConnectionError:
     return APIConnectionError("This client is closed: make a new one (or do not close it while it is in use).")
 
@@ -565,6 +581,9 @@ class SyncTransport(_TransportBase):
                     response.close()
                     return APITimeoutError(_EARLY_TIMEOUT)
             body = reader.finish()
+            spare = spare_bytes_holder(response)
+            if spare is not None:
+                spare.close()  # closed, the pool drops it
         except NeureusError as exc:
             response.close()
             return exc
@@ -679,6 +698,10 @@ class AsyncTransport(_TransportBase):
                     reader.feed(piece)
                 response._content = reader.finish()  # see SyncTransport._send
                 read_whole = True
+                spare = spare_bytes_holder(response)
+                if spare is not None:
+                    with anyio.CancelScope(shield=True):
+                        await spare.aclose()  # closed, the pool drops it
         except NeureusError as exc:
             outcome = exc
         except httpx.HTTPError as exc:

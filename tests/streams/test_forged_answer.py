@@ -8,10 +8,12 @@ chunk and a whole second HTTP response in one write. The stream reads the body's
 would be read as the answer to the next request, which the server never saw. Raw httpx
 reading a body to its end has the same exposure (it pools that connection); the SDK drops
 such a connection instead. Sync, asyncio and trio; the SDK's pool and a caller-owned one.
+A plain (unstreamed) call read to its end is held to the same rule.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 from typing import Any
 
@@ -114,4 +116,18 @@ async def test_done_then_a_chunk_only_partly_arrived_drops_the_connection(api: A
         client = client_on(api, server.url)
         assert await collect(api, client.ai.stream(MESSAGES)) == ["a"]
         assert await collect(api, client.ai.stream(MESSAGES)) == ["a"]
+        assert server.requests == [(1, 1), (2, 1)]
+
+
+def json_answer(log_id: str) -> bytes:
+    body = json.dumps({"response": log_id, "logId": log_id}).encode()
+    return b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+
+
+async def test_bytes_after_a_plain_answer_never_answer_the_next_call(api: Api) -> None:
+    with ForgingServer(json_answer("real") + json_answer("FORGED")) as server:
+        client = client_on(api, server.url)
+        with anyio.fail_after(FAIL_SAFE):
+            assert (await api.run(client.ai.chat(MESSAGES))).log_id == "real"
+            assert (await api.run(client.ai.chat(MESSAGES))).log_id == "real"
         assert server.requests == [(1, 1), (2, 1)]
