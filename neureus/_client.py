@@ -244,6 +244,8 @@ class _ClientBase(Generic[_HttpT]):
         return clone
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_config"):  # its constructor failed: a traceback renders it as ``self``
+            return f"{type(self).__name__}(<not configured>)"
         return (
             f"{type(self).__name__}(base_url={self._config.base_url!r}, "
             f"api_key={redact_key(self._config.api_key)!r}, max_retries={self._config.max_retries}, "
