@@ -127,3 +127,10 @@ class BatchResult(Sequence["BatchItem[ChatResponse]"]):
     def __repr__(self) -> str:
         failed = sum(1 for item in self._items if item.error is not None)
         return f"BatchResult({len(self._items)} items, {failed} failed, cost_usd={self.usage.cost_usd:.6g})"
+
+
+# Public as neureus.X, which loads this module on first use (neureus/__init__.py): show that
+# name in reprs, tracebacks and pickles even when the SDK handed one out first.
+for _cls in (BatchItem, BatchResult):
+    _cls.__module__ = "neureus"
+del _cls

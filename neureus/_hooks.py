@@ -624,3 +624,10 @@ class CallObserver:
         error_type = "IncompleteStreamError" if isinstance(error, APIConnectionError) else type(error).__name__
         end = self._record("on_stream_end", error_type=error_type, **fields)
         return [end, Notify(self.dispatcher, end.record.replace(event="on_error", completed=None, output_text=None))]
+
+
+# Public as neureus.X, which loads this module on first use (neureus/__init__.py): show that
+# name in reprs, tracebacks and pickles even when the SDK handed one out first.
+for _cls in (HookRecord,):
+    _cls.__module__ = "neureus"
+del _cls

@@ -316,3 +316,10 @@ class _AsyncEvents:
 
     def __anext__(self) -> Coroutine[Any, Any, ServerSentEvent]:
         return self._stream._run(True)
+
+
+# Public as neureus.X, which loads this module on first use (neureus/__init__.py): show that
+# name in reprs, tracebacks and pickles even when the SDK handed one out first.
+for _cls in (ChatStream, AsyncChatStream):
+    _cls.__module__ = "neureus"
+del _cls

@@ -495,3 +495,10 @@ def _whole(value: object) -> int:
 def enter_scopes(scopes: tuple[Scope, ...]) -> None:
     """Make ``scopes`` the open scopes of the current context (a bulk worker's own)."""
     _SCOPES.set(scopes)
+
+
+# Public as neureus.X, which loads this module on first use (neureus/__init__.py): show that
+# name in reprs, tracebacks and pickles even when the SDK handed one out first.
+for _cls in (Usage,):
+    _cls.__module__ = "neureus"
+del _cls
