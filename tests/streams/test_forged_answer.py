@@ -131,3 +131,92 @@ async def test_bytes_after_a_plain_answer_never_answer_the_next_call(api: Api) -
             assert (await api.run(client.ai.chat(MESSAGES))).log_id == "real"
             assert (await api.run(client.ai.chat(MESSAGES))).log_id == "real"
         assert server.requests == [(1, 1), (2, 1)]
+
+
+class EchoServer:
+    """Keep-alive: every stream's one token is the last message the request sent, and its
+    end comes with ``done`` (so each connection goes back to the pool)."""
+
+    def __init__(self) -> None:
+        self.server = LoopbackServer(self._handle, name="echo")
+
+    def _handle(self, sock: socket.socket, number: int) -> None:
+        reader = Reader(sock, self.server.stopping)
+        for _ in range(10_000):  # bounded
+            request = reader.read()
+            if request is None:
+                return
+            said = json.loads(request.body)["messages"][-1]["content"]
+            sock.sendall(HEAD + chunk(token(said) + token("!")) + chunk(done()) + END)
+
+    def __enter__(self) -> EchoServer:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.stop()
+
+
+WORKERS = 6
+STREAMS_EACH = 8
+
+
+def said(worker: int, n: int) -> list[dict[str, str]]:
+    return [{"role": "user", "content": f"w{worker}-{n}"}]
+
+
+def test_threads_streaming_on_reused_connections_each_get_their_own_reply() -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import neureus
+
+    with EchoServer() as server:
+        url = f"http://127.0.0.1:{server.server.port}"
+        with neureus.Neureus(
+            api_key="nru_local_0123456789", base_url=url, max_retries=0, timeout=READ_TIMEOUT
+        ) as client:
+            start = threading.Barrier(WORKERS)
+
+            def worker(index: int) -> list[bool]:
+                start.wait(timeout=FAIL_SAFE)
+                mine = []
+                for n in range(STREAMS_EACH):
+                    stream = client.ai.stream(said(index, n))
+                    if n % 3 == 2:  # left after its first token: that connection is dropped
+                        mine.append(next(stream) == f"w{index}-{n}")
+                        stream.close()
+                    else:
+                        mine.append(list(stream) == [f"w{index}-{n}", "!"] and stream.done)
+                return mine
+
+            with ThreadPoolExecutor(WORKERS) as pool:
+                results = list(pool.map(worker, range(WORKERS)))
+        assert results == [[True] * STREAMS_EACH] * WORKERS
+        assert server.server.accepted < WORKERS * STREAMS_EACH  # connections were reused
+
+
+async def test_tasks_streaming_on_reused_connections_each_get_their_own_reply(api: Api) -> None:
+    if not api.is_async:
+        pytest.skip("the sync flavour is the threads test above")
+    with EchoServer() as server:
+        client = client_on(api, f"http://127.0.0.1:{server.server.port}")
+        results: dict[int, list[bool]] = {}
+
+        async def worker(index: int) -> None:
+            mine = results.setdefault(index, [])
+            for n in range(STREAMS_EACH):
+                stream = await client.ai.stream(said(index, n))
+                if n % 3 == 2:
+                    mine.append(await stream.__anext__() == f"w{index}-{n}")
+                    await stream.aclose()
+                else:
+                    mine.append([t async for t in stream] == [f"w{index}-{n}", "!"] and stream.done)
+                await anyio.sleep(0)
+
+        with anyio.fail_after(FAIL_SAFE):
+            async with anyio.create_task_group() as group:
+                for index in range(WORKERS):
+                    group.start_soon(worker, index)
+        assert results == {index: [True] * STREAMS_EACH for index in range(WORKERS)}
+        assert server.server.accepted < WORKERS * STREAMS_EACH
