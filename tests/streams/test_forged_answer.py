@@ -220,3 +220,24 @@ async def test_tasks_streaming_on_reused_connections_each_get_their_own_reply(ap
                     group.start_soon(worker, index)
         assert results == {index: [True] * STREAMS_EACH for index in range(WORKERS)}
         assert server.server.accepted < WORKERS * STREAMS_EACH
+
+
+async def test_a_scope_cancelled_at_done_leaves_the_pool_clean(api: Api) -> None:
+    """Cancelled right after the last token, the stream's next pull takes ``done`` and hands
+    the connection back inside the cancelled scope: nothing is left checked out, and the
+    next call on that pool gets its own reply."""
+    if not api.is_async:
+        pytest.skip("cancellation is an async notion")
+    with EchoServer() as server:
+        client = client_on(api, f"http://127.0.0.1:{server.server.port}")
+        for n in range(3):
+            stream = await client.ai.stream(said(0, n))
+            with anyio.fail_after(FAIL_SAFE), anyio.CancelScope() as scope:
+                async for piece in stream:
+                    if piece == "!":
+                        scope.cancel()
+            assert stream.done and stream.text == f"w0-{n}!"
+        pool = client._http._transport._transport._pool  # the SDK's lazy transport's httpcore pool
+        assert [c for c in pool.connections if not c.is_idle()] == []
+        assert await collect(api, client.ai.stream(said(1, 0))) == ["w1-0", "!"]
+        assert server.server.accepted == 1  # each stream's connection went back to the pool
