@@ -9,7 +9,9 @@ Public namespaces: ``neureus`` (clients and errors), ``neureus.types`` (data mod
 (an in-process emulator for tests). Importing ``neureus`` loads neither of the last two.
 """
 
-from typing import TYPE_CHECKING
+import os as _os
+import sys as _sys
+from typing import TYPE_CHECKING, Any
 
 from ._ai import AI, AsyncAI
 from ._client import AsyncNeureus, Neureus
@@ -98,6 +100,58 @@ _LAZY: dict[str, str] = {
     "adisplay_stream": "_notebook",
     "display_stream": "_notebook",
 }
+
+
+def _finish_imports_before_fork() -> None:
+    """Before ``os.fork()``, wait for every neureus module another thread is loading (a lazy
+    name, or what a client's first call loads). A child would inherit that module's import
+    lock held by a thread it does not have, and its first use of the module would wait
+    forever. Asking for a module being loaded waits for its lock; one load can start another
+    (the ledger, then the models), so this looks again until none is in progress. Nothing
+    new is imported here. (A load that starts in the instant between the last look and the
+    fork is not covered.)"""
+    import contextlib
+    import importlib
+    import importlib._bootstrap as bootstrap
+
+    for _ in range(1000):  # bounded: each pass waits for the loads it saw
+        # A load holds its module's lock from before the module is in sys.modules (while its
+        # file is found): the locks in use are importlib's table of them.
+        in_use = list(getattr(bootstrap, "_module_locks", {}))
+        loading = [
+            name
+            for name in {*in_use, *_sys.modules}
+            if name.startswith("neureus.")
+            and (name in in_use or getattr(getattr(_sys.modules.get(name), "__spec__", None), "_initializing", False))
+        ]
+        if not loading:
+            return
+        for name in loading:
+            with contextlib.suppress(Exception):  # the thread loading it reports its own failure
+                importlib.import_module(name)
+
+
+_HELD_OVER_FORK: list[object] = []
+
+
+def _before_fork() -> None:
+    _finish_imports_before_fork()
+    # pydantic builds a model's schema on first use (the SDK's models defer it) under one
+    # global lock; held by another thread at the fork, the child's first parse would wait on
+    # it forever. Hold it across the fork (as logging does its own), so no build is half-done.
+    lock: Any = getattr(_sys.modules.get("pydantic.main"), "_rebuild_lock", None)
+    if lock is not None and lock.acquire(timeout=10):
+        _HELD_OVER_FORK.append(lock)
+
+
+def _after_fork() -> None:
+    while _HELD_OVER_FORK:
+        lock: Any = _HELD_OVER_FORK.pop()
+        lock.release()
+
+
+if hasattr(_os, "register_at_fork"):  # not on Windows
+    _os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork)
 
 
 def __getattr__(name: str) -> object:

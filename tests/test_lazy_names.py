@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 
 def run_fresh(code: str) -> str:
@@ -101,3 +102,96 @@ def test_threads_reading_lazy_names_at_once_get_one_class_each() -> None:
         """
     )
     assert out.split() == ["8"], out
+
+
+def test_a_fork_while_another_thread_loads_a_module_on_first_use_never_hangs_the_child() -> None:
+    """The ledger's module loads with a client's first call. A process that forks while
+    another thread is in that load must not hand its child the module's import lock held
+    by a thread the child does not have: the child's first call would wait forever."""
+    out = run_fresh(
+        """
+        import importlib.abc, importlib.util, os, signal, sys, threading, warnings
+        warnings.simplefilter("ignore", DeprecationWarning)  # forking with threads, on purpose
+        import neureus
+        from neureus.testing import FakeGateway
+
+        inside, release = threading.Event(), threading.Event()
+
+        class SlowLedger(importlib.abc.MetaPathFinder):
+            # Holds neureus._usage's import (and its lock) open until released.
+            def find_spec(self, name, path, target=None):
+                if name != "neureus._usage":
+                    return None
+                sys.meta_path.remove(self)
+                spec = importlib.util.find_spec(name)
+                real = spec.loader
+
+                class Loader(importlib.abc.Loader):
+                    def create_module(self, spec):
+                        return real.create_module(spec)
+
+                    def exec_module(self, module):
+                        inside.set()
+                        release.wait(5)
+                        real.exec_module(module)
+
+                spec.loader = Loader()
+                return spec
+
+        sys.meta_path.insert(0, SlowLedger())
+        client = FakeGateway().client(max_retries=0)
+        first = threading.Thread(target=client.ai.chat, args=([{"role": "user", "content": "a"}],))
+        first.start()
+        assert inside.wait(5)
+        threading.Timer(0.2, release.set).start()
+        pid = os.fork()
+        if pid == 0:
+            signal.alarm(5)  # a hung child ends here, with SIGALRM
+            client.ai.chat([{"role": "user", "content": "b"}])
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        first.join(5)
+        print(os.waitstatus_to_exitcode(status), client.usage.calls)
+        """
+    )
+    assert out.split() == ["0", "1"], out
+
+
+def test_the_fork_hook_waits_for_a_load_in_progress_and_holds_pydantics_build_lock() -> None:
+    """In this process (the fork above runs in a fresh one): a neureus module still being
+    loaded keeps the hook waiting until its load ends; pydantic's build lock is held from
+    before the fork to after it."""
+    import threading
+    import types
+    from importlib.machinery import ModuleSpec
+
+    import pydantic.main
+
+    import neureus
+
+    module = types.ModuleType("neureus._loading_probe")
+    spec: Any = ModuleSpec("neureus._loading_probe", None)
+    spec._initializing = True
+    module.__spec__ = spec
+    sys.modules["neureus._loading_probe"] = module
+
+    def finish_loading() -> None:
+        spec._initializing = False
+
+    timer = threading.Timer(0.05, finish_loading)
+    timer.start()
+    try:
+        neureus._before_fork()
+        assert spec._initializing is False
+        held = pydantic.main._rebuild_lock
+        other = threading.Thread(target=lambda: results.append(held.acquire(timeout=0.01)))
+        results: list[bool] = []
+        other.start()
+        other.join(5)
+        assert results == [False]  # held across the fork
+    finally:
+        neureus._after_fork()
+        timer.join(5)
+        del sys.modules["neureus._loading_probe"]
+    assert pydantic.main._rebuild_lock.acquire(timeout=1)
+    pydantic.main._rebuild_lock.release()
