@@ -14,6 +14,7 @@ background thread that appends, flushes and fsyncs what has finished (a group co
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import contextvars
 import math
@@ -60,6 +61,9 @@ __all__ = [
 _DONE = object()
 # How often the checkpoint writer fsyncs while lines keep coming (see CheckpointWriter).
 SYNC_EVERY = 0.05
+# The sync driver's reader wakes at least this often, and when WAKE_EVERY items wait.
+READ_EVERY = 0.05
+WAKE_EVERY = 16
 _START_LOCK = threading.Lock()
 
 
@@ -410,40 +414,55 @@ def _drive(scheduler: Scheduler, job: Job, call: Callable[[Any], Any]) -> BatchI
 
 def iter_run(run: Run, call: Callable[[Any], Any]) -> Iterator[BatchItem[Any]]:
     """Items as they finish, from ``concurrency`` threads over the sync client."""
-    lock = threading.Lock()
-    scheduler = run.scheduler(lock)
-    jobs = iter(run.jobs)
-    # Bounded: workers run at most a few items ahead of a slow reader, so leaving the loop
-    # early leaves little work done for nothing.
-    results: queue.Queue[Any] = queue.Queue(maxsize=max(run.concurrency, 1))
+    scheduler = run.scheduler(threading.Lock())
+    # The hand-overs between threads are deques (documented thread-safe appends and pops),
+    # not locks and queues: with dozens of threads on one GIL every lock taken per item
+    # costs far more than the work it guards.
+    jobs = collections.deque(run.jobs)
+    finished: collections.deque[Any] = collections.deque()
+    # The reader is woken when WAKE_EVERY items (or a few, at low concurrency) wait, when a
+    # worker ends, or by its own timer, not for every item: at most a few hundred wake-ups a
+    # second however fast items finish.
+    wake_at = max(1, min(run.concurrency // 4, WAKE_EVERY))
+    wake = threading.Event()
+    # Workers run at most `ahead` items ahead of a slow reader, so leaving the loop early
+    # leaves little work done for nothing.
+    ahead = max(run.concurrency, 1)
+    room = threading.Condition(threading.Lock())
+    waiting = [0]  # workers waiting for room (changed under `room`)
 
-    def hand_over(thing: Any) -> None:
-        try:
-            results.put_nowait(thing)  # the usual case: the reader keeps up
-            return
-        except queue.Full:
-            pass
-        while not scheduler.stopped:
-            try:
-                results.put(thing, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+    def hand_over(thing: Any, last: bool = False) -> None:
+        finished.append(thing)
+        if (last or len(finished) >= wake_at) and not wake.is_set():
+            wake.set()
+
+    def wait_for_room() -> None:
+        # The slow path, only while the reader is behind.
+        with room:
+            while len(finished) >= ahead and not scheduler.stopped:
+                wake.set()
+                waiting[0] += 1
+                room.wait(READ_EVERY)
+                waiting[0] -= 1
 
     def work() -> None:
         enter_scopes(run.scopes)
         try:
             while True:
-                with lock:
-                    job = next(jobs, None)
-                item = None if job is None else _drive(scheduler, job, call)
+                if len(finished) >= ahead:
+                    wait_for_room()
+                try:
+                    job = jobs.popleft()
+                except IndexError:
+                    break
+                item = _drive(scheduler, job, call)
                 if item is None:
                     break
                 run.record(item)
                 hand_over(item)
-            hand_over(_DONE)
+            hand_over(_DONE, last=True)
         except BaseException as exc:  # a bug, not an item's error: hand it to the caller
-            hand_over(exc)
+            hand_over(exc, last=True)
 
     # Each thread runs in its own copy of the caller's context (a Context is entered by one
     # thread at a time); daemon threads, so an interrupted notebook cell never hangs on them.
@@ -459,10 +478,16 @@ def iter_run(run: Run, call: Callable[[Any], Any]) -> Iterator[BatchItem[Any]]:
             thread.start()
         running = len(threads)
         while running:
-            try:
-                got = results.get(timeout=1.0)
-            except queue.Empty:
+            if not finished:
+                # Cleared only after the wait: a worker's set() after the clear wakes the next
+                # wait, and whatever was appended before it is read below.
+                wake.wait(READ_EVERY)
+                wake.clear()
                 continue
+            got = finished.popleft()
+            if waiting[0]:  # read without the lock: a worker that just began waiting wakes on its timer
+                with room:
+                    room.notify_all()
             if got is _DONE:
                 running -= 1
             elif isinstance(got, BaseException):

@@ -43,7 +43,7 @@ def message_to_wire(message: object, index: int) -> dict[str, Any]:
     Accepts a mapping or any object with ``role`` and ``content`` attributes (such as
     :class:`neureus.types.ChatMessage`). Extra fields of a mapping are kept.
     """
-    if isinstance(message, Mapping):
+    if type(message) is dict or isinstance(message, Mapping):  # a dict skips the ABC's check
         if "role" not in message:
             raise InvalidRequestError(f"messages[{index}] has no 'role'; use one of {', '.join(ROLES)}.")
         if "content" not in message:
@@ -73,7 +73,9 @@ def message_to_wire(message: object, index: int) -> dict[str, Any]:
 
 def messages_to_wire(messages: object) -> list[dict[str, Any]]:
     """Check a whole conversation; it must be a non-empty sequence of messages."""
-    if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Iterable):
+    if type(messages) is not list and (  # a list skips the ABCs' checks
+        isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Iterable)
+    ):
         raise InvalidRequestError(
             "messages must be a list of messages, e.g. [{'role': 'user', 'content': 'Hello'}]; "
             f"got {type(messages).__name__}."

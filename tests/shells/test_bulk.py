@@ -164,6 +164,33 @@ async def test_leaving_iter_many_early_starts_no_new_call(api: Api) -> None:
     assert sent <= 3 + 2 * 2  # what was read, plus at most what is buffered and in flight
 
 
+async def test_a_slow_reader_holds_the_workers_back_and_still_gets_every_item(api: Api) -> None:
+    client = api.client()
+    prompts = [f"p{i}" for i in range(40)]
+    iterator = client.ai.iter_many(prompts, concurrency=2)
+    if api.is_async:
+        async with contextlib.aclosing(iterator) as items:
+            first = [await items.__anext__()]
+            await anyio.sleep(0.3)  # the reader is busy: the workers must not run far ahead
+            sent = len(api.gateway.requests)
+            rest = [item async for item in items]
+    else:
+        first = [next(iterator)]
+        await anyio.sleep(0.3)
+        sent = len(api.gateway.requests)
+        rest = list(iterator)
+    assert sent <= 1 + 2 * 2 + 2  # what was read, plus at most what is buffered and in flight
+    assert sorted(item.index for item in first + rest) == list(range(len(prompts)))
+    assert all(item.response.text == said(prompts[item.index]) for item in first + rest)
+
+
+async def test_a_run_smaller_than_its_concurrency_ends_with_every_item(api: Api) -> None:
+    # Fewer items than workers: the reader is woken by the workers as they end.
+    client = api.client()
+    result = await api.run(client.ai.chat_many(PROMPTS[:3], concurrency=64, progress=False))
+    assert result.texts == [said(p) for p in PROMPTS[:3]]
+
+
 async def test_a_checkpoint_resumes_without_calling_finished_items_again(api: Api, tmp_path: Path) -> None:
     path = tmp_path / "run.jsonl"
     client = api.client(max_retries=0)
