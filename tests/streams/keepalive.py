@@ -15,14 +15,13 @@ Every wait is bounded and ends early when the server stops or the peer leaves.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import select
 import socket
 import threading
 import time
 from collections import deque
 
+from .._sockets import LoopbackServer, Reader, pause
 from .server import done, token
 
 __all__ = ["KeepAliveServer", "Reply", "chunk"]
@@ -51,81 +50,33 @@ class KeepAliveServer:
     """Use as a context manager; ``reply()`` queues the answers."""
 
     def __init__(self) -> None:
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(128)
-        self._listener.settimeout(0.05)
-        self.port: int = self._listener.getsockname()[1]
+        self._server = LoopbackServer(self._serve, name="keepalive")
+        self.port: int = self._server.port
         self._lock = threading.Lock()
         self._replies: deque[Reply] = deque()
-        self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self.connections = 0
         self.requests = 0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def connections(self) -> int:
+        """Connections accepted so far."""
+        return self._server.accepted
+
     def reply(self, *replies: Reply) -> None:
         with self._lock:
             self._replies.extend(replies)
 
-    def _read_request(self, sock: socket.socket, buffer: bytes) -> bytes | None:
-        """The bytes after one whole request (None: the peer left or the server stops)."""
-        while b"\r\n\r\n" not in buffer:
-            chunk_ = self._recv(sock)
-            if not chunk_:
-                return None
-            buffer += chunk_
-        head, _, rest = buffer.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(rest) < length:
-            chunk_ = self._recv(sock)
-            if not chunk_:
-                return None
-            rest += chunk_
-        return rest[length:]
-
-    def _recv(self, sock: socket.socket) -> bytes:
-        while not self._stopping.is_set():
-            readable, _, _ = select.select([sock], [], [], 0.05)
-            if readable:
-                try:
-                    return sock.recv(65536)
-                except OSError:
-                    return b""
-        return b""
-
-    def _peer_left(self, sock: socket.socket, seconds: float) -> bool:
-        """Wait up to ``seconds``; True as soon as the peer has closed its side."""
-        end = time.monotonic() + seconds
-        while not self._stopping.is_set():
-            remaining = end - time.monotonic()
-            if remaining <= 0:
-                return False
-            readable, _, _ = select.select([sock], [], [], min(remaining, 0.02))
-            if readable:
-                try:
-                    if not sock.recv(1, socket.MSG_PEEK):
-                        return True
-                except OSError:
-                    return True
-                time.sleep(0.005)
-        return True
-
-    def _paused(self, sock: socket.socket, pause: float | threading.Event) -> bool:
-        """Pause; True when the peer left meanwhile."""
-        if isinstance(pause, float):
-            return self._peer_left(sock, pause)
+    def _paused(self, sock: socket.socket, wait: float | threading.Event) -> bool:
+        """Pause; True when the peer left meanwhile (or the server stops)."""
+        stopping = self._server.stopping
+        if isinstance(wait, float):
+            return not pause(sock, wait, stopping)
         end = time.monotonic() + GATE_LIMIT
-        while not pause.is_set() and time.monotonic() < end:
-            if self._peer_left(sock, 0.02):
+        while not wait.is_set() and time.monotonic() < end:
+            if not pause(sock, 0.02, stopping):
                 return True
         return False
 
@@ -147,51 +98,21 @@ class KeepAliveServer:
         sock.sendall(pending + END)
         return True
 
-    def _serve(self, sock: socket.socket) -> None:
-        buffer = b""
-        try:
-            while not self._stopping.is_set():
-                rest = self._read_request(sock, buffer)
-                if rest is None:
-                    return
-                buffer = rest
-                with self._lock:
-                    self.requests += 1
-                    reply = self._replies.popleft() if self._replies else Reply()
-                try:
-                    if not self._answer(sock, reply):
-                        return
-                finally:
-                    reply.finished.set()
-        except OSError:
-            return
-        finally:
-            with contextlib.suppress(OSError):
-                sock.close()
-
-    def _accept(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                sock, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
+    def _serve(self, sock: socket.socket, _number: int) -> None:
+        reader = Reader(sock, self._server.stopping)
+        while reader.read() is not None:
             with self._lock:
-                self.connections += 1
-            thread = threading.Thread(target=self._serve, args=(sock,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
+                self.requests += 1
+                reply = self._replies.popleft() if self._replies else Reply()
+            try:
+                if not self._answer(sock, reply):
+                    return
+            finally:
+                reply.finished.set()
 
     def __enter__(self) -> KeepAliveServer:
-        thread = threading.Thread(target=self._accept, daemon=True)
-        self._threads.append(thread)
-        thread.start()
+        self._server.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._stopping.set()
-        with contextlib.suppress(OSError):
-            self._listener.close()
-        for thread in self._threads:
-            thread.join(timeout=2)
+        self._server.stop()
