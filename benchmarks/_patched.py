@@ -9,10 +9,15 @@ machine state: e.g. ``git archive main neureus | tar -x -C /tmp/base`` then
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.util
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
+
+from _common import Case
 
 NAME = "neureus_patched"
 LABEL = " (patched)"
@@ -38,3 +43,26 @@ def load(directory: str, name: str = NAME) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def chat_cases(
+    client: Any,
+    async_client: Any,
+    messages: Any,
+    expected: str,
+    loop: asyncio.AbstractEventLoop,
+    per_call: Callable[[Callable[[], object]], Callable[[], float]],
+    per_acall: Callable[[Callable[[], Awaitable[object]]], Callable[[], float]],
+) -> list[Case]:
+    """The patched copy's two chat cases (sync and async), checked like the working tree's."""
+
+    def call() -> str:
+        text: str = client.ai.chat(messages).text
+        return text
+
+    async def acall() -> str:
+        text: str = (await async_client.ai.chat(messages)).text
+        return text
+
+    assert call() == expected and loop.run_until_complete(acall()) == expected
+    return [Case("neureus" + LABEL, per_call(call)), Case("neureus async" + LABEL, per_acall(acall))]

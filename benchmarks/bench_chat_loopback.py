@@ -71,19 +71,7 @@ def build(server: ServerProcess, batch: int, with_peers: bool, patched: ModuleTy
         pclient = patched.Neureus(api_key="nru_bench", base_url=url)
         paclient = patched.AsyncNeureus(api_key="nru_bench", base_url=url)
 
-        def pneureus_call() -> str:
-            text: str = pclient.ai.chat(MESSAGES).text
-            return text
-
-        async def paneureus_call() -> str:
-            text: str = (await paclient.ai.chat(MESSAGES)).text
-            return text
-
-        assert pneureus_call() == expected and loop.run_until_complete(paneureus_call()) == expected
-        cases += [
-            Case("neureus" + _patched.LABEL, per_call(pneureus_call)),
-            Case("neureus async" + _patched.LABEL, per_acall(paneureus_call)),
-        ]
+        cases += _patched.chat_cases(pclient, paclient, MESSAGES, expected, loop, per_call, per_acall)
     if with_peers:
         import anthropic
         import openai
