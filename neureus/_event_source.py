@@ -45,11 +45,10 @@ from ._body import _STEP, StreamDecoder
 from ._exceptions import APIResponseValidationError, translate_transport_error
 from ._sse import SSEDecoder
 from ._stream_state import END, Outcome, deadline_passed
-from ._transport import spare_bytes_holder
+from ._transport import _finish_iterator, spare_bytes_holder
 
 __all__ = ["AsyncEventSource", "SyncEventSource"]
 
-_DRAIN_PULLS = 16
 
 
 class _More(enum.Enum):
@@ -287,15 +286,5 @@ class AsyncEventSource(_EventSourceBase):
             await self.response.aclose()
             # httpx's byte iterator is a stack of nested async generators (down to httpcore's).
             # Closing only the outer one would leave the inner ones half-run for the garbage
-            # collector, which trio reports as a ResourceWarning. With the response closed, a
-            # pull makes the innermost raise (or hands out what was already buffered), which
-            # finishes every layer in order. Bounded, so a transport that never stops cannot
-            # keep us here.
-            with contextlib.suppress(Exception):
-                for _ in range(_DRAIN_PULLS):
-                    if await anext(self._chunks, None) is None:
-                        break
-            aclose = getattr(self._chunks, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(Exception):
-                    await aclose()
+            # collector, which trio reports as a ResourceWarning: finish every layer in order.
+            await _finish_iterator(self._chunks)
