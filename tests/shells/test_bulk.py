@@ -442,3 +442,37 @@ async def test_a_cancelled_async_run_releases_its_checkpoint(api: Api, tmp_path:
     assert 1 <= done < len(PROMPTS)
     result = await client.ai.chat_many(PROMPTS, checkpoint=path, progress=False)  # not "in use"
     assert result.errors == {} and result.usage.calls == len(PROMPTS) - done
+
+
+def test_sync_iter_many_hands_an_item_over_while_the_others_are_still_running(
+    gateway: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sync reader is woken when 16 items wait, when a worker ends, or by itself every
+    # 50 ms (docs/bulk.md): one finished item among 19 still running must reach the caller
+    # before any of the others is let go.
+    import threading
+
+    import neureus
+
+    release = threading.Event()
+    chat = neureus.AI.chat
+
+    def held(self: Any, messages: Any, **keywords: Any) -> Any:
+        if "p0" not in str(messages):
+            release.wait(5)  # bounded: a broken hand-over fails the assertion below, not the run
+        return chat(self, messages, **keywords)
+
+    monkeypatch.setattr(neureus.AI, "chat", held)
+    prompts = [f"p{i}" for i in range(20)]
+    with gateway.client() as client:
+        iterator = client.ai.iter_many(prompts, concurrency=64)
+        try:
+            first = next(iterator)
+            released_before = release.is_set()
+            release.set()
+            rest = list(iterator)
+        finally:
+            release.set()
+            iterator.close()
+    assert first.index == 0 and not released_before
+    assert sorted(item.index for item in [first, *rest]) == list(range(20))
