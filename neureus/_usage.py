@@ -124,6 +124,14 @@ class Usage:
 
     def _bump(self, model: str | None, counts: _Counts) -> None:
         # One call's counts, in _COUNTERS order, to the totals and (model given) to its model's.
+        self._add_counts(counts)
+        if model is not None:
+            per_model = self._by_model.get(model)
+            if per_model is None:
+                per_model = self._by_model[model] = Usage()
+            per_model._add_counts(counts)
+
+    def _add_counts(self, counts: _Counts) -> None:
         calls, failed_calls, retries, input_tokens, output_tokens, cost_usd, estimated_cost_usd = counts
         self.calls += calls
         self.failed_calls += failed_calls
@@ -132,17 +140,6 @@ class Usage:
         self.output_tokens += output_tokens
         self.cost_usd += cost_usd
         self.estimated_cost_usd += estimated_cost_usd
-        if model is not None:
-            per_model = self._by_model.get(model)
-            if per_model is None:
-                per_model = self._by_model[model] = Usage()
-            per_model.calls += calls
-            per_model.failed_calls += failed_calls
-            per_model.retries += retries
-            per_model.input_tokens += input_tokens
-            per_model.output_tokens += output_tokens
-            per_model.cost_usd += cost_usd
-            per_model.estimated_cost_usd += estimated_cost_usd
 
     def __add__(self, other: object) -> Usage:
         if not isinstance(other, Usage):
