@@ -40,6 +40,7 @@ from ._bulk_core import (
     normalize_inputs,
     read_checkpoint,
 )
+from ._config import check_max_spend_usd
 from ._exceptions import InvalidRequestError, NeureusError
 from ._progress import Progress, make_progress
 from ._usage import Scope, Usage, active_scopes, enter_scopes
@@ -225,14 +226,6 @@ def _check_rate(value: object, name: str) -> float | None:
     return float(value)
 
 
-def _check_budget(value: object) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value < math.inf):
-        raise InvalidRequestError(f"max_spend_usd must be a non-negative number of US dollars, or None; got {value!r}.")
-    return float(value)
-
-
 def _lock_for_this_run(file: Any, path: str) -> None:
     # Two runs appending to one checkpoint would interleave their lines and each skip the
     # other's items: the second is refused. The lock goes with the file (and with a killed
@@ -300,7 +293,7 @@ def prepare_chat(
     concurrency = _check_count(concurrency, "concurrency")
     rpm = _check_rate(requests_per_minute, "requests_per_minute")
     tpm = _check_rate(tokens_per_minute, "tokens_per_minute")
-    budget = _check_budget(max_spend_usd)
+    budget = check_max_spend_usd(max_spend_usd, InvalidRequestError)
     if not (progress is None or isinstance(progress, bool) or callable(progress)):
         raise InvalidRequestError(f"progress must be None, True, False or a callable; got {type(progress).__name__}.")
     jobs = normalize_inputs(inputs, chat_keywords)

@@ -30,6 +30,7 @@ __all__ = [
     "ClientConfig",
     "NotGiven",
     "TimeoutTypes",
+    "check_max_spend_usd",
     "check_surface",
     "coerce_timeout",
     "header_problem",
@@ -249,11 +250,12 @@ def _check_max_response_bytes(value: object) -> int:
     return value
 
 
-def _check_max_spend_usd(value: object) -> float | None:
+def check_max_spend_usd(value: object, error: type[ValueError] = ConfigurationError) -> float | None:
+    """A budget: a non-negative, finite number of US dollars, or ``None`` for none."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ConfigurationError(f"max_spend_usd must be a non-negative number of US dollars or None; got {value!r}.")
+        raise error(f"max_spend_usd must be a non-negative number of US dollars or None; got {value!r}.")
     return float(value)
 
 
@@ -360,7 +362,7 @@ class ClientConfig(Record):
             allow_insecure_http=bool(merged["allow_insecure_http"]),
             retry_policy=_check_retry_policy(merged["retry_policy"]),
             max_response_bytes=_check_max_response_bytes(merged["max_response_bytes"]),
-            max_spend_usd=_check_max_spend_usd(merged["max_spend_usd"]),
+            max_spend_usd=check_max_spend_usd(merged["max_spend_usd"]),
             hooks=_check_hooks(merged["hooks"]),
         )
 
@@ -404,6 +406,6 @@ def resolve_config(
         allow_insecure_http=bool(allow_insecure_http),
         retry_policy=_check_retry_policy(retry_policy),
         max_response_bytes=_check_max_response_bytes(max_response_bytes),
-        max_spend_usd=_check_max_spend_usd(max_spend_usd),
+        max_spend_usd=check_max_spend_usd(max_spend_usd),
         hooks=_check_hooks(hooks),
     )

@@ -50,7 +50,6 @@ from ._transport import _finish_iterator, spare_bytes_holder
 __all__ = ["AsyncEventSource", "SyncEventSource"]
 
 
-
 class _More(enum.Enum):
     """The chunk completed no event: read another."""
 
