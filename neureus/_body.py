@@ -11,6 +11,7 @@ as the SSE decoder asks for it.
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 from collections.abc import Iterator
 from typing import Any, Final
@@ -46,6 +47,19 @@ class _Undecodable(Exception):
     pass
 
 
+def _up_to_the_error(obj: Any, data: bytes) -> Iterator[bytes]:
+    """What ``data`` decodes to before its first bad byte, fed a byte at a time (a failed
+    call only: at most one raw chunk), each step's output bounded as in :meth:`_Zlib.push`."""
+    with contextlib.suppress(zlib.error):
+        for at in range(len(data)):
+            out = obj.decompress(data[at : at + 1], _STEP)
+            while out:
+                yield out
+                out = obj.decompress(obj.unconsumed_tail, _STEP) if obj.unconsumed_tail else b""
+            if obj.eof:
+                return
+
+
 class _Zlib:
     """gzip, or deflate (zlib-wrapped as the RFC says, or raw as many servers send it:
     told apart by the zlib header's check bits, once two bytes have arrived)."""
@@ -72,16 +86,20 @@ class _Zlib:
             # Bytes past the end (another gzip member, trailing junk) are ignored, as httpx
             # does; never handed to zlib, which would keep them all in unused_data.
             return
-        try:
-            out = obj.decompress(data, _STEP)
-            while True:
-                if out:
-                    yield out
-                if len(out) < _STEP and not obj.unconsumed_tail:
-                    return
-                out = obj.decompress(obj.unconsumed_tail, _STEP)
-        except zlib.error as exc:
-            raise _Undecodable(str(exc)) from None
+        while True:
+            # zlib drops all the output of a call that meets bad bytes: kept, the state before
+            # it lets what came before them (a stream's last events) still be handed out.
+            before = obj.copy()
+            try:
+                out = obj.decompress(data, _STEP)
+            except zlib.error as exc:
+                yield from _up_to_the_error(before, data)
+                raise _Undecodable(str(exc)) from None
+            if out:
+                yield out
+            data = obj.unconsumed_tail
+            if len(out) < _STEP and not data:
+                return
 
     def finish(self) -> None:
         # push() has handed out all it could decode; an empty body had nothing encoded.

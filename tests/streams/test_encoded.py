@@ -139,6 +139,22 @@ async def test_an_undecodable_first_event_is_refused_and_not_retried(
     assert sse_server.requests == 1
 
 
+@pytest.mark.parametrize("stack", ["gzip", "gzip, gzip"])
+@pytest.mark.parametrize("same_write", [True, False], ids=["same-write", "next-write"])
+async def test_garbage_after_an_encoded_done_changes_nothing(
+    api: Api, sse_server: SSEServer, stack: str, same_write: bool
+) -> None:
+    # docs/streaming.md: nothing after done is decoded, whatever content-encoding stack the
+    # server sends: corrupt compressed bytes in place of the trailer are never looked at.
+    parts = _flushed([token("Hel"), done()], [name.strip() for name in stack.split(",")])[:2]
+    garbage = b"\xff" * 64
+    body = [parts[0], parts[1] + garbage] if same_write else [parts[0], parts[1], garbage]
+    sse_server.script(Script(body, headers={"content-encoding": stack}))
+    client = client_on(api, sse_server.url)
+    with anyio.fail_after(FAIL_SAFE):
+        assert await api.collect(client.ai.stream(MESSAGES)) == ["Hel"]
+
+
 async def test_a_compressed_stream_cut_short_is_incomplete(api: Api, sse_server: SSEServer) -> None:
     # A token, then the body ends with neither "done" nor the gzip trailer.
     cause = await _decoding_cause(api, sse_server, [_flushed([token("Hel")], ["gzip"])[0]])
