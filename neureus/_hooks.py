@@ -424,11 +424,6 @@ def _callers_own(error: BaseException) -> bool:
     return isinstance(error, Exception) and not isinstance(error, NeureusError)
 
 
-def _request_id(headers: Any, secrets: Iterable[str]) -> str | None:
-    # The server's text, cut and escaped, with any key it echoes redacted (as on the errors).
-    return _safe_request_id(headers, secrets)
-
-
 class CallObserver:
     """Builds the records of one call, from its start to its end; pure (clock injected).
 
@@ -529,7 +524,7 @@ class CallObserver:
                         else:
                             last = {
                                 "status_code": status,
-                                "request_id": _request_id(outcome.headers, self._secrets()),
+                                "request_id": _safe_request_id(outcome.headers, self._secrets()),
                                 "error_type": _error_type_for_status(status),
                                 "retry_after": self._config.retry_policy.retry_after(outcome.headers),
                             }
@@ -547,7 +542,7 @@ class CallObserver:
                 elif kind is PullFirstEvent:
                     last = {
                         **last,
-                        "request_id": _request_id(answered.headers, self._secrets()),
+                        "request_id": _safe_request_id(answered.headers, self._secrets()),
                         "error_type": type(outcome).__name__ if outcome is not None else "APIConnectionError",
                     }
         except GeneratorExit:
@@ -577,7 +572,7 @@ class CallObserver:
         fields: dict[str, Any] = {
             "attempt": attempt,
             "status_code": response.status_code,
-            "request_id": _request_id(response.headers, self._secrets()),
+            "request_id": _safe_request_id(response.headers, self._secrets()),
         }
         if result.first_event is not None:
             self._opened = True
