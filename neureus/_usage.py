@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import httpx
 
-from ._exceptions import BudgetExceededError
+from ._exceptions import BudgetExceededError, RateLimitError
 from ._retry import SendRequest, Sleep
 
 if TYPE_CHECKING:
@@ -362,7 +362,7 @@ class Call:
     def _failed(self, attempt: int, error: BaseException | None) -> None:
         retry_after = getattr(error, "retry_after", None)
         if (
-            type(error).__name__ == "RateLimitError"
+            isinstance(error, RateLimitError)
             and retry_after is not None
             and retry_after <= self._config.retry_policy.max_retry_after
         ):
