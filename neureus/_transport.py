@@ -430,7 +430,7 @@ class _TransportBase:
         if isinstance(transport, (_LazySyncTransport, _LazyAsyncTransport)):
             transport = transport._transport
         pool = getattr(transport, "_pool", None)
-        connections = getattr(pool, "connections", None)
+        connections = getattr(pool, "_connections", None)  # the pool's own list (its public property copies it)
         keep_alive = getattr(pool, "_max_keepalive_connections", None)
         if connections is None or keep_alive is None:
             return True  # not an httpcore pool (an in-memory transport): nothing to poll
