@@ -49,15 +49,13 @@ class _Undecodable(Exception):
 
 def _up_to_the_error(obj: Any, data: bytes) -> Iterator[bytes]:
     """What ``data`` decodes to before its first bad byte, fed a byte at a time (a failed
-    call only: at most one raw chunk), each step's output bounded as in :meth:`_Zlib.push`."""
+    call only: at most one raw chunk). One byte of deflate data decodes to at most a few
+    KB (its longest match is 258 bytes per few bits), so no step needs an output bound."""
     with contextlib.suppress(zlib.error):
         for at in range(len(data)):
-            out = obj.decompress(data[at : at + 1], _STEP)
-            while out:
+            out = obj.decompress(data[at : at + 1])
+            if out:
                 yield out
-                out = obj.decompress(obj.unconsumed_tail, _STEP) if obj.unconsumed_tail else b""
-            if obj.eof:
-                return
 
 
 class _Zlib:

@@ -128,3 +128,19 @@ def test_a_br_chunk_is_decoded_a_bounded_step_at_a_time() -> None:
     pieces = list(StreamDecoder("br").pieces(brotli.compress(data)))
     assert b"".join(pieces) == data
     assert max(map(len, pieces)) <= 2 * STEP  # output_buffer_limit is soft, about 1.5 steps
+
+
+@pytest.mark.parametrize("events", [1, 2, 3, 7])
+@pytest.mark.parametrize("header", ["gzip", "deflate"])
+def test_bad_bytes_in_a_chunk_cost_nothing_that_came_before_them(header: str, events: int) -> None:
+    # zlib drops all the output of a call that meets bad bytes: a stream whose last events
+    # share their chunk with garbage still gets those events, then the typed error.
+    text = b"".join(b'data: {"delta": {"content": "%d"}}\n\n' % n for n in range(events))
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31 if header == "gzip" else 15)
+    chunk = compressor.compress(text) + compressor.flush(zlib.Z_SYNC_FLUSH) + b"\xff" * 16
+    pieces: list[bytes] = []
+    with pytest.raises(APIResponseValidationError, match="could not be decoded"):
+        for piece in StreamDecoder(header).pieces(chunk):
+            pieces.append(piece)
+    assert b"".join(pieces) == text
+    assert all(pieces)  # no empty pieces handed on
