@@ -104,6 +104,39 @@ async def test_many_tasks_give_exact_totals_and_scopes(api: Api) -> None:
     assert client.usage.output_tokens == 101 * reply.output_tokens
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize("flavor", [("async", "asyncio"), ("async", "trio")], ids=["asyncio", "trio"], indirect=True)
+async def test_the_budget_holds_across_tasks(api: Api) -> None:
+    # docs/bulk.md: with N tasks calling at once, at most N - 1 calls end after the one
+    # that reached the budget; no refused call is sent.
+    probe = api.client()
+    cost = (await probe.ai.chat(MESSAGES, model=PRICED)).cost_usd
+    assert cost
+    budget = cost * 10.5  # reached by the 11th call
+    client = api.client(max_spend_usd=budget)
+    sent_before = len(api.gateway.requests)
+    refused: list[int] = []
+
+    async def task() -> None:
+        for _ in range(CALLS):
+            try:
+                await client.ai.chat(MESSAGES, model=PRICED)
+            except BudgetExceededError:
+                refused.append(1)
+            await anyio.sleep(0)  # interleave with the other tasks
+
+    async with anyio.create_task_group() as group:
+        for _ in range(THREADS):
+            group.start_soon(task)
+    usage = client.usage
+    sent = len(api.gateway.requests) - sent_before
+    assert usage.calls == sent
+    assert usage.calls + len(refused) == THREADS * CALLS
+    needed = math.ceil(budget / cost)
+    assert needed <= usage.calls <= needed + THREADS - 1
+    assert usage.cost_usd >= budget
+
+
 def _count_records(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     from neureus import _hooks
 
