@@ -166,6 +166,12 @@ class Scheduler:
     def admit(self, tokens: int) -> float:
         """0.0 when a call using about ``tokens`` may start now (and it is counted), else
         the seconds to wait before asking again."""
+        if self.requests is None and self.tokens is None:
+            # No throttle: only the cooldown, one float read that needs no lock. The lock
+            # would be taken by every worker for every item, and with dozens of threads on
+            # one GIL a shared lock held across a forced GIL switch stalls them all.
+            wait = self.cooldown_until - self.clock()
+            return wait if wait > 0 else 0.0
         with self.lock:
             now = self.clock()
             wait = self.cooldown_until - now
