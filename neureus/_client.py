@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
+from http.cookiejar import Cookie, CookieJar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.request import getproxies
@@ -43,6 +44,7 @@ _ClientT = TypeVar("_ClientT", bound="_ClientBase[Any]")
 
 class _ClientBase(Generic[_HttpT]):
     _http_class: type[_HttpT]
+    _own_http_class: type[_HttpT]  # the pool made when the caller brings none
     _config: ClientConfig
     _http: _HttpT
     _owns_http: bool
@@ -89,7 +91,7 @@ class _ClientBase(Generic[_HttpT]):
             has_http_client=http_client is not None,
         )
         if http_client is None:
-            http_client = self._http_class(
+            http_client = self._own_http_class(
                 timeout=config.timeout,
                 limits=DEFAULT_LIMITS,
                 follow_redirects=False,
@@ -261,6 +263,54 @@ def _unpickle_client(cls: type[_ClientT], options: dict[str, Any]) -> _ClientT:
 _LOOPBACK_PATTERNS = ("all://localhost", "all://127.0.0.1", "all://[::1]")
 
 
+class _EmptyJar(CookieJar):
+    """A cookie jar that stays empty."""
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        """Keep nothing."""
+
+
+class _NoCookies(httpx.Cookies):
+    """The cookies of the SDK's own pool: none, ever (see :class:`_KeepsNoCookies`)."""
+
+    def __init__(self) -> None:
+        super().__init__(_EmptyJar())
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        """Ignore the answer's ``Set-Cookie``, without httpx's per-answer urllib wrappers."""
+
+
+_NO_COOKIES = _NoCookies()  # shared: nothing can be stored in it
+
+
+class _KeepsNoCookies:
+    """The SDK's own pool keeps no cookies.
+
+    The gateway authenticates by key. A ``Set-Cookie`` from a hostile server, a proxy or a
+    misconfigured gateway would otherwise ride along on every later call of the client (a
+    session to fixate, an identifier to track). It also spares every answer httpx's cookie
+    extraction (about 10 µs: two urllib wrapper objects per answer, cookie or not). A
+    caller-owned ``http_client`` keeps its own cookie policy.
+    """
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        """Always empty."""
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        raise AttributeError("The SDK's own connection pool keeps no cookies; pass your own http_client for that.")
+
+
+class _OwnClient(_KeepsNoCookies, httpx.Client):
+    """The sync pool a client makes when the caller brings none."""
+
+
+class _OwnAsyncClient(_KeepsNoCookies, httpx.AsyncClient):
+    """The async pool a client makes when the caller brings none."""
+
+
 def _own_pool(asynchronous: bool, base_url: str) -> dict[str, Any]:
     """The transport (and proxy mounts) of a client-owned pool.
 
@@ -306,6 +356,7 @@ class Neureus(_ClientBase[httpx.Client]):
     """
 
     _http_class = httpx.Client
+    _own_http_class = _OwnClient
     ai: AI
     """The gateway's calls: ``chat``, ``stream``, ``embeddings``, ``list_models``, ..."""
 
@@ -340,6 +391,7 @@ class AsyncNeureus(_ClientBase[httpx.AsyncClient]):
     """
 
     _http_class = httpx.AsyncClient
+    _own_http_class = _OwnAsyncClient
     ai: AsyncAI
     """The gateway's calls, as coroutines (``stream`` returns an :class:`AsyncChatStream`)."""
 
