@@ -252,6 +252,11 @@ class HostileServer:
         """Connections accepted so far."""
         return self._sockets.accepted
 
+    @property
+    def open_connections(self) -> int:
+        """Connections open now (their handlers still running)."""
+        return self._sockets.open_connections
+
     def script(self, *acts: Act) -> HostileServer:
         self.acts.extend(acts)
         return self
