@@ -107,25 +107,22 @@ def _finish_imports_before_fork() -> None:
     name, or what a client's first call loads). A child would inherit that module's import
     lock held by a thread it does not have, and its first use of the module would wait
     forever. Asking for a module being loaded waits for its lock; one load can start another
-    (the ledger, then the models), so this looks again until none is in progress. Nothing
-    new is imported here. (A load that starts in the instant between the last look and the
-    fork is not covered.)"""
-    import contextlib
-    import importlib
+    (the ledger, then the models), so this looks again until none is in progress. (A load
+    that starts in the instant between the last look and the fork is not covered.)"""
     import importlib._bootstrap as bootstrap
 
+    # A load holds its module's lock from before the module is in sys.modules (while its
+    # file is found) until it ends, however it was started (import, reload): importlib's
+    # table of the locks alive is all there is to look at, a handful of names at most, where
+    # sys.modules holds thousands in a large program and this runs at every fork.
+    locks = getattr(bootstrap, "_module_locks", {})
     for _ in range(1000):  # bounded: each pass waits for the loads it saw
-        # A load holds its module's lock from before the module is in sys.modules (while its
-        # file is found): the locks in use are importlib's table of them.
-        in_use = list(getattr(bootstrap, "_module_locks", {}))
-        loading = [
-            name
-            for name in {*in_use, *_sys.modules}
-            if name.startswith("neureus.")
-            and (name in in_use or getattr(getattr(_sys.modules.get(name), "__spec__", None), "_initializing", False))
-        ]
+        loading = [name for name in list(locks) if name.startswith("neureus.")]
         if not loading:
             return
+        import contextlib
+        import importlib
+
         for name in loading:
             with contextlib.suppress(Exception):  # the thread loading it reports its own failure
                 importlib.import_module(name)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any, Final
 
 from ._exceptions import APIResponseValidationError
@@ -21,6 +21,7 @@ from ._exceptions import APIResponseValidationError
 __all__ = ["ACCEPT_ENCODING", "BodyReader", "StreamDecoder", "too_large"]
 
 _STEP: Final = 64 * 1024  # the most one decoding step may produce
+_CATCH_UP: Final = 4 << 20  # what a br stream's second decoder catches up on per chunk
 
 
 _BROTLI: object = None  # the brotli module, loaded with the first br body
@@ -105,26 +106,77 @@ class _Zlib:
             raise _Undecodable("the compressed body ended early")
 
 
-class _Brotli:
-    __slots__ = ("_fed", "_obj")
+def _brotli_steps(obj: Any, data: bytes) -> Iterator[bytes]:
+    """``data`` through a brotli decoder, a bounded step at a time."""
+    out = obj.process(data, output_buffer_limit=_STEP)
+    # Past the limit it keeps the rest of the input: drain it a step at a time.
+    while out:
+        yield out
+        if obj.is_finished():
+            return
+        out = obj.process(b"", output_buffer_limit=_STEP)
 
-    def __init__(self) -> None:
-        self._obj = _brotli().Decompressor()
+
+def _brotli_up_to_the_error(obj: Any, data: bytes, handed: int) -> Generator[bytes, None, bool]:
+    """What ``data`` decodes to before its first bad byte, fed a byte at a time (a failed
+    call only: one raw chunk), less the first ``handed`` bytes (handed out before the
+    failure); True when the brotli stream ended before a bad byte (the rest is ignored)."""
+    with contextlib.suppress(_brotli().error):
+        for at in range(len(data)):
+            if obj.is_finished():
+                break
+            for out in _brotli_steps(obj, data[at : at + 1]):
+                skip = min(handed, len(out))
+                handed -= skip
+                if skip < len(out):
+                    yield out[skip:]
+        return bool(obj.is_finished())
+    return False  # a bad byte
+
+
+class _Brotli:
+    """br. Like zlib, brotli drops all the output of a call that meets bad bytes; its state
+    cannot be copied, so a stream's decoder (``salvage``) keeps a second one a chunk behind:
+    on bad bytes, it replays that chunk a byte at a time and hands out what came before
+    them (a stream's last events). Bytes past the end of the brotli stream are ignored, as
+    gzip's are. (br is decoded only when a server sends it unasked: the SDK asks for gzip.)"""
+
+    __slots__ = ("_behind", "_fed", "_lag", "_obj")
+
+    def __init__(self, salvage: bool = False) -> None:
+        brotli = _brotli()
+        self._obj = brotli.Decompressor()
+        self._behind = brotli.Decompressor() if salvage else None
+        self._lag = b""  # the last chunk, which the decoder behind has not had yet
         self._fed = False
 
     def push(self, data: bytes) -> Iterator[bytes]:
         self._fed = True
-        obj = self._obj
+        obj, behind = self._obj, self._behind
+        if obj.is_finished():
+            return
+        if behind is not None:
+            # Catching up on the chunk before costs what decoding it did, in one go: a chunk
+            # that decoded to more than _CATCH_UP bytes (a bomb, not a stream's events) ends
+            # the salvage rather than doubling its cost.
+            caught = 0
+            for out in _brotli_steps(behind, self._lag):
+                caught += len(out)
+                if caught > _CATCH_UP:
+                    behind = self._behind = None
+                    break
+            self._lag = data
+        handed = 0
         try:
-            out = obj.process(data, output_buffer_limit=_STEP)
-            # Past the limit it keeps the rest of the input: drain it a step at a time.
-            while out:
+            for out in _brotli_steps(obj, data):
+                handed += len(out)
                 yield out
-                if obj.is_finished():
-                    return
-                out = obj.process(b"", output_buffer_limit=_STEP)
         except _brotli().error as exc:
-            raise _Undecodable(str(exc)) from None
+            if behind is None:
+                raise _Undecodable(str(exc)) from None
+            self._obj, self._behind = behind, None
+            if not (yield from _brotli_up_to_the_error(behind, data, handed)):
+                raise _Undecodable(str(exc)) from None
 
     def finish(self) -> None:
         # push() has handed out all it could decode; an empty body had nothing encoded.
@@ -132,7 +184,7 @@ class _Brotli:
             raise _Undecodable("the compressed body ended early")
 
 
-def _decoder(name: str) -> _Zlib | _Brotli | None:
+def _decoder(name: str, salvage: bool) -> _Zlib | _Brotli | None:
     if name in ("gzip", "x-gzip"):
         return _Zlib(gzip=True)
     if name == "deflate":
@@ -140,18 +192,19 @@ def _decoder(name: str) -> _Zlib | _Brotli | None:
     if name == "br":
         if not _brotli():
             raise _Undecodable("br was sent but cannot be decoded safely here (install brotli >= 1.2)")
-        return _Brotli()
+        return _Brotli(salvage)
     if name in ("", "identity"):
         return None
     raise _Undecodable(f"unknown content-encoding {name!r}")
 
 
-def _stack(content_encoding: str) -> list[_Zlib | _Brotli]:
-    """The decoders of a ``content-encoding`` header, in the order to apply them."""
+def _stack(content_encoding: str, salvage: bool = False) -> list[_Zlib | _Brotli]:
+    """The decoders of a ``content-encoding`` header, in the order to apply them
+    (``salvage``: what comes before bad bytes is handed out, as a stream needs)."""
     decoders: list[_Zlib | _Brotli] = []
     # The header lists codings in the order they were applied: undo the last first.
     for name in reversed(content_encoding.lower().split(",")):
-        decoder = _decoder(name.strip())
+        decoder = _decoder(name.strip(), salvage)
         if decoder is not None:
             decoders.append(decoder)
     return decoders
@@ -263,7 +316,7 @@ class StreamDecoder:
         self._operation = operation
         self._status = status
         try:
-            self._decoders = _stack(content_encoding)
+            self._decoders = _stack(content_encoding, salvage=True)
         except _Undecodable as exc:
             raise _undecodable(exc, operation, status) from None
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Iterable
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import httpx
 from httpx_sse import ServerSentEvent
@@ -155,34 +155,43 @@ Action: TypeAlias = "SendRequest | Sleep | PullFirstEvent | CloseResponse"
 Outcome: TypeAlias = "httpx.Response | ServerSentEvent | Failed | NeureusError | None"
 
 
+# What a FlowResult holds when nothing was parsed: a parser may well answer None.
+_UNPARSED: Final[Any] = object()
+
+
 class FlowResult(Record):
     """The successful end of a flow: the response, and for streams the first event.
 
     ``value`` is the answer parsed by the flow's ``parse`` (``None`` when it parsed
-    nothing). ``error``, when set, is raised to the caller once the hooks have heard of the
-    answer: the answer did not parse (``value`` is ``None``), or it parsed only after the
+    nothing, or parsed to ``None``). ``error``, when set, is raised to the caller once the
+    hooks have heard of the answer: the answer did not parse, or it parsed only after the
     deadline had run out.
     """
 
-    __slots__ = ("error", "first_event", "response", "value")
+    __slots__ = ("_value", "error", "first_event", "response")
 
     def __init__(
         self,
         response: httpx.Response,
         first_event: ServerSentEvent | None = None,
-        value: Any = None,
+        value: Any = _UNPARSED,
         error: NeureusError | None = None,
     ) -> None:
         self.response = response
         self.first_event = first_event
-        self.value = value
+        self._value = value
         self.error = error
+
+    @property
+    def value(self) -> Any:
+        """The parsed answer; ``None`` when nothing was parsed."""
+        return None if self._value is _UNPARSED else self._value
 
     def unwrap(self) -> Any:
         """What the call returns: its parsed value (else the response), or its error raised."""
         if self.error is not None:
             raise self.error
-        return self.response if self.value is None else self.value
+        return self.response if self._value is _UNPARSED else self._value
 
 
 def _answer(

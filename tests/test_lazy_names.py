@@ -6,10 +6,17 @@ where nothing has been loaded yet."""
 
 from __future__ import annotations
 
+import importlib
+import os
+import signal
 import subprocess
 import sys
 import textwrap
-from typing import Any
+import threading
+import types
+from importlib.machinery import ModuleSpec
+
+import pytest
 
 
 def run_fresh(code: str) -> str:
@@ -157,41 +164,87 @@ def test_a_fork_while_another_thread_loads_a_module_on_first_use_never_hangs_the
     assert out.split() == ["0", "1"], out
 
 
-def test_the_fork_hook_waits_for_a_load_in_progress_and_holds_pydantics_build_lock() -> None:
-    """In this process (the fork above runs in a fresh one): a neureus module still being
-    loaded keeps the hook waiting until its load ends; pydantic's build lock is held from
-    before the fork to after it."""
-    import threading
-    import types
-    from importlib.machinery import ModuleSpec
+class _HeldImport:
+    """``neureus._fork_probe``, imported by another thread that holds its import lock
+    until released: while its file is found, or while its code runs."""
 
+    NAME = "neureus._fork_probe"
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+        self.inside = threading.Event()
+        self.release = threading.Event()
+        self.thread = threading.Thread(target=importlib.import_module, args=(self.NAME,), daemon=True)
+
+    def _hold(self, stage: str) -> None:
+        if stage == self.stage:
+            self.inside.set()
+            self.release.wait(10)
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> ModuleSpec | None:
+        if name != self.NAME:
+            return None
+        self._hold("finding")  # the lock is held, the module not yet in sys.modules
+        return ModuleSpec(name, self)  # type: ignore[arg-type]
+
+    def create_module(self, spec: ModuleSpec) -> None:
+        return None
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        self._hold("executing")  # the module is in sys.modules, half made
+        module.ready = True  # type: ignore[attr-defined]
+
+    def __enter__(self) -> _HeldImport:
+        sys.meta_path.insert(0, self)
+        self.thread.start()
+        assert self.inside.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.thread.join(10)
+        sys.meta_path.remove(self)
+        sys.modules.pop(self.NAME, None)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # forking with threads, on purpose
+@pytest.mark.parametrize("stage", ["finding", "executing"])
+def test_a_fork_while_another_thread_holds_a_neureus_import_lock_never_hangs_the_child(stage: str) -> None:
+    """In this process (so that mutation testing sees the hook run): another thread is in
+    the import of a neureus module, holding its import lock, when this one forks. The
+    child, which has no such thread, imports the module and must get it whole."""
+    with _HeldImport(stage) as held:
+        threading.Timer(0.2, held.release.set).start()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child; it always ends with os._exit
+            code = 3
+            try:
+                signal.signal(signal.SIGALRM, signal.SIG_DFL)
+                signal.alarm(5)  # a child waiting on the orphaned lock ends here, killed by SIGALRM
+                code = 0 if importlib.import_module(held.NAME).ready else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_the_fork_hook_holds_pydantics_build_lock_across_the_fork() -> None:
+    """pydantic's build lock is held from before the fork to after it (in the parent and
+    the child alike), so no model's schema is half-built in the child."""
     import pydantic.main
 
     import neureus
 
-    module = types.ModuleType("neureus._loading_probe")
-    spec: Any = ModuleSpec("neureus._loading_probe", None)
-    spec._initializing = True
-    module.__spec__ = spec
-    sys.modules["neureus._loading_probe"] = module
-
-    def finish_loading() -> None:
-        spec._initializing = False
-
-    timer = threading.Timer(0.05, finish_loading)
-    timer.start()
+    neureus._before_fork()
     try:
-        neureus._before_fork()
-        assert spec._initializing is False
         held = pydantic.main._rebuild_lock
-        other = threading.Thread(target=lambda: results.append(held.acquire(timeout=0.01)))
         results: list[bool] = []
+        other = threading.Thread(target=lambda: results.append(held.acquire(timeout=0.01)))
         other.start()
         other.join(5)
         assert results == [False]  # held across the fork
     finally:
         neureus._after_fork()
-        timer.join(5)
-        del sys.modules["neureus._loading_probe"]
     assert pydantic.main._rebuild_lock.acquire(timeout=1)
     pydantic.main._rebuild_lock.release()
