@@ -22,6 +22,7 @@ from typing import Any
 
 import httpcore
 
+from ._idle_check import IdleChecked
 from ._transport import _CALL
 
 __all__ = ["DeadlineBackend", "DeadlineStream", "buffered_only"]
@@ -48,23 +49,12 @@ def buffered_only() -> Iterator[None]:
         _CALL.read_by = outer
 
 
-class DeadlineStream(httpcore.NetworkStream):
-    """A network stream whose every read and write ends by the call's deadline, and whose
-    idleness is checked once, when it is about to carry a request.
-
-    httpcore asks every idle connection of the pool whether its socket is readable (the
-    server closed it, or sent bytes nobody asked for) each time a request arrives or a
-    response ends. Each ask is a ``poll`` that releases the GIL, under the pool's lock: with
-    dozens of threads and as many idle connections, a call pays for dozens of GIL hand-offs
-    while every other thread waits on that lock. Here the pool's sweep is told "not
-    readable", and the one connection it picks is checked when the next request's first
-    bytes are about to be written: readable then, it is refused with httpcore's own
-    ``ConnectionNotAvailable``, so the pool closes it and takes another, and nothing has
-    been sent on it. A connection the server closed is never used, as before; it leaves the
-    pool when picked or when its keep-alive expires, not at the next sweep.
-    """
+class DeadlineStream(IdleChecked, httpcore.NetworkStream):
+    """A network stream whose every read and write ends by the call's deadline, checked
+    once before each request it carries after the first (see :mod:`neureus._idle_check`)."""
 
     __slots__ = ("_reused", "_stream")
+    _stream: httpcore.NetworkStream
 
     def __init__(self, stream: httpcore.NetworkStream) -> None:
         self._stream = stream
@@ -75,10 +65,8 @@ class DeadlineStream(httpcore.NetworkStream):
         return self._stream.read(max_bytes, _clip(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if self._reused:  # the first bytes of a request on a connection that was idle
-            self._reused = False
-            if self._stream.get_extra_info("is_readable"):
-                raise httpcore.ConnectionNotAvailable()
+        if self._reused and self._spoiled():
+            raise httpcore.ConnectionNotAvailable()
         self._stream.write(buffer, _clip(timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:
@@ -89,11 +77,6 @@ class DeadlineStream(httpcore.NetworkStream):
     ) -> httpcore.NetworkStream:
         inner = self._stream.start_tls(ssl_context, server_hostname, _clip(timeout, httpcore.ConnectTimeout))
         return DeadlineStream(inner)
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            return False  # the pool's sweep: checked in write() instead, see the class
-        return self._stream.get_extra_info(info)
 
 
 class DeadlineBackend(httpcore.NetworkBackend):

@@ -268,7 +268,12 @@ class _LazyAsyncTransport(httpx.AsyncBaseTransport):
             if self._transport is not None:
                 _leave_pool(self._transport, self._loop)
             verify = context or _tls_context()
-            self._transport = httpx.AsyncHTTPTransport(verify=verify, limits=self._limits, proxy=self._proxy)
+            transport = httpx.AsyncHTTPTransport(verify=verify, limits=self._limits, proxy=self._proxy)
+            from ._idle_check import AsyncIdleCheckedBackend  # imports httpcore: first use only
+
+            pool = transport._pool
+            pool._network_backend = AsyncIdleCheckedBackend(pool._network_backend)
+            self._transport = transport
             self._loop = loop
         return self._transport
 
@@ -309,8 +314,12 @@ def _drop_dead_pool(transport: httpx.AsyncHTTPTransport) -> None:
     Its connections can be neither used nor closed through the loop that made them; their
     sockets are closed directly, so nothing is left for a finaliser to warn about.
     """
+    from ._idle_check import AsyncIdleCheckedStream  # loaded with the pool
+
     for connection in list(getattr(transport._pool, "_connections", ())):
         stream = getattr(getattr(connection, "_connection", None), "_network_stream", None)
+        if isinstance(stream, AsyncIdleCheckedStream):
+            stream = stream._stream  # httpcore's own
         inner: Any = getattr(stream, "_stream", None)  # anyio's (asyncio) or trio's stream
         for _ in range(4):  # TLS layers wrap the socket stream
             if not hasattr(inner, "transport_stream"):

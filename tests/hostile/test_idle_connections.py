@@ -1,7 +1,7 @@
 """A connection the server closed, or wrote to unasked, while it sat idle in the pool is
 never used for the next call: that call goes out once, on a fresh connection, with no
 retry needed (the sync pool checks a connection when it is about to carry a request, not
-at every sweep of the pool; see ``_deadline_io.DeadlineStream``)."""
+at every sweep of the pool; see ``neureus._idle_check``)."""
 
 from __future__ import annotations
 
