@@ -111,14 +111,19 @@ def test_a_call_bigger_than_a_second_of_tokens_waits_for_a_full_bucket_then_goes
     assert s.admit(1) == pytest.approx(500.0)
 
 
-def test_the_cooldown_stops_every_caller_until_it_ends() -> None:
+# With no throttle the cooldown is read without the lock: both paths decide the same.
+@pytest.mark.parametrize("limits", [{}, {"requests_per_minute": 6000.0, "tokens_per_minute": 1e6}])
+def test_the_cooldown_stops_every_caller_until_it_ends(limits: dict[str, float]) -> None:
     clock = Clock()
-    s = scheduler(clock)
+    s = scheduler(clock, **limits)
+    assert s.admit(1) == 0.0  # never cooled down: go now (0.0, not a negative wait)
     s.cool_down(2.0)
     assert s.admit(1) == pytest.approx(2.0)
     s.cool_down(0.5)  # a shorter one never shortens it
     assert s.admit(1) == pytest.approx(2.0)
-    clock.now += 2.0
+    clock.now += 1.5
+    assert s.admit(1) == pytest.approx(0.5)  # under a second left still waits
+    clock.now += 0.5
     assert s.admit(1) == 0.0
 
 
