@@ -223,7 +223,9 @@ class _LazySyncTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         transport = self._transport or self._get()
-        return transport.handle_request(request)
+        response = transport.handle_request(request)
+        _check_before_release(response, _CheckedRelease)
+        return response
 
     def close(self) -> None:
         if self._transport is not None:
@@ -284,7 +286,9 @@ class _LazyAsyncTransport(httpx.AsyncBaseTransport):
             # A process's first call does its one-time work in a worker thread, not on the loop.
             context = _TLS_CONTEXTS.get(_tls_key()) or await _off_the_loop(loop)
             transport = self._get(context)
-        return await transport.handle_async_request(request)
+        response = await transport.handle_async_request(request)
+        _check_before_release(response, _AsyncCheckedRelease)
+        return response
 
     async def aclose(self) -> None:
         if self._transport is not None:
@@ -332,6 +336,26 @@ def lazy_transport(asynchronous: bool, limits: httpx.Limits, proxy: str | None =
     return _LazyAsyncTransport(limits, proxy) if asynchronous else _LazySyncTransport(limits, proxy)
 
 
+# --- spare bytes: a forged second answer ----------------------------------------------------
+#
+# A server (or a proxy) that writes a second, complete response after an answer leaves it in
+# the connection's buffer; pooled, that connection would hand it to the next request as its
+# answer, before that request has even reached the server. Such a connection is dropped.
+# In the SDK's own pool it is dropped *before* httpcore takes it back: the response's
+# HTTP/1.1 byte stream is wrapped (``_check_before_release``) so that its close, which is
+# where httpcore marks the connection idle for any thread or task to take, closes the
+# connection instead. A caller-owned pool is only checked after the body's end
+# (:func:`spare_bytes_holder`): by then another of the caller's threads or tasks may already
+# have taken that connection (docs/reliability.md, "Forged answers").
+
+
+def _holds_spare(connection: Any) -> bool:
+    """Whether httpcore's HTTP/1.1 ``connection`` holds bytes past the current answer (or
+    has read the peer's end of the stream, which no later answer can follow)."""
+    spare = getattr(getattr(connection, "_h11_state", None), "trailing_data", (b"", False))
+    return bool(spare[0] or spare[1])
+
+
 def spare_bytes_holder(response: httpx.Response) -> Any:
     """The HTTP/1.1 connection under ``response`` if it already holds bytes past the body's
     end (a server, or a proxy, that wrote a second response after this one), else None.
@@ -342,10 +366,69 @@ def spare_bytes_holder(response: httpx.Response) -> Any:
     for _ in range(8):  # bounded: httpx's and httpcore's stream wrappers, a few deep
         connection = getattr(layer, "_connection", None)
         if connection is not None:
-            spare = getattr(getattr(connection, "_h11_state", None), "trailing_data", (b"", False))
-            return connection if spare[0] or spare[1] else None
+            return connection if _holds_spare(connection) else None
         layer = getattr(layer, "_stream", None) or getattr(layer, "_httpcore_stream", None)
     return None
+
+
+def _to_drop(stream: Any) -> Any:
+    """The connection under httpcore's HTTP/1.1 byte ``stream`` if its close must drop it
+    rather than hand it back (spare bytes), marking the stream closed; else None."""
+    if stream._closed:
+        return None
+    connection = stream._connection
+    if not _holds_spare(connection):
+        return None
+    stream._closed = True  # its own close would have marked the connection idle
+    return connection
+
+
+class _CheckedRelease:
+    """httpcore's HTTP/1.1 byte stream of one response (sync), whose close drops a
+    connection holding spare bytes before the pool can lend it (see above)."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Any:
+        return iter(self._stream)  # the stream's own iterator: nothing added per chunk
+
+    def close(self) -> None:
+        connection = _to_drop(self._stream)
+        if connection is None:
+            self._stream.close()
+        else:
+            connection.close()  # closed, the pool removes it instead of lending it
+
+
+class _AsyncCheckedRelease:
+    """:class:`_CheckedRelease` for the async pool (httpcore's pool shields this close)."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __aiter__(self) -> Any:
+        return self._stream.__aiter__()
+
+    async def aclose(self) -> None:
+        connection = _to_drop(self._stream)
+        if connection is None:
+            await self._stream.aclose()
+        else:
+            await connection.aclose()
+
+
+def _check_before_release(response: httpx.Response, wrapper: type[_CheckedRelease | _AsyncCheckedRelease]) -> None:
+    """Wrap the HTTP/1.1 byte stream under a response of the SDK's own pool (httpx's
+    response stream, then httpcore's pool stream, then the connection's own stream)."""
+    pool_stream = getattr(response.stream, "_httpcore_stream", None)
+    stream = getattr(pool_stream, "_stream", None)
+    if hasattr(getattr(stream, "_connection", None), "_h11_state") and hasattr(stream, "_closed"):
+        pool_stream._stream = wrapper(stream)  # type: ignore[union-attr]
 
 
 def _closed_error() -> APIConnectionError:

@@ -162,3 +162,16 @@ async def test_racing_callers_never_receive_a_forged_answer(api: Api, stream: bo
                     future.result(timeout=FAIL_SAFE)
     assert wrong == [], f"{len(wrong)} of {CALLERS * CALLS_EACH} calls got another answer: {wrong[:5]}"
     assert failed == [], f"{len(failed)} of {CALLERS * CALLS_EACH} calls failed: {failed[:5]}"
+
+
+def test_a_stream_not_of_an_http11_connection_is_left_as_it_is() -> None:
+    """The check before release wraps only httpcore's HTTP/1.1 stream: any other layout (an
+    in-memory body here; another httpcore version) keeps working, checked after the fact."""
+    import httpx
+
+    from neureus._transport import _check_before_release, _CheckedRelease
+
+    response = httpx.Response(200, content=b"{}")
+    stream = response.stream
+    _check_before_release(response, _CheckedRelease)
+    assert response.stream is stream and response.read() == b"{}"
