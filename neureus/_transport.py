@@ -43,7 +43,7 @@ from ._retry import (
     failure_from,
     request_flow,
 )
-from ._wire import RequestSpec, base_headers, http_request_args
+from ._wire import RequestSpec, _shown_header, base_headers, http_request_args
 
 if TYPE_CHECKING:
     from httpx_sse import ServerSentEvent
@@ -454,10 +454,24 @@ def shared_ledger(shared: dict[str, Any]) -> Ledger:
 
 
 _KEPT_URLS = 64  # endpoints are few; a provider's path is one per provider
+_KEPT_HEADERS = 64  # sets of a call's headers kept prepared
+
+
+class _PreparedHeaders(httpx.Headers):
+    """A call's headers, encoded for httpx ahead of ``build_request`` (which copies them).
+
+    Its repr shows a credential-like header (``authorization``, ``x-api-key``...) the way a
+    :class:`~neureus._wire.RequestSpec` does, cut to its shape, where httpx's would show
+    every header but ``authorization`` in full (a frame's locals are rendered with repr).
+    """
+
+    def __repr__(self) -> str:
+        shown = {name: _shown_header(name, value, NO_SECRETS) for name, value in self.multi_items()}
+        return f"{type(self).__name__}({shown!r})"
 
 
 class _TransportBase:
-    __slots__ = ("_headers", "_hooks", "_prepared_headers", "_shared", "_urls", "config")
+    __slots__ = ("_base", "_headers", "_hooks", "_prepared_headers", "_shared", "_urls", "config")
     _asynchronous = False
     # The flow's clock (the deadline's); a class attribute so that tests can stand in for it.
     _clock: Callable[[], float] = staticmethod(time.monotonic)
@@ -471,8 +485,12 @@ class _TransportBase:
         self._headers = base_headers(config)
         # Each endpoint's URL, parsed once: httpx parses a URL string on every request (~7 µs).
         self._urls: dict[str, httpx.URL] = {}
-        # The headers of a call as httpx.Headers, by their (name, value) pairs: httpx would
-        # check and encode every name and value of a plain dict again on every call (~1 us).
+        # httpx would check and encode every header name and value of a plain dict again on
+        # every call (~1 us): each distinct set of a call's headers is kept as httpx.Headers,
+        # by its (name, value) pairs, and a new set encodes only the call's own headers (the
+        # base ones above are encoded once, on the first call, so that a header httpx cannot
+        # encode fails that call, as it would without this).
+        self._base: tuple[tuple[tuple[str, str], ...], list[tuple[bytes, bytes, bytes]]] | None = None
         self._prepared_headers: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
         self._hooks: HookDispatcher | None = None
         if config.hooks:  # checked here, once; a client without hooks never loads _hooks
@@ -556,11 +574,29 @@ class _TransportBase:
         pairs = tuple(args["headers"].items())
         headers = self._prepared_headers.get(pairs)
         if headers is None:
-            headers = httpx.Headers(args["headers"])  # what build_request would make of the dict
-            if len(self._prepared_headers) < _KEPT_URLS:
-                self._prepared_headers[pairs] = headers
+            headers = self._prepare(pairs)
         args["headers"] = headers
         return args
+
+    def _prepare(self, pairs: tuple[tuple[str, str], ...]) -> httpx.Headers:
+        """A call's headers (the base headers first, then the call's own, as the wire built
+        them) as what ``build_request`` would make of them, in the same order; the base part
+        is not encoded again."""
+        base = self._base
+        if base is None:
+            base_pairs = tuple(self._headers.items())
+            base = self._base = (base_pairs, _PreparedHeaders(base_pairs)._list)
+        count = len(base[0])
+        if pairs[:count] == base[0]:
+            headers = _PreparedHeaders(pairs[count:])
+            headers._list[:0] = base[1]  # the base headers' encoded (name, lowercase name, value)
+        else:  # a call's header replaces one of the base ones: all of them anew
+            headers = _PreparedHeaders(pairs)
+        kept = self._prepared_headers
+        if len(kept) >= _KEPT_HEADERS:
+            kept.clear()  # bounded (a trace id makes every call's set new); sets in use come back
+        kept[pairs] = headers
+        return headers
 
     def _reader(self, spec: RequestSpec, response: httpx.Response) -> BodyReader | NeureusError:
         try:
