@@ -180,8 +180,10 @@ class _EventSourceBase(abc.ABC):
         except APIResponseValidationError as exc:
             self._ended = True
             return exc
-        if events:
-            return self._hand_on(events)
+        if events:  # _hand_on, inlined: this is every event's path
+            if len(events) > 1:
+                self._queue.extend(events[1:])
+            return events[0]
         return self._no_event()
 
     def _drain(self) -> Outcome | _More:
