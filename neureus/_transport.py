@@ -364,6 +364,8 @@ def spare_bytes_holder(response: httpx.Response) -> Any:
     response's stream layers); anything else holds nothing past its end."""
     layer: Any = response.stream
     for _ in range(8):  # bounded: httpx's and httpcore's stream wrappers, a few deep
+        if type(layer) in _CHECKED:
+            return None  # the SDK's own pool: checked when the body ended, before its release
         connection = getattr(layer, "_connection", None)
         if connection is not None:
             return connection if _holds_spare(connection) else None
@@ -377,7 +379,8 @@ def _to_drop(stream: Any) -> Any:
     if stream._closed:
         return None
     connection = stream._connection
-    if not _holds_spare(connection):
+    spare = connection._h11_state.trailing_data  # the layout was checked when it was wrapped
+    if not (spare[0] or spare[1]):
         return None
     stream._closed = True  # its own close would have marked the connection idle
     return connection
@@ -422,13 +425,21 @@ class _AsyncCheckedRelease:
             await connection.aclose()
 
 
+_CHECKED = (_CheckedRelease, _AsyncCheckedRelease)
+
+
 def _check_before_release(response: httpx.Response, wrapper: type[_CheckedRelease | _AsyncCheckedRelease]) -> None:
     """Wrap the HTTP/1.1 byte stream under a response of the SDK's own pool (httpx's
-    response stream, then httpcore's pool stream, then the connection's own stream)."""
-    pool_stream = getattr(response.stream, "_httpcore_stream", None)
-    stream = getattr(pool_stream, "_stream", None)
-    if hasattr(getattr(stream, "_connection", None), "_h11_state") and hasattr(stream, "_closed"):
-        pool_stream._stream = wrapper(stream)  # type: ignore[union-attr]
+    response stream, then httpcore's pool stream, then the connection's own stream). Any
+    other layout is left as it is (checked after the body's end, as a caller's pool is)."""
+    layer: Any = response.stream
+    try:
+        pool_stream = layer._httpcore_stream
+        stream = pool_stream._stream
+        stream._closed, stream._connection._h11_state  # noqa: B018  (what _to_drop reads)
+    except AttributeError:
+        return
+    pool_stream._stream = wrapper(stream)
 
 
 def _closed_error() -> APIConnectionError:
