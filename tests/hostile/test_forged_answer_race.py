@@ -175,3 +175,21 @@ def test_a_stream_not_of_an_http11_connection_is_left_as_it_is() -> None:
     stream = response.stream
     _check_before_release(response, _CheckedRelease)
     assert response.stream is stream and response.read() == b"{}"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+async def test_without_the_check_before_release_the_check_after_the_end_still_drops_it(
+    api: Api, stream: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the check before release cannot wrap the connection's stream (another httpcore's
+    layout), the check after the body's end still keeps one caller's forged answer out of
+    its next call."""
+    import neureus._transport
+
+    monkeypatch.setattr(neureus._transport, "_check_before_release", lambda response, wrapper: None)
+    with AppendingForger(stream) as server:
+        client = api.real_client(api_key=KEY, base_url=server.url, max_retries=0, timeout=FAIL_SAFE)
+        with anyio.fail_after(FAIL_SAFE):
+            for n in range(3):
+                assert await one_call(api, client, f"c-{n}", stream) == expected(f"c-{n}", stream)
+    assert server.server.accepted == 3  # each connection was dropped, not pooled
