@@ -15,13 +15,16 @@ Target (issue #12): neureus >= 1.0x httpx + httpx-sse, events per second, sync a
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from types import ModuleType
 from typing import Any
 
 import _common
+import _patched
 import httpx
 import httpx_sse
 from _common import Case, Report, interleave
@@ -84,7 +87,12 @@ def mock_factory(n: int) -> Factory:
 
 
 def build_cases(
-    n: int, with_peers: bool, make: Factory, n_peers: int | None = None, make_peers: Factory | None = None
+    n: int,
+    with_peers: bool,
+    make: Factory,
+    n_peers: int | None = None,
+    make_peers: Factory | None = None,
+    patched: ModuleType | None = None,
 ) -> tuple[list[Case], list[Case]]:
     loop = _common.new_loop()
     ne = STREAMS["neureus"](n)
@@ -137,43 +145,52 @@ def build_cases(
         assert count == n + 1
         return count / (time.perf_counter() - t)
 
-    http, url = make("httpx", "neureus", False)
-    client = neureus.Neureus(api_key="nru_bench", base_url=url, http_client=http)
-    ahttp, url = make("httpx", "neureus", True)
-    aclient = neureus.AsyncNeureus(api_key="nru_bench", base_url=url, http_client=ahttp)
+    def neureus_cases(package: ModuleType, label: str = "") -> tuple[Case, Case]:
+        http, url = make("httpx", "neureus", False)
+        client = package.Neureus(api_key="nru_bench", base_url=url, http_client=http)
+        ahttp, url = make("httpx", "neureus", True)
+        aclient = package.AsyncNeureus(api_key="nru_bench", base_url=url, http_client=ahttp)
 
-    def neureus_sync() -> float:
-        t = time.perf_counter()
-        count = 0
-        with client.ai.stream(MESSAGES) as stream:
-            for _ in stream:
-                count += 1
-        assert count == n and stream.output_tokens == n
-        return (count + 1) / (time.perf_counter() - t)
+        def neureus_sync() -> float:
+            t = time.perf_counter()
+            count = 0
+            with client.ai.stream(MESSAGES) as stream:
+                for _ in stream:
+                    count += 1
+            assert count == n and stream.output_tokens == n
+            return (count + 1) / (time.perf_counter() - t)
 
-    async def _neureus_async() -> int:
-        count = 0
-        async with aclient.ai.stream(MESSAGES) as stream:
-            async for _ in stream:
-                count += 1
-        assert stream.output_tokens == n
-        return count
+        async def _neureus_async() -> int:
+            count = 0
+            async with aclient.ai.stream(MESSAGES) as stream:
+                async for _ in stream:
+                    count += 1
+            assert stream.output_tokens == n
+            return count
 
-    def neureus_async() -> float:
-        t = time.perf_counter()
-        count = loop.run_until_complete(_neureus_async())
-        assert count == n
-        return (count + 1) / (time.perf_counter() - t)
+        def neureus_async() -> float:
+            t = time.perf_counter()
+            count = loop.run_until_complete(_neureus_async())
+            assert count == n
+            return (count + 1) / (time.perf_counter() - t)
+
+        return Case("neureus" + label, neureus_sync), Case("neureus async" + label, neureus_async)
+
+    neureus_sync, neureus_async = neureus_cases(neureus)
 
     sync_cases = [
         Case("bytes split + json.loads", floor),
         Case("httpx + httpx-sse", raw_sync),
-        Case("neureus", neureus_sync),
+        neureus_sync,
     ]
     async_cases = [
         Case("httpx + httpx-sse async", raw_async),
-        Case("neureus async", neureus_async),
+        neureus_async,
     ]
+    if patched is not None:  # the other copy of the package, side by side (``--patched``)
+        patched_sync, patched_async = neureus_cases(patched, _patched.LABEL)
+        sync_cases.append(patched_sync)
+        async_cases.append(patched_async)
     if with_peers:
         sync_cases += peer_cases(n_peers or n, loop, False, make_peers or make)
         async_cases += peer_cases(n_peers or n, loop, True, make_peers or make)
@@ -244,13 +261,28 @@ def peer_cases(n: int, loop: asyncio.AbstractEventLoop, asynchronous: bool, make
     return cases
 
 
+def extra_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-peers", action="store_true")
+    _patched.add_argument(parser)
+
+
+def patched_ratios(patched: ModuleType | None) -> list[tuple[str, str]]:
+    """The working tree's cases over the ``--patched`` copy's (when there is one)."""
+    if patched is None:
+        return []
+    return [(name, name + _patched.LABEL) for name in ("neureus", "neureus async")]
+
+
 def main() -> Report:
-    args = _common.parse_args(__doc__.splitlines()[0], lambda p: p.add_argument("--no-peers", action="store_true"))
+    args = _common.parse_args(__doc__.splitlines()[0], extra_arguments)
     n = 200 if args.smoke else 5000 if args.full else 2000
     n_peers = n if args.full else 500  # the peers are 3-40x slower: fewer events in --quick
     rounds = 1 if args.smoke else 21 if args.full else 15
     args.no_peers = args.no_peers or args.smoke
-    sync_cases, async_cases = build_cases(n, not args.no_peers, mock_factory(n), n_peers, mock_factory(n_peers))
+    patched = _patched.load(args.patched) if args.patched else None
+    sync_cases, async_cases = build_cases(
+        n, not args.no_peers, mock_factory(n), n_peers, mock_factory(n_peers), patched
+    )
     interleave(sync_cases + async_cases, rounds)
     _common.close_loops()
     report = Report(
@@ -265,7 +297,10 @@ def main() -> Report:
         notes=["one chunk per event; every case reads the token text of every event"],
         versions=_common.versions("neureus", "httpx", "httpx-sse", "pydantic", "openai", "anthropic"),
     )
-    report.print([("neureus", "httpx + httpx-sse"), ("neureus async", "httpx + httpx-sse async")])
+    report.print(
+        [("neureus", "httpx + httpx-sse"), ("neureus async", "httpx + httpx-sse async")],
+        info_ratios=patched_ratios(patched),
+    )
     report.save(args.json)
     return report
 

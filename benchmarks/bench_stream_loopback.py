@@ -20,26 +20,29 @@ from __future__ import annotations
 
 import json
 import time
+from types import ModuleType
 from typing import Any
 
 import _common
+import _patched
 import httpx
 import httpx_sse
 from _common import Case, Report, interleave
 from _payloads import MESSAGES
 from _server import ServerProcess
-from bench_stream_inprocess import Factory, build_cases
+from bench_stream_inprocess import Factory, build_cases, extra_arguments, patched_ratios
 
 import neureus
 
 SHORT = 10  # events in a short stream
 
 
-def short_cases(server: ServerProcess, batch: int) -> list[Case]:
+def short_cases(server: ServerProcess, batch: int, patched: ModuleType | None = None) -> list[Case]:
     """Back-to-back short streams (events/s): what a new connection per stream costs."""
     url = server.url("neureus", SHORT)
     raw = httpx.Client(timeout=30)
     client = neureus.Neureus(api_key="nru_bench", base_url=url)
+    patched_client = None if patched is None else patched.Neureus(api_key="nru_bench", base_url=url)
     body = {"messages": MESSAGES, "stream": True}
 
     def raw_stream(close_at_done: bool) -> None:
@@ -57,7 +60,7 @@ def short_cases(server: ServerProcess, batch: int) -> list[Case]:
                 count += 1
         assert count == SHORT and done == 1
 
-    def neureus_stream() -> None:
+    def neureus_stream(client: Any = client) -> None:
         with client.ai.stream(MESSAGES) as stream:
             count = sum(1 for _ in stream)
         assert count == SHORT and stream.done
@@ -71,11 +74,14 @@ def short_cases(server: ServerProcess, batch: int) -> list[Case]:
 
         return run
 
-    return [
+    cases = [
         Case("raw httpx (keep-alive) short", rate(lambda: raw_stream(False))),
         Case("raw httpx (close at done) short", rate(lambda: raw_stream(True))),
         Case("neureus short", rate(neureus_stream)),
     ]
+    if patched_client is not None:
+        cases.append(Case("neureus short" + _patched.LABEL, rate(lambda: neureus_stream(patched_client))))
+    return cases
 
 
 def server_factory(server: ServerProcess, n: int) -> Factory:
@@ -91,17 +97,18 @@ def server_factory(server: ServerProcess, n: int) -> Factory:
 
 
 def main() -> Report:
-    args = _common.parse_args(__doc__.splitlines()[0], lambda p: p.add_argument("--no-peers", action="store_true"))
+    args = _common.parse_args(__doc__.splitlines()[0], extra_arguments)
     n = 200 if args.smoke else 5000 if args.full else 2000
     n_peers = n if args.full else 500  # the peers are 3-40x slower: fewer events in --quick
     rounds = 1 if args.smoke else 21 if args.full else 15
     args.no_peers = args.no_peers or args.smoke
+    patched = _patched.load(args.patched) if args.patched else None
     with ServerProcess() as server:
         sync_cases, async_cases = build_cases(
-            n, not args.no_peers, server_factory(server, n), n_peers, server_factory(server, n_peers)
+            n, not args.no_peers, server_factory(server, n), n_peers, server_factory(server, n_peers), patched
         )
         cases = [c for c in sync_cases + async_cases if c.name != "bytes split + json.loads"]
-        cases += short_cases(server, 5 if args.smoke else 100)
+        cases += short_cases(server, 5 if args.smoke else 100, patched)
         interleave(cases, rounds)
         _common.close_loops()
     report = Report(
@@ -122,6 +129,8 @@ def main() -> Report:
             ("raw httpx (close at done) short", "raw httpx (keep-alive) short"),
             ("neureus short", "raw httpx (keep-alive) short"),
             ("neureus short", "raw httpx (close at done) short"),
+            *patched_ratios(patched),
+            *([("neureus short", "neureus short" + _patched.LABEL)] if patched is not None else []),
         ],
     )
     report.save(args.json)

@@ -9,6 +9,13 @@ chunk at once, and a few KB of ``gzip, gzip`` can inflate to gigabytes (of one e
 event, or of millions of tiny ones), so neither a piece nor the queue can grow past one
 step of decoding. An identity body skips the decoder: its raw chunks are fed as they are.
 
+Every decision is made once, in the flavour-free core (``_EventSourceBase``, which never
+reads, awaits or sleeps), as :func:`neureus._retry.request_flow` makes a call's:
+``_next`` answers what a pull can answer without reading (a queued event, the end, what
+pending decoded pieces complete) or asks for a read; ``_take`` turns one read's result
+into an outcome or asks for another read; ``_closing`` says whether closing reads the
+body's end first. The sync and async sources only read (or await) a chunk and hand it over.
+
 :meth:`~SyncEventSource.pull` answers one *outcome* for
 :meth:`neureus._stream_state.StreamState.consume`: the next event, ``None`` at the end of
 the body, or the SDK error that stopped it (returned, never raised): a translated
@@ -115,6 +122,31 @@ class _EventSourceBase(abc.ABC):
             self._queue.extend(events[1:])
         return events[0]
 
+    def _next(self) -> Outcome | _More:
+        """What a pull answers before any read: a queued event, the end, what the pending
+        decoded pieces complete, or :data:`_MORE` (read a chunk and hand it to :meth:`_take`,
+        until that answers something else)."""
+        queue = self._queue
+        if queue:
+            return queue.popleft()
+        if self._ended:
+            return END
+        if self._pieces is not None:
+            return self._drain()
+        return _MORE
+
+    def _timed_out(self) -> Outcome:
+        """The outcome of a read cut at the deadline (the async pull's scope)."""
+        self._ended = True
+        return deadline_passed()
+
+    def _closing(self, at_done: bool) -> bool:
+        """Whether closing reads the rest of the body first: at ``done``, once, unless the
+        body has already ended (see :meth:`SyncEventSource.close`). Nothing is read after."""
+        read_end = at_done and not self._ended
+        self._ended = True
+        return read_end
+
     def _no_event(self) -> Outcome | _More:
         if self._ended:
             return END
@@ -148,8 +180,10 @@ class _EventSourceBase(abc.ABC):
         except APIResponseValidationError as exc:
             self._ended = True
             return exc
-        if events:
-            return self._hand_on(events)
+        if events:  # _hand_on, inlined: this is every event's path
+            if len(events) > 1:
+                self._queue.extend(events[1:])
+            return events[0]
         return self._no_event()
 
     def _drain(self) -> Outcome | _More:
@@ -193,26 +227,18 @@ class SyncEventSource(_EventSourceBase):
 
     def pull(self) -> Outcome:
         """The next outcome (see the module docstring)."""
-        queue = self._queue
-        if queue:
-            return queue.popleft()
-        while not self._ended:
-            if self._pieces is not None:
-                outcome = self._drain()
-            else:
-                try:
-                    chunk: bytes | httpx.HTTPError | None = next(self._chunks, None)
-                except httpx.HTTPError as exc:
-                    chunk = exc
-                outcome = self._take(chunk)
-            if outcome is not _MORE:
-                return outcome
-        return END
+        outcome = self._next()
+        while outcome is _MORE:
+            try:
+                chunk: bytes | httpx.HTTPError | None = next(self._chunks, None)
+            except httpx.HTTPError as exc:
+                chunk = exc
+            outcome = self._take(chunk)
+        return outcome
 
     def close(self, at_done: bool = False) -> None:
         """Release the connection; at ``done``, back to the pool if the body's end came with it."""
-        if at_done and not self._ended:
-            self._ended = True
+        if self._closing(at_done):
             stream = self.response.extensions.get("network_stream")
             if stream is not None:
                 from ._deadline_io import DeadlineStream, buffered_only
@@ -225,7 +251,6 @@ class SyncEventSource(_EventSourceBase):
                     self.response.close()
                     if spare is not None:
                         spare.close()  # closed, the pool drops it
-        self._ended = True
         self.response.close()
 
 
@@ -242,33 +267,26 @@ class AsyncEventSource(_EventSourceBase):
 
     async def pull(self, _watched: bool = False) -> Outcome:
         """The next outcome (see the module docstring); within the deadline, if any."""
-        queue = self._queue
-        if queue:
-            return queue.popleft()
+        outcome = self._next()
+        if outcome is not _MORE:
+            return outcome
         read_by = self.read_by
         if read_by is not None and not _watched:
             with anyio.move_on_after(read_by - time.monotonic()):
                 return await self.pull(True)
-            self._ended = True
-            return deadline_passed()
-        while not self._ended:
-            if self._pieces is not None:
-                outcome = self._drain()
-            else:
-                try:
-                    chunk: bytes | httpx.HTTPError | None = await anext(self._chunks, None)
-                except httpx.HTTPError as exc:
-                    chunk = exc
-                outcome = self._take(chunk)
-            if outcome is not _MORE:
-                return outcome
-        return END
+            return self._timed_out()
+        while outcome is _MORE:
+            try:
+                chunk: bytes | httpx.HTTPError | None = await anext(self._chunks, None)
+            except httpx.HTTPError as exc:
+                chunk = exc
+            outcome = self._take(chunk)
+        return outcome
 
     async def aclose(self, at_done: bool = False) -> None:
         """Release the connection, even inside a cancelled scope; at ``done``, back to the
         pool if the body's end came with it."""
-        read_end = at_done and not self._ended
-        self._ended = True
+        read_end = self._closing(at_done)
         with anyio.CancelScope(shield=True):
             if read_end:
                 # One read in a scope cancelled before it starts: what is already buffered

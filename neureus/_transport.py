@@ -43,7 +43,7 @@ from ._retry import (
     failure_from,
     request_flow,
 )
-from ._wire import RequestSpec, base_headers, http_request_args
+from ._wire import RequestSpec, _shown_header, base_headers, http_request_args
 
 if TYPE_CHECKING:
     from httpx_sse import ServerSentEvent
@@ -223,7 +223,9 @@ class _LazySyncTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         transport = self._transport or self._get()
-        return transport.handle_request(request)
+        response = transport.handle_request(request)
+        _check_before_release(response, _CheckedRelease)
+        return response
 
     def close(self) -> None:
         if self._transport is not None:
@@ -289,7 +291,9 @@ class _LazyAsyncTransport(httpx.AsyncBaseTransport):
             # A process's first call does its one-time work in a worker thread, not on the loop.
             context = _TLS_CONTEXTS.get(_tls_key()) or await _off_the_loop(loop)
             transport = self._get(context)
-        return await transport.handle_async_request(request)
+        response = await transport.handle_async_request(request)
+        _check_before_release(response, _AsyncCheckedRelease)
+        return response
 
     async def aclose(self) -> None:
         if self._transport is not None:
@@ -341,6 +345,26 @@ def lazy_transport(asynchronous: bool, limits: httpx.Limits, proxy: str | None =
     return _LazyAsyncTransport(limits, proxy) if asynchronous else _LazySyncTransport(limits, proxy)
 
 
+# --- spare bytes: a forged second answer ----------------------------------------------------
+#
+# A server (or a proxy) that writes a second, complete response after an answer leaves it in
+# the connection's buffer; pooled, that connection would hand it to the next request as its
+# answer, before that request has even reached the server. Such a connection is dropped.
+# In the SDK's own pool it is dropped *before* httpcore takes it back: the response's
+# HTTP/1.1 byte stream is wrapped (``_check_before_release``) so that its close, which is
+# where httpcore marks the connection idle for any thread or task to take, closes the
+# connection instead. A caller-owned pool is only checked after the body's end
+# (:func:`spare_bytes_holder`): by then another of the caller's threads or tasks may already
+# have taken that connection (docs/reliability.md, "Forged answers").
+
+
+def _holds_spare(connection: Any) -> bool:
+    """Whether httpcore's HTTP/1.1 ``connection`` holds bytes past the current answer (or
+    has read the peer's end of the stream, which no later answer can follow)."""
+    spare = getattr(getattr(connection, "_h11_state", None), "trailing_data", (b"", False))
+    return bool(spare[0] or spare[1])
+
+
 def spare_bytes_holder(response: httpx.Response) -> Any:
     """The HTTP/1.1 connection under ``response`` if it already holds bytes past the body's
     end (a server, or a proxy, that wrote a second response after this one), else None.
@@ -349,12 +373,82 @@ def spare_bytes_holder(response: httpx.Response) -> Any:
     response's stream layers); anything else holds nothing past its end."""
     layer: Any = response.stream
     for _ in range(8):  # bounded: httpx's and httpcore's stream wrappers, a few deep
+        if type(layer) in _CHECKED:
+            return None  # the SDK's own pool: checked when the body ended, before its release
         connection = getattr(layer, "_connection", None)
         if connection is not None:
-            spare = getattr(getattr(connection, "_h11_state", None), "trailing_data", (b"", False))
-            return connection if spare[0] or spare[1] else None
+            return connection if _holds_spare(connection) else None
         layer = getattr(layer, "_stream", None) or getattr(layer, "_httpcore_stream", None)
     return None
+
+
+def _to_drop(stream: Any) -> Any:
+    """The connection under httpcore's HTTP/1.1 byte ``stream`` if its close must drop it
+    rather than hand it back (spare bytes), marking the stream closed; else None."""
+    if stream._closed:
+        return None
+    connection = stream._connection
+    spare = connection._h11_state.trailing_data  # the layout was checked when it was wrapped
+    if not (spare[0] or spare[1]):
+        return None
+    stream._closed = True  # its own close would have marked the connection idle
+    return connection
+
+
+class _CheckedRelease:
+    """httpcore's HTTP/1.1 byte stream of one response (sync), whose close drops a
+    connection holding spare bytes before the pool can lend it (see above)."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Any:
+        return iter(self._stream)  # the stream's own iterator: nothing added per chunk
+
+    def close(self) -> None:
+        connection = _to_drop(self._stream)
+        if connection is None:
+            self._stream.close()
+        else:
+            connection.close()  # closed, the pool removes it instead of lending it
+
+
+class _AsyncCheckedRelease:
+    """:class:`_CheckedRelease` for the async pool (httpcore's pool shields this close)."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __aiter__(self) -> Any:
+        return self._stream.__aiter__()
+
+    async def aclose(self) -> None:
+        connection = _to_drop(self._stream)
+        if connection is None:
+            await self._stream.aclose()
+        else:
+            await connection.aclose()
+
+
+_CHECKED = (_CheckedRelease, _AsyncCheckedRelease)
+
+
+def _check_before_release(response: httpx.Response, wrapper: type[_CheckedRelease | _AsyncCheckedRelease]) -> None:
+    """Wrap the HTTP/1.1 byte stream under a response of the SDK's own pool (httpx's
+    response stream, then httpcore's pool stream, then the connection's own stream). Any
+    other layout is left as it is (checked after the body's end, as a caller's pool is)."""
+    layer: Any = response.stream
+    try:
+        pool_stream = layer._httpcore_stream
+        stream = pool_stream._stream
+        stream._closed, stream._connection._h11_state  # noqa: B018  (what _to_drop reads)
+    except AttributeError:
+        return
+    pool_stream._stream = wrapper(stream)
 
 
 def _closed_error() -> APIConnectionError:
@@ -380,10 +474,24 @@ def shared_ledger(shared: dict[str, Any]) -> Ledger:
 
 
 _KEPT_URLS = 64  # endpoints are few; a provider's path is one per provider
+_KEPT_HEADERS = 64  # sets of a call's headers kept prepared
+
+
+class _PreparedHeaders(httpx.Headers):
+    """A call's headers, encoded for httpx ahead of ``build_request`` (which copies them).
+
+    Its repr shows a credential-like header (``authorization``, ``x-api-key``...) the way a
+    :class:`~neureus._wire.RequestSpec` does, cut to its shape, where httpx's would show
+    every header but ``authorization`` in full (a frame's locals are rendered with repr).
+    """
+
+    def __repr__(self) -> str:
+        shown = {name: _shown_header(name, value, NO_SECRETS) for name, value in self.multi_items()}
+        return f"{type(self).__name__}({shown!r})"
 
 
 class _TransportBase:
-    __slots__ = ("_headers", "_hooks", "_prepared_headers", "_shared", "_urls", "config")
+    __slots__ = ("_base", "_headers", "_hooks", "_prepared_headers", "_shared", "_urls", "config")
     _asynchronous = False
     # The flow's clock (the deadline's); a class attribute so that tests can stand in for it.
     _clock: Callable[[], float] = staticmethod(time.monotonic)
@@ -397,8 +505,12 @@ class _TransportBase:
         self._headers = base_headers(config)
         # Each endpoint's URL, parsed once: httpx parses a URL string on every request (~7 µs).
         self._urls: dict[str, httpx.URL] = {}
-        # The headers of a call as httpx.Headers, by their (name, value) pairs: httpx would
-        # check and encode every name and value of a plain dict again on every call (~1 us).
+        # httpx would check and encode every header name and value of a plain dict again on
+        # every call (~1 us): each distinct set of a call's headers is kept as httpx.Headers,
+        # by its (name, value) pairs, and a new set encodes only the call's own headers (the
+        # base ones above are encoded once, on the first call, so that a header httpx cannot
+        # encode fails that call, as it would without this).
+        self._base: tuple[tuple[tuple[str, str], ...], list[tuple[bytes, bytes, bytes]]] | None = None
         self._prepared_headers: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
         self._hooks: HookDispatcher | None = None
         if config.hooks:  # checked here, once; a client without hooks never loads _hooks
@@ -482,11 +594,29 @@ class _TransportBase:
         pairs = tuple(args["headers"].items())
         headers = self._prepared_headers.get(pairs)
         if headers is None:
-            headers = httpx.Headers(args["headers"])  # what build_request would make of the dict
-            if len(self._prepared_headers) < _KEPT_URLS:
-                self._prepared_headers[pairs] = headers
+            headers = self._prepare(pairs)
         args["headers"] = headers
         return args
+
+    def _prepare(self, pairs: tuple[tuple[str, str], ...]) -> httpx.Headers:
+        """A call's headers (the base headers first, then the call's own, as the wire built
+        them) as what ``build_request`` would make of them, in the same order; the base part
+        is not encoded again."""
+        base = self._base
+        if base is None:
+            base_pairs = tuple(self._headers.items())
+            base = self._base = (base_pairs, _PreparedHeaders(base_pairs)._list)
+        count = len(base[0])
+        if pairs[:count] == base[0]:
+            headers = _PreparedHeaders(pairs[count:])
+            headers._list[:0] = base[1]  # the base headers' encoded (name, lowercase name, value)
+        else:  # a call's header replaces one of the base ones: all of them anew
+            headers = _PreparedHeaders(pairs)
+        kept = self._prepared_headers
+        if len(kept) >= _KEPT_HEADERS:
+            kept.clear()  # bounded (a trace id makes every call's set new); sets in use come back
+        kept[pairs] = headers
+        return headers
 
     def _reader(self, spec: RequestSpec, response: httpx.Response) -> BodyReader | NeureusError:
         try:

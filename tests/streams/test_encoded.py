@@ -88,6 +88,18 @@ async def test_an_encoded_stream_streams_token_for_token(api: Api, sse_server: S
     assert got == expected
 
 
+async def test_an_encoded_chunk_of_several_events_hands_each_on_in_order(api: Api, sse_server: SSEServer) -> None:
+    # One decoded piece completes three events: the first is handed on, the others queued
+    # (and pulled before anything more is read or decoded).
+    chunks = _flushed([token("a") + token("b") + token("c"), token("d") + done()], ["gzip"])
+    sse_server.script(Script(chunks, headers={"content-encoding": "gzip"}))
+    client = client_on(api, sse_server.url)
+    with anyio.fail_after(FAIL_SAFE):
+        stream = await api.run(client.ai.stream(MESSAGES))
+        assert await api.collect(stream) == ["a", "b", "c", "d"]
+    assert stream.done
+
+
 async def test_an_encoded_event_arrives_before_the_body_ends(api: Api, sse_server: SSEServer) -> None:
     # Decoded as each raw chunk arrives, not once the body is whole: the first token is
     # handed on while the server still holds the rest back.

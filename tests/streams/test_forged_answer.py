@@ -124,13 +124,25 @@ def json_answer(log_id: str) -> bytes:
     return b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
 
 
-async def test_bytes_after_a_plain_answer_never_answer_the_next_call(api: Api) -> None:
-    with ForgingServer(json_answer("real") + json_answer("FORGED")) as server:
-        client = client_on(api, server.url)
-        with anyio.fail_after(FAIL_SAFE):
-            assert (await api.run(client.ai.chat(MESSAGES))).log_id == "real"
-            assert (await api.run(client.ai.chat(MESSAGES))).log_id == "real"
-        assert server.requests == [(1, 1), (2, 1)]
+@pytest.mark.parametrize("own_pool", [True, False], ids=["sdk-pool", "caller-pool"])
+async def test_bytes_after_a_plain_answer_never_answer_the_next_call(api: Api, own_pool: bool) -> None:
+    import httpx
+
+    http: Any = None
+    options: dict[str, Any] = {}
+    if not own_pool:
+        http = httpx.AsyncClient(timeout=READ_TIMEOUT) if api.is_async else httpx.Client(timeout=READ_TIMEOUT)
+        options["http_client"] = http
+    try:
+        with ForgingServer(json_answer("real") + json_answer("FORGED")) as server:
+            client = client_on(api, server.url, **options)
+            with anyio.fail_after(FAIL_SAFE):
+                assert (await api.run(client.ai.chat(MESSAGES))).log_id == "real"
+                assert (await api.run(client.ai.chat(MESSAGES))).log_id == "real"
+            assert server.requests == [(1, 1), (2, 1)]
+    finally:
+        if http is not None:
+            await api.close(http)
 
 
 class EchoServer:

@@ -189,3 +189,29 @@ async def test_unicode_digits_in_retry_are_ignored_and_ids_persist(api: Api, sse
     assert await collect(api, client.ai.stream(MESSAGES)) == ["a", "b", "c"]
     shown = await events(api, await api.run(client.ai.stream(MESSAGES)))
     assert [(e.id, e.retry) for e in shown] == [("", None), ("7", None), ("7", 1500), ("7", None)]
+
+
+async def test_a_last_event_without_its_blank_line_is_delivered_then_the_end(api: Api) -> None:
+    """A body that ends after its last event's lines but before the blank line that would
+    end the event: that event is dispatched at the body's end and delivered, and the pull
+    after it answers the end (nothing more to read): the stream is incomplete, both tokens in."""
+    import httpx
+
+    body = token("a") + b'data: {"delta": {"content": "b"}, "done": false}\n'
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+
+    owned = (httpx.AsyncClient if api.is_async else httpx.Client)(transport=httpx.MockTransport(handle))
+    client = client_on(api, "https://gw.test", http_client=owned)
+    stream = await api.run(client.ai.stream(MESSAGES))
+    got: list[str] = []
+    with pytest.raises(IncompleteStreamError) as info:
+        with anyio.fail_after(FAIL_SAFE):
+            if api.is_async:
+                async for piece in stream:
+                    got.append(piece)
+            else:
+                got.extend(stream)
+    assert got == ["a", "b"] and info.value.partial_text == "ab"
+    await api.close(owned)
