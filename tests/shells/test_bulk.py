@@ -368,6 +368,38 @@ async def test_a_checkpoint_that_cannot_be_written_is_reported(
         await api.run(client.ai.chat_many(PROMPTS[:3], checkpoint=path, progress=False))
 
 
+async def test_a_checkpoint_line_that_cannot_be_written_is_reported_and_stops_the_writing(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from neureus import _bulk
+
+    real_fdopen = os.fdopen
+    writes: list[bytes] = []
+
+    class FullDisk:
+        """The checkpoint file on a disk that fills up after the header."""
+
+        def __init__(self, file: Any) -> None:
+            self._file = file
+
+        def write(self, data: bytes) -> int:
+            writes.append(data)
+            if len(writes) > 1:
+                raise OSError(28, "No space left on device")
+            return int(self._file.write(data))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._file, name)
+
+    monkeypatch.setattr(_bulk.os, "fdopen", lambda *a, **k: FullDisk(real_fdopen(*a, **k)))
+    client = api.client()
+    with pytest.raises(InvalidRequestError, match=r"Could not write the checkpoint.*No space left"):
+        await api.run(client.ai.chat_many(PROMPTS[:3], checkpoint=tmp_path / "run.jsonl", progress=False))
+    assert len(writes) == 2  # the header, then one failed line: no later line is tried
+
+
 async def test_a_checkpoint_whose_records_do_not_parse_is_refused(api: Api, tmp_path: Path) -> None:
     path = tmp_path / "run.jsonl"
     client = api.client()
