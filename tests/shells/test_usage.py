@@ -445,3 +445,76 @@ async def test_each_models_counts_add_up_like_the_totals(api: Api) -> None:
             usage.output_tokens,
         )
         assert per_model.estimated_cost_usd == pytest.approx(usage.estimated_cost_usd) and usage.estimated_cost_usd > 0
+
+
+# A catalog with the shapes a price can take: priced, free, listed without prices, listed
+# with an input price only, and listed with prices no one can bill (negative, a string).
+ODD_CATALOG = [
+    {"id": "priced", "name": "n", "provider": "p", "type": "chat", "inputCostPer1k": 0.01, "outputCostPer1k": 0.02},
+    {"id": "free", "name": "n", "provider": "p", "type": "chat", "inputCostPer1k": 0, "outputCostPer1k": 0},
+    {"id": "no-price", "name": "n", "provider": "p", "type": "chat"},
+    {"id": "input-only", "name": "n", "provider": "p", "type": "chat", "inputCostPer1k": 0.01},
+    {"id": "negative", "name": "n", "provider": "p", "type": "chat", "inputCostPer1k": -1, "outputCostPer1k": -1},
+]
+
+
+async def test_a_stream_and_estimate_cost_price_a_model_the_same_way(api: Api) -> None:
+    # One rule for both: where estimate_cost refuses a model, a stream on it is not priced
+    # at $0 but counted as unpriced; where it prices one, the stream costs the same rate.
+    api.gateway.models = ODD_CATALOG
+    client = api.client()
+    await api.run(client.ai.list_models())  # the client now knows the catalog
+    for model in ("priced", "free", "no-price", "input-only", "negative", "not-listed"):
+        try:
+            estimate = await api.run(client.ai.estimate_cost(MESSAGES, model=model, max_output_tokens=10))
+        except ValueError:
+            estimate = None
+        with client.track() as usage:
+            stream = await api.run(client.ai.stream(MESSAGES, model=model))
+            await api.collect(stream)
+        assert stream.output_tokens > 0
+        if estimate is None:
+            assert (usage.unpriced_calls, usage.cost_usd, usage.estimated_cost_usd) == (1, 0, 0), model
+        else:
+            rate_in = estimate.input_cost_usd / estimate.input_tokens
+            rate_out = estimate.output_cost_usd / estimate.output_tokens
+            expected = stream.input_tokens * rate_in + stream.output_tokens * rate_out
+            assert usage.unpriced_calls == 0, model
+            assert usage.cost_usd == pytest.approx(expected) == pytest.approx(usage.estimated_cost_usd), model
+    assert client.usage.unpriced_calls == 4 and client.usage.by_model["no-price"].unpriced_calls == 1
+
+
+async def test_a_budgeted_client_refuses_a_stream_it_could_not_price_before_sending(api: Api) -> None:
+    # A streamed reply carries no cost: on a client with max_spend_usd, a stream the client
+    # cannot price would spend without counting, so it is refused before anything is sent.
+    api.gateway.models = ODD_CATALOG
+    client = api.client(max_spend_usd=1.0)
+    with pytest.raises(BudgetExceededError, match=r"list_models\(\)") as caught:
+        await api.run(client.ai.stream(MESSAGES, model="priced"))  # the catalog is not known yet
+    assert caught.value.budget_usd == 1.0 and caught.value.spent_usd == 0
+    assert api.gateway.requests == []
+    await api.run(client.ai.list_models())
+    for model in ("no-price", "input-only", "negative", "not-listed"):
+        with pytest.raises(BudgetExceededError, match=repr(model)):
+            await api.run(client.ai.stream(MESSAGES, model=model))
+    with pytest.raises(BudgetExceededError):
+        await api.run(client.ai.stream(MESSAGES))  # the gateway picks the model: no price known
+    assert len(api.gateway.requests) == 1  # the catalog only
+    for model in ("priced", "free"):
+        await api.collect(await api.run(client.ai.stream(MESSAGES, model=model)))
+    await api.run(client.ai.chat(MESSAGES, model="no-price"))  # not streamed: the gateway says what it cost
+    usage = client.usage
+    assert usage.unpriced_calls == 0 and usage.estimated_cost_usd > 0
+    unbudgeted = client.with_options(max_spend_usd=None)  # the same ledger, no budget: counted as unpriced
+    await api.collect(await api.run(unbudgeted.ai.stream(MESSAGES, model="no-price")))
+    assert client.usage.unpriced_calls == 1
+
+
+async def test_a_budget_counts_a_priced_stream_and_stops_the_next_call(api: Api) -> None:
+    api.gateway.models = ODD_CATALOG
+    client = api.client(max_spend_usd=1e-9)
+    await api.run(client.ai.list_models())
+    await api.collect(await api.run(client.ai.stream(MESSAGES, model="priced")))
+    assert client.usage.cost_usd > 1e-9
+    with pytest.raises(BudgetExceededError):
+        await api.run(client.ai.stream(MESSAGES, model="priced"))
