@@ -518,3 +518,27 @@ async def test_a_budget_counts_a_priced_stream_and_stops_the_next_call(api: Api)
     assert client.usage.cost_usd > 1e-9
     with pytest.raises(BudgetExceededError):
         await api.run(client.ai.stream(MESSAGES, model="priced"))
+
+
+async def test_embeddings_without_a_cost_are_priced_by_the_same_rule(api: Api) -> None:
+    api.gateway.models = [{"id": "emb", "name": "e", "provider": "p", "type": "embedding", "inputCostPer1k": 0.1}]
+    client = api.client()
+    await api.run(client.ai.list_models())
+    with client.track() as usage:
+        await api.run(client.ai.embeddings(["some text to embed"], model="emb"))
+    assert usage.input_tokens > 0 and usage.unpriced_calls == 0
+    assert usage.cost_usd == pytest.approx(usage.input_tokens / 1000 * 0.1) == pytest.approx(usage.estimated_cost_usd)
+    with client.track() as unknown:
+        await api.run(client.ai.embeddings(["some text to embed"], model="not-listed"))
+    assert (unknown.unpriced_calls, unknown.cost_usd) == (1, 0)
+
+
+def test_a_usage_pickled_without_the_unpriced_counter_loads_with_zero() -> None:
+    usage = Usage(calls=2, unpriced_calls=1)
+    state = usage.__getstate__()
+    del state["unpriced_calls"]
+    old = Usage.__new__(Usage)
+    old.__setstate__(state)
+    assert old.unpriced_calls == 0 and old.calls == 2
+    assert pickle.loads(pickle.dumps(usage)) == usage and "unpriced_calls=1" in repr(usage)
+    assert (usage + usage).unpriced_calls == 2
