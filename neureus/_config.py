@@ -316,7 +316,9 @@ class ClientConfig(Record):
     ) -> None:
         self.api_key = api_key
         self._secrets = Secrets((api_key,))
-        remember_secrets((api_key,))
+        # Kept for by-value redaction while this configuration (its Secrets) lives: no churn
+        # of BYOK keys can push a live client's own key out.
+        remember_secrets((api_key,), owner=self._secrets)
         self.base_url = base_url
         self.timeout = timeout
         self.max_retries = max_retries

@@ -13,7 +13,10 @@ redacted and which is not a ``Sequence`` is rendered through that ``repr`` only.
 
 from __future__ import annotations
 
+import os
 import re
+import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import Final
 
@@ -58,9 +61,13 @@ def redact_key(key: str | None) -> str:
 
 
 def redact_text(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Replace every known secret, and anything shaped like one, in ``text``."""
+    """Replace ``secrets``, every secret the process noted (:func:`remember_secrets`), and
+    anything shaped like a secret, in ``text``."""
     for secret in secrets:
         if secret and secret in text:
+            text = text.replace(secret, redact_key(secret))
+    for secret in _KNOWN:  # (error paths and emitted log lines only: a few dozen searches)
+        if secret in text:
             text = text.replace(secret, redact_key(secret))
     if "_" in text or "-" in text or "Bearer" in text:
         text = SECRET_PATTERN.sub(lambda m: redact_key(m.group(0)), text)
@@ -77,7 +84,7 @@ class Secrets:
     Secrets(<1 redacted>)
     """
 
-    __slots__ = ("_encoded", "_values")
+    __slots__ = ("__weakref__", "_encoded", "_values")  # (weakref: an owner for remember_secrets)
 
     _values: tuple[str, ...]
     _encoded: tuple[bytes, ...] | None
@@ -145,32 +152,90 @@ NO_SECRETS: Final = Secrets()
 """The secrets of a call that carries none beyond the client's."""
 
 
-# Secrets this process has been given (API keys of clients, keys sent in bodies), so the
-# log filter can redact them by value in lines whose arguments came from the server
-# (an echoed x-request-id, say). Bounded: the most recent ones win. Copy-on-write tuple,
-# so readers never see it change under them without a lock (the core imports no
-# threading); two threads noting new keys at the same instant may lose one of them,
-# which only weakens this second line of defence for that key.
+# Secrets this process has been given (API keys of clients, keys sent in bodies), so that
+# redaction can find them by value in text that came from the server (an echoed
+# x-request-id, a provider's error quoting the BYOK key the gateway used). Two parts:
+#
+# - owned: a client's API key, kept while a configuration holding it lives (counted per
+#   owner, released by a weakref finalizer). No churn of other keys can push it out, and it
+#   costs nothing beyond what the live clients hold anyway.
+# - recent: every other value (BYOK keys, widget keys), least recently noted first out,
+#   at most _KNOWN_MAX: noting a value again makes it the newest, so a key in use stays.
+#   An owned key whose owners are all gone joins it as the newest.
+#
+# So memory stays flat: live clients' keys plus _KNOWN_MAX values. Writers take a lock and
+# publish a fresh tuple; readers (the log filter, error texts) read that tuple with no lock.
+# The lock is replaced in a forked child (another thread may have held it at fork()).
 _KNOWN: tuple[str, ...] = ()
 _KNOWN_MAX: Final = 64
 _KNOWN_MIN_LENGTH: Final = 8
+_owned: dict[str, int] = {}  # value -> how many live owners hold it
+_recent: dict[str, None] = {}  # insertion-ordered: oldest first
+_lock = threading.Lock()
 
 
-def remember_secrets(values: Iterable[str | None]) -> None:
-    """Note secret values for the log filter's by-value redaction.
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()
 
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _publish() -> None:
+    # (Under the lock.) Owned first, then the recent ones, newest last.
+    global _KNOWN
+    _KNOWN = (*_owned, *(value for value in _recent if value not in _owned))
+
+
+def _release(values: tuple[str, ...]) -> None:
+    # An owner is gone: its values are no longer pinned, and become the newest recent ones.
+    with _lock:
+        for value in values:
+            left = _owned.get(value, 0) - 1
+            if left > 0:
+                _owned[value] = left
+                continue
+            _owned.pop(value, None)
+            _note_recent(value)
+        _publish()
+
+
+def _note_recent(value: str) -> None:
+    # (Under the lock.) Make ``value`` the newest recent value, dropping the oldest past the bound.
+    _recent.pop(value, None)
+    _recent[value] = None
+    while len(_recent) > _KNOWN_MAX:
+        del _recent[next(iter(_recent))]
+
+
+def remember_secrets(values: Iterable[str | None], *, owner: object = None) -> None:
+    """Note secret values for by-value redaction (the log filter, error texts).
+
+    With ``owner`` (a client's configuration), the values are kept for as long as the
+    owner lives, whatever else is noted; otherwise the most recently noted 64 are kept.
     Values under 8 characters are not noted: replacing every "e" or "abc" in every log
     line would mangle the logs without protecting anything real.
     """
-    global _KNOWN
-    known = _KNOWN
-    new = [v for v in values if v and len(v) >= _KNOWN_MIN_LENGTH and v not in known]
-    if new:
-        _KNOWN = (*(v for v in known if v not in new), *dict.fromkeys(new))[-_KNOWN_MAX:]
+    wanted = tuple(dict.fromkeys(v for v in values if v and len(v) >= _KNOWN_MIN_LENGTH))
+    if not wanted:
+        return
+    if owner is None and _KNOWN[-len(wanted) :] == wanted:
+        return  # already the newest (a call that sends the same key again): nothing to move
+    with _lock:
+        for value in wanted:
+            if owner is None:
+                _note_recent(value)
+            else:
+                _owned[value] = _owned.get(value, 0) + 1
+        _publish()
+    if owner is not None:
+        weakref.finalize(owner, _release, wanted)
 
 
 def known_secrets() -> Secrets:
-    """The secrets noted by :func:`remember_secrets`, newest last."""
+    """The secrets noted by :func:`remember_secrets`: owned ones first, then the newest last."""
     return Secrets(_KNOWN)
 
 

@@ -181,3 +181,24 @@ async def test_a_stored_byok_key_echoed_by_a_later_call_is_redacted_in_its_error
         await api.run(client.ai.chat(MESSAGES, model="gpt-4o-mini"))
     shown = "\n".join([str(caught.value), repr(caught.value), repr(caught.value.body)])
     assert "Incorrect API key" in shown and stored not in shown, shown
+
+
+async def test_a_widget_key_the_client_issued_stays_redacted_while_it_is_held(
+    api: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import os
+
+    run = os.urandom(4).hex()
+    issued = f"Wq9x{run}IssuedWidgetKeyOfNoShape01"
+    gateway = FakeGateway(api_key=API_KEY)
+    api.gateway = gateway
+    client = api.client(max_retries=0)
+    gateway.queue_error(200, {"key": issued, "keyPreview": "Wq9x"}, path="/ai/widget/key")
+    widget = await api.run(client.ai.create_widget_key())
+    for i in range(100):
+        await api.run(client.ai.set_provider_key("openai", f"AIzaSyQ7{run}ChurnKey{i:04d}xyz"))
+    caplog.set_level(logging.DEBUG, logger="neureus")
+    gateway.queue_error(500, {"error": "no"}, headers={"x-request-id": issued})
+    with pytest.raises(neureus.APIStatusError):
+        await api.run(client.ai.list_models())
+    assert widget.key == issued and "request id" in caplog.text and issued not in caplog.text
