@@ -13,17 +13,18 @@ redacted and which is not a ``Sequence`` is rendered through that ``repr`` only.
 
 from __future__ import annotations
 
-import os
 import re
-import threading
-import weakref
 from collections.abc import Iterable, Iterator
-from typing import Final
+from typing import Any, Final
+
+from ._known import remember_secrets
+from ._known import values as _known_values
 
 __all__ = [
     "MAX_SERVER_TEXT",
     "NO_SECRETS",
     "SECRET_PATTERN",
+    "Sealed",
     "Secrets",
     "clean_server_text",
     "escape_controls",
@@ -66,7 +67,7 @@ def redact_text(text: str, secrets: Iterable[str | None] = ()) -> str:
     for secret in secrets:
         if secret and secret in text:
             text = text.replace(secret, redact_key(secret))
-    for secret in _KNOWN:  # (error paths and emitted log lines only: a few dozen searches)
+    for secret in _known_values():  # (error paths and emitted log lines only: a few dozen searches)
         if secret in text:
             text = text.replace(secret, redact_key(secret))
     if "_" in text or "-" in text or "Bearer" in text:
@@ -148,95 +149,42 @@ class Secrets:
         self._encoded = None
 
 
+class Sealed:
+    """One secret value (an ``api_key`` argument) held in a frame a crash reporter may
+    render: its ``repr`` names no value and it is not a container, so Sentry, rich's
+    ``show_locals`` and ``capture_locals`` tracebacks show ``Sealed(<redacted>)``.
+
+    >>> Sealed("nru_live_0123456789abcdef")
+    Sealed(<redacted>)
+    """
+
+    __slots__ = ("value",)
+
+    value: object
+    """The value itself (read it where it is used; never keep it in a local)."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "Sealed(<redacted>)"
+
+    __str__ = __repr__
+
+    def __rich_repr__(self) -> Iterator[object]:
+        yield "<redacted>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise TypeError("a sealed secret is not pickled")
+
+
 NO_SECRETS: Final = Secrets()
 """The secrets of a call that carries none beyond the client's."""
 
 
-# Secrets this process has been given (API keys of clients, keys sent in bodies), so that
-# redaction can find them by value in text that came from the server (an echoed
-# x-request-id, a provider's error quoting the BYOK key the gateway used). Two parts:
-#
-# - owned: a client's API key, kept while a configuration holding it lives (counted per
-#   owner, released by a weakref finalizer). No churn of other keys can push it out, and it
-#   costs nothing beyond what the live clients hold anyway.
-# - recent: every other value (BYOK keys, widget keys), least recently noted first out,
-#   at most _KNOWN_MAX: noting a value again makes it the newest, so a key in use stays.
-#   An owned key whose owners are all gone joins it as the newest.
-#
-# So memory stays flat: live clients' keys plus _KNOWN_MAX values. Writers take a lock and
-# publish a fresh tuple; readers (the log filter, error texts) read that tuple with no lock.
-# The lock is replaced in a forked child (another thread may have held it at fork()).
-_KNOWN: tuple[str, ...] = ()
-_KNOWN_MAX: Final = 64
-_KNOWN_MIN_LENGTH: Final = 8
-_owned: dict[str, int] = {}  # value -> how many live owners hold it
-_recent: dict[str, None] = {}  # insertion-ordered: oldest first
-_lock = threading.Lock()
-
-
-def _after_fork_in_child() -> None:
-    global _lock
-    _lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):  # not on Windows
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _publish() -> None:
-    # (Under the lock.) Owned first, then the recent ones, newest last.
-    global _KNOWN
-    _KNOWN = (*_owned, *(value for value in _recent if value not in _owned))
-
-
-def _release(values: tuple[str, ...]) -> None:
-    # An owner is gone: its values are no longer pinned, and become the newest recent ones.
-    with _lock:
-        for value in values:
-            left = _owned.get(value, 0) - 1
-            if left > 0:
-                _owned[value] = left
-                continue
-            _owned.pop(value, None)
-            _note_recent(value)
-        _publish()
-
-
-def _note_recent(value: str) -> None:
-    # (Under the lock.) Make ``value`` the newest recent value, dropping the oldest past the bound.
-    _recent.pop(value, None)
-    _recent[value] = None
-    while len(_recent) > _KNOWN_MAX:
-        del _recent[next(iter(_recent))]
-
-
-def remember_secrets(values: Iterable[str | None], *, owner: object = None) -> None:
-    """Note secret values for by-value redaction (the log filter, error texts).
-
-    With ``owner`` (a client's configuration), the values are kept for as long as the
-    owner lives, whatever else is noted; otherwise the most recently noted 64 are kept.
-    Values under 8 characters are not noted: replacing every "e" or "abc" in every log
-    line would mangle the logs without protecting anything real.
-    """
-    wanted = tuple(dict.fromkeys(v for v in values if v and len(v) >= _KNOWN_MIN_LENGTH))
-    if not wanted:
-        return
-    if owner is None and _KNOWN[-len(wanted) :] == wanted:
-        return  # already the newest (a call that sends the same key again): nothing to move
-    with _lock:
-        for value in wanted:
-            if owner is None:
-                _note_recent(value)
-            else:
-                _owned[value] = _owned.get(value, 0) + 1
-        _publish()
-    if owner is not None:
-        weakref.finalize(owner, _release, wanted)
-
-
 def known_secrets() -> Secrets:
     """The secrets noted by :func:`remember_secrets`: owned ones first, then the newest last."""
-    return Secrets(_KNOWN)
+    return Secrets(_known_values())
 
 
 MAX_SERVER_TEXT: Final = 2000

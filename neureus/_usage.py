@@ -85,9 +85,10 @@ class Usage:
     ``cost_usd`` is the gateway's ``costUsd``; where the gateway sends none (a stream's
     final event carries no cost) it is estimated from the catalog prices the client has
     fetched and the estimate is also counted in ``estimated_cost_usd``; a call that could
-    not be priced either way counts in ``unpriced_calls`` (never as a silent $0 of
-    certainty). ``by_model`` maps a model id to that model's own ``Usage``. ``client.usage`` is a snapshot; the object a ``track()``
-    block yields is updated as calls end and holds the final counts once the block ends.
+    not be priced either way counts in ``unpriced_calls`` (not as a silent $0).
+    ``by_model`` maps a model id to that model's own ``Usage``. ``client.usage`` is a
+    snapshot; the object a ``track()`` block yields is updated as calls end and holds the
+    final counts once the block ends.
     """
 
     __slots__ = (
