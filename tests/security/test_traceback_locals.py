@@ -215,12 +215,13 @@ async def test_read_timeout_on_a_real_socket_shows_no_secret(api: Any) -> None:
 @pytest.mark.parametrize("cls", [neureus.Neureus, neureus.AsyncNeureus])
 def test_a_client_whose_construction_failed_renders_with_its_locals(cls: Any) -> None:
     """The half-built client is ``self`` in the constructor's frame: a renderer calls its
-    repr, which must not fail (the whole report would be lost). (The constructor's own
-    ``api_key`` argument is the caller's value, shown as any argument is: not a failed call.)"""
+    repr, which must not fail (the whole report would be lost), and the caller's ``api_key``
+    argument is not among the locals (it is sealed on entry)."""
     with pytest.raises(neureus.ConfigurationError) as caught:
         cls(api_key=API_KEY, base_url="http://127.0.0.1:9", default_headers={"x-note": "caf\u00e9"})
     for text in (render_locals(caught.value), render_rich(caught.value)):
         assert f"{cls.__name__}(<not configured>)" in text  # the frame's locals were rendered
+        assert not leaks(text), leaks(text)
 
 
 class _HookClass:
