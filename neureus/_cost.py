@@ -58,14 +58,22 @@ def price_tokens(prices: Prices | None, input_tokens: int, output_tokens: int) -
     """What ``input_tokens`` and ``output_tokens`` cost at ``prices``: (input, output) US dollars.
 
     ``None`` when they cannot be priced: no prices at all (a model not in the catalog), no
-    input price, or output tokens and no output price. Never a silent $0.
+    input price, output tokens and no output price, or counts too large for any bill.
+    Never a silent $0.
     """
     if prices is None:
         return None
     input_price, output_price = prices
     if input_price is None or (output_tokens and output_price is None):
         return None
-    return input_tokens / 1000 * input_price, output_tokens / 1000 * (output_price or 0.0)
+    try:
+        input_cost = input_tokens / 1000 * input_price
+        output_cost = output_tokens / 1000 * (output_price or 0.0)
+    except OverflowError:  # a count no float can hold (a hostile answer's): not a price
+        return None
+    if not math.isfinite(input_cost + output_cost):
+        return None
+    return input_cost, output_cost
 
 
 def check_cost_arguments(messages: object, *, model: object, max_output_tokens: object = None) -> list[dict[str, Any]]:

@@ -478,7 +478,11 @@ def _cost(value: object) -> float | None:
     # A cost someone could bill: a finite number >= 0 (NaN, infinity and debts are not).
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value) if 0 <= value < math.inf else None
+    try:
+        cost = float(value)
+    except OverflowError:  # an integer no float can hold
+        return None
+    return cost if 0 <= cost < math.inf else None
 
 
 _NO_EXTRA: dict[str, Any] = {}
