@@ -33,6 +33,7 @@ _KNOWN_MAX: Final = 64
 _KNOWN_MIN_LENGTH: Final = 8
 _owned: dict[str, int] = {}  # value -> how many live owners hold it
 _recent: dict[str, None] = {}  # insertion-ordered: oldest first
+_released: list[tuple[str, ...]] = []  # owners gone, not yet applied (see _release)
 _lock = threading.Lock()
 
 
@@ -52,16 +53,29 @@ def _publish() -> None:
 
 
 def _release(values: tuple[str, ...]) -> None:
-    # An owner is gone: its values are no longer pinned, and become the newest recent ones.
-    with _lock:
-        for value in values:
+    # An owner is gone (a weakref finalizer: it may run inside a garbage collection that
+    # started while this very thread holds the lock, in the middle of _publish). So it only
+    # queues the release (list.append is atomic), and applies it when the lock is free now,
+    # else at the next noting: a key stays owned a little longer, never a little shorter.
+    _released.append(values)
+    if _lock.acquire(blocking=False):
+        try:
+            _apply_releases()
+            _publish()
+        finally:
+            _lock.release()
+
+
+def _apply_releases() -> None:
+    # (Under the lock.) Released values are no longer pinned: they become the newest recent ones.
+    while _released:
+        for value in _released.pop():
             left = _owned.get(value, 0) - 1
             if left > 0:
                 _owned[value] = left
                 continue
             _owned.pop(value, None)
             _note_recent(value)
-        _publish()
 
 
 def _note_recent(value: str) -> None:
@@ -86,6 +100,7 @@ def remember_secrets(values: Iterable[str | None], *, owner: object = None) -> N
     if owner is None and _KNOWN[-len(wanted) :] == wanted:
         return  # already the newest (a call that sends the same key again): nothing to move
     with _lock:
+        _apply_releases()
         for value in wanted:
             if owner is None:
                 _note_recent(value)

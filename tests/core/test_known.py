@@ -113,3 +113,34 @@ def test_redacted_text_covers_every_secret_the_process_noted() -> None:
     (noted,) = _fresh("noted", 1)
     remember_secrets([noted])
     assert noted not in redact_text(f"the provider said: bad key {noted}")
+
+
+def test_an_owner_collected_while_this_thread_notes_a_secret_does_not_deadlock() -> None:
+    # A client is freed by the cyclic garbage collector, which may run at any allocation:
+    # also inside remember_secrets, with the lock held by this very thread.
+    import threading
+
+    from neureus import _known
+
+    (value,) = _fresh("released-under-lock", 1)
+
+    class Owner:
+        pass
+
+    owner = Owner()
+    remember_secrets([value], owner=owner)
+    finished = threading.Event()
+
+    def collect_while_holding_the_lock() -> None:
+        with _known._lock:
+            _known._release((value,))  # what the finalizer does when the owner is freed here
+        finished.set()
+
+    worker = threading.Thread(target=collect_while_holding_the_lock, daemon=True)
+    worker.start()
+    assert finished.wait(timeout=20), "releasing an owner's secret deadlocked on the held lock"
+    assert value in list(known_secrets())  # still owned (by the queued count) until applied
+    remember_secrets(_fresh("next", 1))  # the next noting applies the queued release
+    known = list(known_secrets())
+    assert value in known and value not in _known._owned  # now a recent value, no longer owned
+    del owner  # (its real finalizer releases once more: a value no one owns is left as it is)
