@@ -374,7 +374,7 @@ class ClientConfig(Record):
         if "timeout" in changes:
             merged["timeout"] = coerce_timeout(changes["timeout"])
         return ClientConfig(
-            api_key=_check_api_key(key or Sealed(self.api_key)),
+            api_key=_check_api_key(key if key is not None else Sealed(self.api_key)),
             base_url=_check_base_url(merged["base_url"], merged["allow_insecure_http"]),
             timeout=merged["timeout"],
             max_retries=_check_max_retries(merged["max_retries"]),
