@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from ._retry import Action, FlowResult
     from ._stream_state import StreamState
     from ._wire import RequestSpec
-    from .types import StreamFinal
+    from .types import ModelList, StreamFinal
 
 __all__ = [
     "NO_COUNTS",
@@ -295,8 +295,8 @@ class Ledger:
         with self._lock:
             return self._total.cost_usd
 
-    def _remember_prices(self, models: object) -> None:
-        prices = {model.id: listed_prices(model) for model in getattr(models, "models", ())}
+    def _remember_prices(self, models: ModelList) -> None:
+        prices = {model.id: listed_prices(model) for model in models.models}
         with self._lock:
             self._prices.update(prices)
 

@@ -314,6 +314,7 @@ async def test_failures_add_up_and_a_free_call_that_fails_has_no_model(api: Api)
     usage = client.usage
     assert (usage.calls, usage.failed_calls) == (3, 2 + 1)
     assert list(usage.by_model) == [PRICED] and usage.by_model[PRICED].failed_calls == 2
+    assert usage.unpriced_calls == 0  # a call with no answer cost nothing to price
 
 
 async def test_only_a_429_out_of_retries_cools_the_run_down_and_only_within_the_policys_cap(api: Api) -> None:
@@ -373,6 +374,21 @@ async def test_the_budget_refusal_says_how_to_go_on(api: Api) -> None:
     )
 
 
+@pytest.mark.parametrize("model", [None, "not-listed"])
+async def test_the_refusal_of_a_stream_it_cannot_price_says_how_to_go_on(api: Api, model: str | None) -> None:
+    client = api.client(max_spend_usd=2)
+    with pytest.raises(BudgetExceededError) as caught:
+        await api.run(client.ai.stream(MESSAGES, model=model))
+    named = "the gateway's default model" if model is None else "model 'not-listed'"
+    assert str(caught.value) == (
+        f"This client has max_spend_usd=$2, and a streamed reply carries no cost: {named} has no "
+        "price in the catalog this client has fetched, so this stream's spending could not be "
+        "counted; it was not started. Call client.ai.list_models() once (the client keeps the "
+        "prices), pass a model the catalog prices, or use chat() without streaming (its answer "
+        "carries its cost)."
+    )
+
+
 def test_usages_that_differ_only_by_model_are_not_equal() -> None:
     one = Usage(calls=1, by_model={"a": Usage(calls=1)})
     assert one != Usage(calls=1, by_model={"b": Usage(calls=1)})
@@ -408,6 +424,8 @@ async def test_an_answer_parsed_past_the_deadline_fails_counting_its_retries_and
     usage = client.usage
     assert (usage.calls, usage.failed_calls, usage.retries) == (1, 1, 1)
     assert usage.input_tokens == (5 if call == "chat" else 0)
+    # The chat answer said no cost and the client knows no price: unpriced; a free call never is.
+    assert usage.unpriced_calls == (1 if call == "chat" else 0)
 
 
 def test_the_at_fork_hook_frees_every_ledgers_lock(gateway: Any) -> None:
