@@ -576,3 +576,11 @@ async def test_counts_no_float_can_hold_are_not_a_price_and_never_break_the_call
     assert usage.calls == 3 and usage.failed_calls == 0
     # The huge cost is no cost (its call is estimated); the counts too large to price are unpriced.
     assert usage.unpriced_calls == 2 and 0 < usage.cost_usd < 1 and usage.estimated_cost_usd == usage.cost_usd
+
+
+async def test_free_calls_count_as_calls_under_no_model_and_never_unpriced(api: Api) -> None:
+    client = api.client()
+    await api.run(client.ai.list_providers())
+    await api.run(client.ai.create_widget_key())
+    usage = client.usage
+    assert (usage.calls, usage.failed_calls, usage.unpriced_calls, usage.cost_usd, usage.by_model) == (2, 0, 0, 0, {})
