@@ -192,3 +192,16 @@ def test_remembering_more_keeps_what_was_remembered_before() -> None:
     known = list(known_secrets())
     assert known[-2:] == [first, second]
     assert redact_text(f"id {first}", known_secrets()) == "id …"
+
+
+def test_a_sealed_value_shows_nothing_of_itself_and_does_not_pickle() -> None:
+    import pickle
+
+    from neureus._redact import Sealed
+
+    sealed = Sealed(SECRET)
+    assert sealed.value == SECRET
+    assert repr(sealed) == str(sealed) == "Sealed(<redacted>)"
+    assert list(sealed.__rich_repr__()) == ["<redacted>"]
+    with pytest.raises(TypeError, match=r"^a sealed secret is not pickled$"):
+        pickle.dumps(sealed)
