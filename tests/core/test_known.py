@@ -15,15 +15,52 @@ def _fresh(label: str, count: int) -> list[str]:
 
 
 def test_a_secret_noted_again_is_the_most_recent_one() -> None:
-    # FIFO would keep the first noting's place and drop the value 64 notings later,
-    # though it was in use all along.
-    first, *others = _fresh("in-use", 101)
+    # FIFO would keep the first noting's place and drop the value 64 notings after it,
+    # though it was noted again (in use) 30 notings before the end.
+    first, *others = _fresh("in-use", 81)
     remember_secrets([first])
-    for index, value in enumerate(others):
-        remember_secrets([value])
-        if index % 10 == 9:
-            remember_secrets([first])
-    assert first in list(known_secrets())
+    remember_secrets(others[:50])
+    remember_secrets([first])
+    remember_secrets(others[50:])
+    known = list(known_secrets())
+    assert first in known and others[0] not in known
+
+
+def test_a_value_noted_plainly_then_with_an_owner_is_owned() -> None:
+    import gc
+
+    class Owner:
+        pass
+
+    (value,) = _fresh("then-owned", 1)
+    remember_secrets([value])  # the newest value now
+    owner = Owner()
+    remember_secrets([value], owner=owner)  # must not take the "already the newest" shortcut
+    remember_secrets(_fresh("churn", 100))
+    assert value in list(known_secrets())
+    del owner
+    gc.collect()
+
+
+def test_an_owner_of_several_values_releases_each_of_them() -> None:
+    import gc
+
+    from neureus import _known
+
+    class Owner:
+        pass
+
+    shared, alone = _fresh("several", 2)
+    first, second = Owner(), Owner()
+    remember_secrets([shared, alone], owner=first)
+    remember_secrets([shared], owner=second)
+    del first
+    gc.collect()
+    remember_secrets(_fresh("next", 1))  # (applies a release the collector may have queued)
+    assert shared in _known._owned and alone not in _known._owned
+    assert alone in list(known_secrets())  # released: the newest of the bounded ones
+    del second
+    gc.collect()
 
 
 def test_an_owned_secret_is_kept_while_its_owner_lives_and_memory_stays_flat() -> None:
@@ -127,20 +164,18 @@ def test_an_owner_collected_while_this_thread_notes_a_secret_does_not_deadlock()
     class Owner:
         pass
 
-    owner = Owner()
-    remember_secrets([value], owner=owner)
+    holder = [Owner()]
+    remember_secrets([value], owner=holder[0])
     finished = threading.Event()
 
-    def collect_while_holding_the_lock() -> None:
+    def free_the_owner_while_holding_the_lock() -> None:
         with _known._lock:
-            _known._release((value,))  # what the finalizer does when the owner is freed here
+            holder.clear()  # the last reference: its finalizer runs here, under the lock
         finished.set()
 
-    worker = threading.Thread(target=collect_while_holding_the_lock, daemon=True)
+    worker = threading.Thread(target=free_the_owner_while_holding_the_lock, daemon=True)
     worker.start()
     assert finished.wait(timeout=20), "releasing an owner's secret deadlocked on the held lock"
-    assert value in list(known_secrets())  # still owned (by the queued count) until applied
+    assert value in _known._owned  # queued: still owned until the lock is free
     remember_secrets(_fresh("next", 1))  # the next noting applies the queued release
-    known = list(known_secrets())
-    assert value in known and value not in _known._owned  # now a recent value, no longer owned
-    del owner  # (its real finalizer releases once more: a value no one owns is left as it is)
+    assert value in list(known_secrets()) and value not in _known._owned
