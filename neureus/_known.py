@@ -70,12 +70,11 @@ def _apply_releases() -> None:
     # (Under the lock.) Released values are no longer pinned: they become the newest recent ones.
     while _released:
         for value in _released.pop():
-            left = _owned.get(value, 0) - 1
-            if left > 0:
+            left = _owned.pop(value) - 1  # (counted when its owner noted it: one release each)
+            if left:
                 _owned[value] = left
-                continue
-            _owned.pop(value, None)
-            _note_recent(value)
+            else:
+                _note_recent(value)
 
 
 def _note_recent(value: str) -> None:
