@@ -363,12 +363,10 @@ class ClientConfig(Record):
     def replace(self, **changes: Any) -> ClientConfig:
         """A copy with ``changes`` applied and checked like the constructor's arguments.
 
-        A new ``api_key`` comes :class:`Sealed` (or plain); no local here holds a key in the
-        clear, since a refused option's traceback shows this frame.
+        A new ``api_key`` comes :class:`Sealed`; no local here holds a key in the clear,
+        since a refused option's traceback shows this frame.
         """
-        key = changes.pop("api_key", None)
-        if key is not None and not isinstance(key, Sealed):
-            key = Sealed(key)
+        key: Sealed | None = changes.pop("api_key", None)
         merged = {name: getattr(self, name) for name in self.__slots__ if name[0] != "_" and name != "api_key"}
         merged.update(changes)
         if "timeout" in changes:

@@ -569,12 +569,14 @@ async def test_counts_no_float_can_hold_are_not_a_price_and_never_break_the_call
     api.gateway.queue_error(200, {"text": "hi", "inputTokens": huge, "outputTokens": 1}, path="/ai/chat")
     api.gateway.queue_error(200, {"text": "hi", "inputTokens": 1, "outputTokens": 1, "costUsd": huge}, path="/ai/chat")
     api.gateway.queue_stream(["a"], final={"inputTokens": 3, "outputTokens": huge})
+    api.gateway.queue_stream(["b"], final={"inputTokens": 3, "outputTokens": 4, "costUsd": huge})
     with client.track() as usage:
         await api.run(client.ai.chat(MESSAGES, model=PRICED))
         await api.run(client.ai.chat(MESSAGES, model=PRICED))
         await api.collect(await api.run(client.ai.stream(MESSAGES, model=PRICED)))
-    assert usage.calls == 3 and usage.failed_calls == 0
-    # The huge cost is no cost (its call is estimated); the counts too large to price are unpriced.
+        await api.collect(await api.run(client.ai.stream(MESSAGES, model=PRICED)))
+    assert usage.calls == 4 and usage.failed_calls == 0
+    # A huge cost is no cost (its call is estimated); the counts too large to price are unpriced.
     assert usage.unpriced_calls == 2 and 0 < usage.cost_usd < 1 and usage.estimated_cost_usd == usage.cost_usd
 
 
