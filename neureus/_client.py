@@ -29,7 +29,7 @@ from ._config import (
 )
 from ._exceptions import ConfigurationError
 from ._logs import configure_from_env
-from ._redact import redact_key
+from ._redact import Sealed, redact_key
 from ._retry import RetryPolicy
 from ._transport import AsyncTransport, SyncTransport, lazy_transport, shared_ledger
 
@@ -69,6 +69,11 @@ class _ClientBase(Generic[_HttpT]):
         max_spend_usd: float | None = None,
         hooks: Sequence[object] | None = None,
     ) -> None:
+        # Crash reporters (Sentry, rich, capture_locals) show this frame's locals when a
+        # refused option raises below: keep the caller's key only sealed (the keyword
+        # stays, as the public signature promises).
+        key = None if api_key is None else Sealed(api_key)
+        del api_key
         configure_from_env()
         if http_client is not None and not isinstance(http_client, self._http_class):
             raise ConfigurationError(
@@ -76,7 +81,7 @@ class _ClientBase(Generic[_HttpT]):
                 f"for {type(self).__name__}; got {type(http_client).__module__}.{type(http_client).__name__}."
             )
         config = resolve_config(
-            api_key=api_key,
+            api_key=key,
             base_url=base_url,
             timeout=timeout,
             max_retries=max_retries,
@@ -102,7 +107,7 @@ class _ClientBase(Generic[_HttpT]):
         else:
             owns = False
         self._setup(config, http_client, owns)
-        self._key_passed = api_key is not None
+        self._key_passed = key is not None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # A client pickles to its configuration (multiprocessing, Ray, Spark), never to its
@@ -222,10 +227,13 @@ class _ClientBase(Generic[_HttpT]):
 
         Closing the original closes the shared pool; closing the copy does not.
         """
+        # As in the constructor: a refused option's traceback shows this frame.
+        key = api_key if isinstance(api_key, NotGiven) else Sealed(api_key)
+        del api_key
         changes = {
             name: value
             for name, value in (
-                ("api_key", api_key),
+                ("api_key", key),
                 ("base_url", base_url),
                 ("timeout", timeout),
                 ("max_retries", max_retries),

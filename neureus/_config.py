@@ -18,7 +18,7 @@ import httpx
 
 from ._exceptions import ConfigurationError
 from ._record import Record
-from ._redact import Secrets, escape_controls, redact_key, remember_secrets
+from ._redact import Sealed, Secrets, escape_controls, redact_key, remember_secrets
 from ._retry_policy import RetryPolicy
 
 __all__ = [
@@ -124,11 +124,20 @@ def _describe_char(char: str) -> str:
     return f"U+{ord(char):04X}" + (" (a control character)" if ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F else "")
 
 
-def _check_api_key(api_key: object) -> str:
+def _check_api_key(key: Sealed) -> str:
+    # The key stays sealed in this frame, which a refusal's traceback shows: the checks run
+    # in a helper that returns (its frame, holding the key, is gone by the raise).
+    problem = _api_key_problem(key.value)
+    if problem is not None:
+        raise ConfigurationError(problem)
+    return key.value  # type: ignore[return-value]  # (a str: the helper checked it)
+
+
+def _api_key_problem(api_key: object) -> str | None:
     if not isinstance(api_key, str):
-        raise ConfigurationError(f"api_key must be a string; got {type(api_key).__name__}.")
+        return f"api_key must be a string; got {type(api_key).__name__}."
     if not api_key.strip():
-        raise ConfigurationError("No API key: pass api_key=... or set the NEUREUS_API_KEY environment variable.")
+        return "No API key: pass api_key=... or set the NEUREUS_API_KEY environment variable."
     bad = _bad_header_char(api_key)
     if bad == -1 and " " in api_key:
         bad = api_key.index(" ")
@@ -137,12 +146,12 @@ def _check_api_key(api_key: object) -> str:
     if bad != -1:
         # Never the usual first-4-and-last-4: the last 4 may sit after a stray character
         # and be the start of another secret (two env values run together).
-        raise ConfigurationError(
+        return (
             f"The API key ({api_key[: min(4, bad)] if len(api_key) > 12 else ''}…, {len(api_key)} characters) has "
             f"{_describe_char(api_key[bad])} at position {bad}; an API key is visible ASCII "
             "with no spaces. Check NEUREUS_API_KEY for a stray newline, quote or pasted character."
         )
-    return api_key
+    return None
 
 
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]*@")
@@ -165,9 +174,13 @@ def _check_base_url(base_url: object, allow_insecure_http: bool) -> str:
             "pass the API key as api_key= and give the URL without credentials."
         )
     try:
-        url = httpx.URL(base_url)
+        url: httpx.URL | None = httpx.URL(base_url)
     except (httpx.InvalidURL, TypeError):
-        raise ConfigurationError(f"base_url {_safe_url(base_url)} is not a valid URL.") from None
+        url = None
+    if url is None:
+        # Raised outside the handler: no __context__ holding httpx's half-built URL, whose
+        # repr fails (a capture_locals traceback of this error would fail with it).
+        raise ConfigurationError(f"base_url {_safe_url(base_url)} is not a valid URL.")
     if url.userinfo:
         raise ConfigurationError(f"base_url {_safe_url(base_url)} has a user name or password in it.")
     if url.scheme not in ("http", "https") or not url.host:
@@ -316,7 +329,9 @@ class ClientConfig(Record):
     ) -> None:
         self.api_key = api_key
         self._secrets = Secrets((api_key,))
-        remember_secrets((api_key,))
+        # Kept for by-value redaction while this configuration (its Secrets) lives: no churn
+        # of BYOK keys can push a live client's own key out.
+        remember_secrets((api_key,), owner=self._secrets)
         self.base_url = base_url
         self.timeout = timeout
         self.max_retries = max_retries
@@ -346,13 +361,18 @@ class ClientConfig(Record):
         )
 
     def replace(self, **changes: Any) -> ClientConfig:
-        """A copy with ``changes`` applied and checked like the constructor's arguments."""
-        merged = {name: getattr(self, name) for name in self.__slots__ if not name.startswith("_")}
+        """A copy with ``changes`` applied and checked like the constructor's arguments.
+
+        A new ``api_key`` comes :class:`Sealed`; no local here holds a key in the clear,
+        since a refused option's traceback shows this frame.
+        """
+        key: Sealed | None = changes.pop("api_key", None)
+        merged = {name: getattr(self, name) for name in self.__slots__ if name[0] != "_" and name != "api_key"}
         merged.update(changes)
         if "timeout" in changes:
             merged["timeout"] = coerce_timeout(changes["timeout"])
         return ClientConfig(
-            api_key=_check_api_key(merged["api_key"]),
+            api_key=_check_api_key(key if key is not None else Sealed(self.api_key)),
             base_url=_check_base_url(merged["base_url"], merged["allow_insecure_http"]),
             timeout=merged["timeout"],
             max_retries=_check_max_retries(merged["max_retries"]),
@@ -367,9 +387,13 @@ class ClientConfig(Record):
         )
 
 
+def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if environ is None else environ
+
+
 def resolve_config(
     *,
-    api_key: str | None,
+    api_key: Sealed | str | None,
     base_url: str | None,
     timeout: float | httpx.Timeout | NotGiven | None,
     max_retries: int,
@@ -384,12 +408,18 @@ def resolve_config(
     hooks: object = None,
     environ: Mapping[str, str] | None = None,
 ) -> ClientConfig:
-    """Resolve constructor arguments and the environment into a checked ``ClientConfig``."""
-    env = os.environ if environ is None else environ
+    """Resolve constructor arguments and the environment into a checked ``ClientConfig``.
+
+    ``api_key`` comes :class:`Sealed`, and the environment is read in place, never kept in
+    a local: a refused option's traceback shows this frame, and ``os.environ`` holds
+    ``NEUREUS_API_KEY`` (and whatever other secrets the process was given).
+    """
     if api_key is None:
-        api_key = env.get("NEUREUS_API_KEY") or ""
+        api_key = Sealed(_environ(environ).get("NEUREUS_API_KEY") or "")
+    elif not isinstance(api_key, Sealed):  # (a caller in the core or a test: sealed here)
+        api_key = Sealed(api_key)
     if base_url is None:
-        base_url = env.get("NEUREUS_BASE_URL") or DEFAULT_BASE_URL
+        base_url = _environ(environ).get("NEUREUS_BASE_URL") or DEFAULT_BASE_URL
     if isinstance(timeout, NotGiven):
         # API.md: a caller-owned http_client keeps its own timeout unless one is given.
         resolved_timeout = None if has_http_client else DEFAULT_TIMEOUT

@@ -519,8 +519,9 @@ class BudgetExceededError(NeureusError):
     """No call starts once a spending budget (``max_spend_usd``) is reached; nothing was sent.
 
     ``spent_usd`` is what had been spent, ``budget_usd`` the budget. Raised by a call on a
-    client whose ``max_spend_usd`` is reached; in ``chat_many`` it is the error of each item
-    that was not started because the run's budget was reached.
+    client whose ``max_spend_usd`` is reached, and by a stream on such a client that the
+    client cannot price (its spending could not be counted); in ``chat_many`` it is the
+    error of each item that was not started because the run's budget was reached.
     """
 
     def __init__(self, message: str, *, spent_usd: float, budget_usd: float) -> None:

@@ -23,8 +23,9 @@ The client's usage ledger is not a hook: it follows every call in the core
 (:class:`neureus._usage.Call`), inside the observer, so it has counted a call before the
 hooks hear of its end (a hook that reads ``client.usage`` sees its call counted). This
 module loads only for a client with hooks (or once a global hook is added): a client
-without them builds no record at all. Token counts and costs in the records come from the
-parsed answer, read as the ledger reads them: a body is parsed once, by the flow.
+without them builds no record at all. Token counts and costs in the records are the
+ledger's reading of the parsed answer (``Call.counts``): a body is parsed once, by the
+flow, and its counts read once, by the ledger, so both always agree.
 """
 
 from __future__ import annotations
@@ -42,13 +43,13 @@ import httpx
 from ._exceptions import _STATUS_TO_ERROR, APIConnectionError, ConfigurationError, NeureusError, _safe_request_id
 from ._logs import logger
 from ._retry import Failed, PullFirstEvent, SendRequest, Sleep
-from ._usage import answer_counts, answer_fields, final_counts
+from ._usage import answer_fields
 
 if TYPE_CHECKING:
     from ._config import ClientConfig
     from ._retry import Action, FlowResult
     from ._stream_state import StreamState
-    from ._usage import Call
+    from ._usage import Call, Counts
     from ._wire import RequestSpec
 
 __all__ = [
@@ -378,15 +379,16 @@ def _error_type_for_status(status: int) -> str:
     return "InternalServerError" if status >= 500 else "APIStatusError"
 
 
-def _usage_from_answer(operation: str, answer: object) -> dict[str, Any]:
-    """Token counts, cost, model, log id and text of a parsed chat or embeddings answer."""
+def _usage_from_answer(operation: str, answer: object, counts: Counts) -> dict[str, Any]:
+    """Token counts, cost, model (``counts``: as the ledger read them from this answer),
+    log id and text of a parsed chat or embeddings answer."""
     if operation not in _USAGE_OPERATIONS:
         return {}
     found = answer_fields(answer)
     if found is None:
         return {}
     fields, extra = found
-    input_tokens, output_tokens, cost, model = answer_counts(operation, answer)  # what the ledger counts
+    input_tokens, output_tokens, cost, model = counts
     log_id = fields.get("log_id")
     if log_id is None:
         log_id = extra.get("logId")
@@ -580,7 +582,8 @@ class CallObserver:
             return self._record("on_response", **fields)
         self._ended = True
         value = result.value
-        fields.update(_usage_from_answer(self._base["operation"], value))
+        # The ledger has read this answer's counts (it hears the outcome first): one reading.
+        fields.update(_usage_from_answer(self._base["operation"], value, self.usage.counts))
         error = result.error
         if error is not None and value is not None:
             # Parsed, but past the deadline: the call fails, with what it cost.
@@ -602,7 +605,8 @@ class CallObserver:
             "time_to_first_token": None if self._first_at is None else self._first_at - self._start,
         }
         if final is not None:
-            input_tokens, output_tokens, cost, model = final_counts(final)  # what the ledger counts
+            # As the ledger read the final event, just now (it hears the end first).
+            input_tokens, output_tokens, cost, model = self.usage.counts
             fields.update(
                 input_tokens=input_tokens,
                 output_tokens=output_tokens,

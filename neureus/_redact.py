@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from typing import Final
+from typing import Any, Final
+
+from ._known import remember_secrets
+from ._known import values as _known_values
 
 __all__ = [
     "MAX_SERVER_TEXT",
     "NO_SECRETS",
     "SECRET_PATTERN",
+    "Sealed",
     "Secrets",
     "clean_server_text",
     "escape_controls",
@@ -58,9 +62,13 @@ def redact_key(key: str | None) -> str:
 
 
 def redact_text(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Replace every known secret, and anything shaped like one, in ``text``."""
+    """Replace ``secrets``, every secret the process noted (:func:`remember_secrets`), and
+    anything shaped like a secret, in ``text``."""
     for secret in secrets:
         if secret and secret in text:
+            text = text.replace(secret, redact_key(secret))
+    for secret in _known_values():  # (error paths and emitted log lines only: a few dozen searches)
+        if secret in text:
             text = text.replace(secret, redact_key(secret))
     if "_" in text or "-" in text or "Bearer" in text:
         text = SECRET_PATTERN.sub(lambda m: redact_key(m.group(0)), text)
@@ -77,7 +85,7 @@ class Secrets:
     Secrets(<1 redacted>)
     """
 
-    __slots__ = ("_encoded", "_values")
+    __slots__ = ("__weakref__", "_encoded", "_values")  # (weakref: an owner for remember_secrets)
 
     _values: tuple[str, ...]
     _encoded: tuple[bytes, ...] | None
@@ -141,37 +149,42 @@ class Secrets:
         self._encoded = None
 
 
+class Sealed:
+    """One secret value (an ``api_key`` argument) held in a frame a crash reporter may
+    render: its ``repr`` names no value and it is not a container, so Sentry, rich's
+    ``show_locals`` and ``capture_locals`` tracebacks show ``Sealed(<redacted>)``.
+
+    >>> Sealed("nru_live_0123456789abcdef")
+    Sealed(<redacted>)
+    """
+
+    __slots__ = ("value",)
+
+    value: object
+    """The value itself (read it where it is used; never keep it in a local)."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "Sealed(<redacted>)"
+
+    __str__ = __repr__
+
+    def __rich_repr__(self) -> Iterator[object]:
+        yield "<redacted>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise TypeError("a sealed secret is not pickled")
+
+
 NO_SECRETS: Final = Secrets()
 """The secrets of a call that carries none beyond the client's."""
 
 
-# Secrets this process has been given (API keys of clients, keys sent in bodies), so the
-# log filter can redact them by value in lines whose arguments came from the server
-# (an echoed x-request-id, say). Bounded: the most recent ones win. Copy-on-write tuple,
-# so readers never see it change under them without a lock (the core imports no
-# threading); two threads noting new keys at the same instant may lose one of them,
-# which only weakens this second line of defence for that key.
-_KNOWN: tuple[str, ...] = ()
-_KNOWN_MAX: Final = 64
-_KNOWN_MIN_LENGTH: Final = 8
-
-
-def remember_secrets(values: Iterable[str | None]) -> None:
-    """Note secret values for the log filter's by-value redaction.
-
-    Values under 8 characters are not noted: replacing every "e" or "abc" in every log
-    line would mangle the logs without protecting anything real.
-    """
-    global _KNOWN
-    known = _KNOWN
-    new = [v for v in values if v and len(v) >= _KNOWN_MIN_LENGTH and v not in known]
-    if new:
-        _KNOWN = (*(v for v in known if v not in new), *dict.fromkeys(new))[-_KNOWN_MAX:]
-
-
 def known_secrets() -> Secrets:
-    """The secrets noted by :func:`remember_secrets`, newest last."""
-    return Secrets(_KNOWN)
+    """The secrets noted by :func:`remember_secrets`: owned ones first, then the newest last."""
+    return Secrets(_known_values())
 
 
 MAX_SERVER_TEXT: Final = 2000

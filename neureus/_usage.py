@@ -19,6 +19,7 @@ client.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import threading
 import weakref
@@ -28,23 +29,49 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import httpx
 
+from ._cost import listed_prices, price_tokens
 from ._exceptions import BudgetExceededError, RateLimitError
 from ._retry import SendRequest, Sleep
 
 if TYPE_CHECKING:
     from ._config import ClientConfig
+    from ._cost import Prices
     from ._retry import Action, FlowResult
     from ._stream_state import StreamState
     from ._wire import RequestSpec
-    from .types import StreamFinal
+    from .types import ModelList, StreamFinal
 
-__all__ = ["Call", "Ledger", "Scope", "Usage", "active_scopes", "answer_counts", "enter_scopes", "final_counts"]
+__all__ = [
+    "NO_COUNTS",
+    "Call",
+    "Counts",
+    "Ledger",
+    "Scope",
+    "Usage",
+    "active_scopes",
+    "answer_counts",
+    "enter_scopes",
+    "final_counts",
+]
 
 _PRICED_OPERATIONS = frozenset({"chat", "embeddings"})
 _DEFAULT_MODEL = "default"
 # One call's counts, in _COUNTERS order.
-_Counts: TypeAlias = "tuple[int, int, int, int, int, float, float]"
-_COUNTERS = ("calls", "failed_calls", "retries", "input_tokens", "output_tokens", "cost_usd", "estimated_cost_usd")
+_Counts: TypeAlias = "tuple[int, int, int, int, int, float, float, int]"
+_COUNTERS = (
+    "calls",
+    "failed_calls",
+    "retries",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "estimated_cost_usd",
+    "unpriced_calls",
+)
+Counts: TypeAlias = "tuple[int | None, int | None, float | None, str | None]"
+"""What an answer says it used: input tokens, output tokens, cost and the answering model
+(each ``None`` when it does not say, or says something no one could bill)."""
+NO_COUNTS: Counts = (None, None, None, None)
 
 
 class Usage:
@@ -56,10 +83,12 @@ class Usage:
     (1, 0.00012)
 
     ``cost_usd`` is the gateway's ``costUsd``; where the gateway sends none (a stream's
-    final event carries no cost) it is estimated from the cached catalog prices and the
-    estimate is also counted in ``estimated_cost_usd``. ``by_model`` maps a model id to
-    that model's own ``Usage``. ``client.usage`` is a snapshot; the object a ``track()``
-    block yields is updated as calls end and holds the final counts once the block ends.
+    final event carries no cost) it is estimated from the catalog prices the client has
+    fetched and the estimate is also counted in ``estimated_cost_usd``; a call that could
+    not be priced either way counts in ``unpriced_calls`` (not as a silent $0).
+    ``by_model`` maps a model id to that model's own ``Usage``. ``client.usage`` is a
+    snapshot; the object a ``track()`` block yields is updated as calls end and holds the
+    final counts once the block ends.
     """
 
     __slots__ = (
@@ -71,6 +100,7 @@ class Usage:
         "input_tokens",
         "output_tokens",
         "retries",
+        "unpriced_calls",
     )
 
     calls: int
@@ -87,6 +117,9 @@ class Usage:
     """Spent, in US dollars (exact where the gateway said, estimated where not)."""
     estimated_cost_usd: float
     """The part of ``cost_usd`` that was estimated from catalog prices."""
+    unpriced_calls: int
+    """Answered calls whose cost is unknown: the gateway sent none and the client had no
+    catalog price for the model (their tokens are counted; ``cost_usd`` lacks their cost)."""
 
     def __init__(
         self,
@@ -98,6 +131,7 @@ class Usage:
         cost_usd: float = 0.0,
         estimated_cost_usd: float = 0.0,
         by_model: Mapping[str, Usage] | None = None,
+        unpriced_calls: int = 0,
     ) -> None:
         self.calls = calls
         self.failed_calls = failed_calls
@@ -106,6 +140,7 @@ class Usage:
         self.output_tokens = output_tokens
         self.cost_usd = cost_usd
         self.estimated_cost_usd = estimated_cost_usd
+        self.unpriced_calls = unpriced_calls
         self._by_model: dict[str, Usage] = dict(by_model or {})
 
     @property
@@ -132,7 +167,7 @@ class Usage:
             per_model._add_counts(counts)
 
     def _add_counts(self, counts: _Counts) -> None:
-        calls, failed_calls, retries, input_tokens, output_tokens, cost_usd, estimated_cost_usd = counts
+        calls, failed_calls, retries, input_tokens, output_tokens, cost_usd, estimated_cost_usd, unpriced = counts
         self.calls += calls
         self.failed_calls += failed_calls
         self.retries += retries
@@ -140,6 +175,7 @@ class Usage:
         self.output_tokens += output_tokens
         self.cost_usd += cost_usd
         self.estimated_cost_usd += estimated_cost_usd
+        self.unpriced_calls += unpriced
 
     def __add__(self, other: object) -> Usage:
         if not isinstance(other, Usage):
@@ -165,6 +201,7 @@ class Usage:
         return {name: getattr(self, name) for name in self.__slots__}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        self.unpriced_calls = 0  # (a Usage pickled before 0.2 had no such counter)
         for name, value in state.items():
             setattr(self, name, value)
 
@@ -173,7 +210,7 @@ class Usage:
             f"Usage(calls={self.calls}, failed_calls={self.failed_calls}, retries={self.retries}, "
             f"input_tokens={self.input_tokens}, output_tokens={self.output_tokens}, "
             f"cost_usd={self.cost_usd:.6g}, estimated_cost_usd={self.estimated_cost_usd:.6g}, "
-            f"by_model={sorted(self._by_model)})"
+            f"unpriced_calls={self.unpriced_calls}, by_model={sorted(self._by_model)})"
         )
 
 
@@ -223,7 +260,7 @@ class Ledger:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._total = Usage()
-        self._prices: dict[str, tuple[float, float]] = {}
+        self._prices: dict[str, Prices] = {}
         _LEDGERS.add(self)
 
     def snapshot(self) -> Usage:
@@ -258,18 +295,15 @@ class Ledger:
         with self._lock:
             return self._total.cost_usd
 
-    def _remember_prices(self, models: object) -> None:
-        prices: dict[str, tuple[float, float]] = {}
-        for model in getattr(models, "models", ()):
-            prices[model.id] = (_price(model.input_cost_per_1k), _price(model.output_cost_per_1k))
+    def _remember_prices(self, models: ModelList) -> None:
+        prices = {model.id: listed_prices(model) for model in models.models}
         with self._lock:
             self._prices.update(prices)
 
-    def _estimate(self, model: str, input_tokens: int, output_tokens: int) -> float:
-        price = self._prices.get(model)  # (one dict read: atomic, no lock needed)
-        if price is None:
-            return 0.0
-        return input_tokens / 1000 * price[0] + output_tokens / 1000 * price[1]
+    def _estimate(self, model: str, input_tokens: int, output_tokens: int) -> float | None:
+        # estimate_cost's rule (_cost.price_tokens): None where it would refuse, never $0.
+        cost = price_tokens(self._prices.get(model), input_tokens, output_tokens)  # (one dict read: atomic)
+        return None if cost is None else cost[0] + cost[1]
 
 
 class Call:
@@ -281,7 +315,7 @@ class Call:
     :meth:`stream_end` hears how an opened stream ended.
     """
 
-    __slots__ = ("_config", "_ledger", "_operation", "_spec", "ended", "model", "scopes")
+    __slots__ = ("_config", "_ledger", "_operation", "_spec", "counts", "ended", "model", "scopes")
 
     def __init__(self, ledger: Ledger, config: ClientConfig, spec: RequestSpec) -> None:
         self._ledger = ledger
@@ -291,10 +325,14 @@ class Call:
         self.model = _DEFAULT_MODEL
         self.scopes: tuple[Scope, ...] = ()
         self.ended = False  # an opened stream's tokens are counted
+        # What the answer (or a stream's final event) said it used, as the ledger read it:
+        # the hook records take it from here, so both read one answer once, the same way.
+        self.counts: Counts = NO_COUNTS
 
     def _start(self) -> None:
         # Refuse a priced call once the client's spending has reached its budget (nothing is
         # sent then, and nothing counted); else remember the scopes open here.
+        self.model = _request_model(self._spec)
         budget = self._config.max_spend_usd
         if budget is not None and self._operation in _PRICED_OPERATIONS:
             spent = self._ledger._spent()
@@ -305,8 +343,20 @@ class Call:
                     spent_usd=spent,
                     budget_usd=budget,
                 )
+            if self._spec.stream and self._ledger._estimate(self.model, 1, 1) is None:
+                # A streamed reply carries no cost: one the client cannot price would spend
+                # without counting, and the budget would no longer bound anything.
+                model = "the gateway's default model" if self.model == _DEFAULT_MODEL else f"model {self.model!r}"
+                raise BudgetExceededError(
+                    f"This client has max_spend_usd=${budget:.6g}, and a streamed reply carries no cost: "
+                    f"{model} has no price in the catalog this client has fetched, so this stream's "
+                    "spending could not be counted; it was not started. Call client.ai.list_models() "
+                    "once (the client keeps the prices), pass a model the catalog prices, or use "
+                    "chat() without streaming (its answer carries its cost).",
+                    spent_usd=spent,
+                    budget_usd=budget,
+                )
         self.scopes = _SCOPES.get()
-        self.model = _request_model(self._spec)
 
     def observe(self, flow: Generator[Action, Any, FlowResult]) -> Generator[Action, Any, FlowResult]:
         """The flow's own actions, passed through; the call is counted when it ends."""
@@ -345,7 +395,7 @@ class Call:
 
     def _answered(self, result: FlowResult, attempt: int) -> None:
         if result.first_event is not None:  # an opened stream: its tokens count when it ends
-            self._ledger._count(self.model, self.scopes, (1, 0, attempt, 0, 0, 0.0, 0.0))
+            self._ledger._count(self.model, self.scopes, (1, 0, attempt, 0, 0, 0.0, 0.0, 0))
             return
         value = result.value
         if result.error is not None and value is not None:
@@ -357,7 +407,7 @@ class Call:
         else:
             if self._operation == "list_models" and value is not None:
                 self._ledger._remember_prices(value)
-            self._ledger._count(None, self.scopes, (1, 0, attempt, 0, 0, 0.0, 0.0))
+            self._ledger._count(None, self.scopes, (1, 0, attempt, 0, 0, 0.0, 0.0, 0))
 
     def _failed(self, attempt: int, error: BaseException | None) -> None:
         retry_after = getattr(error, "retry_after", None)
@@ -377,22 +427,32 @@ class Call:
         calls: int = 0,
         failed_calls: int = 0,
         retries: int = 0,
-        counts: tuple[int | None, int | None, float | None, str | None] | None = None,
+        counts: Counts | None = None,
     ) -> None:
-        # Tokens and cost from the parsed answer (or a stream's final event). A stream is
-        # counted under the model asked for (as its price estimate is).
-        input_tokens, output_tokens, cost, response_model = counts or answer_counts(self._operation, answer)
-        model = (response_model or self.model) if counts is None else self.model
-        input_tokens, output_tokens = _whole(input_tokens), _whole(output_tokens)
+        # Tokens and cost from the parsed answer (or a stream's final event), read once and
+        # kept for the hook records. A stream is counted under the model asked for (as its
+        # price estimate is).
+        streamed = counts is not None
+        if counts is None:
+            counts = answer_counts(self._operation, answer)
+        self.counts = counts
+        input_tokens, output_tokens, cost, response_model = counts
+        model = self.model if streamed else (response_model or self.model)
+        input_tokens, output_tokens = input_tokens or 0, output_tokens or 0
         estimated = 0.0
-        if cost is None or not cost >= 0:
+        unpriced = 0
+        if cost is None:
             cost = 0.0
-            if self._operation == "chat":
-                cost = estimated = self._ledger._estimate(model, input_tokens, output_tokens)
+            if (streamed or answer is not None) and self._operation in _PRICED_OPERATIONS:
+                estimate = self._ledger._estimate(model, input_tokens, output_tokens)
+                if estimate is None:
+                    unpriced = 1
+                else:
+                    cost = estimated = estimate
         self._ledger._count(
             model if self._operation in _PRICED_OPERATIONS else None,
             self.scopes,
-            (calls, failed_calls, retries, input_tokens, output_tokens, cost, estimated),
+            (calls, failed_calls, retries, input_tokens, output_tokens, cost, estimated, unpriced),
         )
 
     def stream_end(self, state: StreamState, error: BaseException | None) -> list[Any]:
@@ -405,8 +465,9 @@ class Call:
         return []
 
 
-def _int_or_none(value: object) -> int | None:
-    return value if type(value) is int else None
+def _count(value: object) -> int | None:
+    # A token count someone could bill: a whole number >= 0 (not a bool, not negative).
+    return value if type(value) is int and value >= 0 else None
 
 
 def _usage_count(usage: object, name: str) -> object:
@@ -414,7 +475,14 @@ def _usage_count(usage: object, name: str) -> object:
 
 
 def _cost(value: object) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    # A cost someone could bill: a finite number >= 0 (NaN, infinity and debts are not).
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        cost = float(value)
+    except OverflowError:  # an integer no float can hold
+        return None
+    return cost if 0 <= cost < math.inf else None
 
 
 _NO_EXTRA: dict[str, Any] = {}
@@ -430,9 +498,10 @@ def answer_fields(answer: object) -> tuple[dict[str, Any], dict[str, Any]] | Non
     return answer.__dict__, getattr(answer, "__pydantic_extra__", None) or _NO_EXTRA
 
 
-def answer_counts(operation: str, answer: object) -> tuple[int | None, int | None, float | None, str | None]:
+def answer_counts(operation: str, answer: object) -> Counts:
     """Input tokens, output tokens, cost and the answering model of a parsed chat or
-    embeddings answer (each ``None`` when the answer does not say)."""
+    embeddings answer (each ``None`` when the answer does not say, or says something no
+    one could bill: a negative count, a cost that is negative, NaN or infinite)."""
     found = answer_fields(answer) if operation in _PRICED_OPERATIONS else None
     if found is None:
         return None, None, None, None
@@ -445,14 +514,13 @@ def answer_counts(operation: str, answer: object) -> tuple[int | None, int | Non
     output_tokens = fields.get("output_tokens")
     if output_tokens is None:
         output_tokens = extra.get("outputTokens")
-    if type(input_tokens) is not int or type(output_tokens) is not int:
+    input_tokens, output_tokens = _count(input_tokens), _count(output_tokens)
+    if input_tokens is None or output_tokens is None:
         usage = fields.get("usage")
-        input_tokens = _int_or_none(input_tokens)
         if input_tokens is None and usage is not None:
-            input_tokens = _int_or_none(_usage_count(usage, "prompt_tokens"))
-        output_tokens = _int_or_none(output_tokens)
+            input_tokens = _count(_usage_count(usage, "prompt_tokens"))
         if output_tokens is None and usage is not None:
-            output_tokens = _int_or_none(_usage_count(usage, "completion_tokens"))
+            output_tokens = _count(_usage_count(usage, "completion_tokens"))
     cost = fields.get("cost_usd")
     if cost is None:
         cost = extra.get("costUsd")
@@ -462,13 +530,13 @@ def answer_counts(operation: str, answer: object) -> tuple[int | None, int | Non
     return input_tokens, output_tokens, _cost(cost), model if isinstance(model, str) else None
 
 
-def final_counts(final: StreamFinal) -> tuple[int | None, int | None, float | None, str | None]:
+def final_counts(final: StreamFinal) -> Counts:
     """The same four of a stream's final event (its cost and model are extras of the event)."""
     extra = final.model_extra or {}
     model = extra.get("model")
     return (
-        final.input_tokens,
-        final.output_tokens,
+        _count(final.input_tokens),
+        _count(final.output_tokens),
         _cost(extra.get("costUsd", extra.get("cost_usd"))),
         model if isinstance(model, str) else None,
     )
@@ -478,15 +546,6 @@ def _cool_down(scopes: tuple[Scope, ...], seconds: float) -> None:
     for scope in scopes:
         if scope.on_rate_limit is not None:
             scope.on_rate_limit(seconds)
-
-
-def _price(value: object) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
-    return float(value) if ok else 0.0  # type: ignore[arg-type]
-
-
-def _whole(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def enter_scopes(scopes: tuple[Scope, ...]) -> None:

@@ -700,7 +700,10 @@ def parse_widget_key(response: httpx.Response) -> WidgetKey:
     """``{"key": "pk_...", "keyPreview": "pk_xxxx"}``."""
     from .types import WidgetKey
 
-    return parse_model(WidgetKey, response, "create_widget_key")
+    widget_key = parse_model(WidgetKey, response, "create_widget_key")
+    if isinstance(widget_key.key, str):  # redacted by value while the object holding it lives
+        remember_secrets((widget_key.key,), owner=widget_key)
+    return widget_key
 
 
 def parse_widget_key_revocation(response: httpx.Response) -> WidgetKeyRevocation:

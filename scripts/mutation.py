@@ -33,6 +33,7 @@ CORE = [
     "_bulk_core",
     "_body",
     "_redact",
+    "_known",
     "_usage",
 ]
 TESTS = ["tests/core", "tests/preprocessing"]

@@ -29,6 +29,7 @@ CORE = {
     "neureus._config",
     "neureus._cost",
     "neureus._exceptions",
+    "neureus._known",
     "neureus._logs",
     "neureus._record",
     "neureus._redact",

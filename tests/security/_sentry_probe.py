@@ -125,6 +125,45 @@ async def run_async(name: str) -> BaseException:
     raise AssertionError(f"{name} did not fail")
 
 
+# Constructor failures with a valid key (passed, or from NEUREUS_API_KEY): options only.
+CONSTRUCTOR = {
+    "base_url": {"base_url": "http://gateway.example.com"},
+    "header": {"default_headers": {"x-note": "caf\u00e9"}},
+    "timeout": {"timeout": -1},
+    "http_client": {"http_client": object()},
+}
+
+
+def construct(cls: Any, name: str, from_env: bool) -> BaseException:
+    import os
+
+    try:
+        if from_env:
+            os.environ["NEUREUS_API_KEY"] = API_KEY
+            cls(**CONSTRUCTOR[name])
+        else:
+            cls(api_key=API_KEY, **CONSTRUCTOR[name])
+    except neureus.ConfigurationError as exc:
+        return exc
+    finally:
+        os.environ.pop("NEUREUS_API_KEY", None)
+    raise AssertionError(f"{name} did not fail")
+
+
+def reconfigure(cls: Any, name: str, new_key: bool) -> BaseException:
+    """``with_options`` on a working client, with a bad option (and maybe a new key)."""
+    options = dict(CONSTRUCTOR[name])
+    client = cls(api_key=API_KEY, base_url="http://127.0.0.1:9")
+    try:
+        if new_key:
+            client.with_options(api_key=WIDGET_KEY, **options)
+        else:
+            client.with_options(**options)
+    except neureus.ConfigurationError as exc:
+        return exc
+    raise AssertionError(f"with_options {name} did not fail")
+
+
 def report(error: BaseException) -> dict[str, Any]:
     before = len(MemoryTransport.envelopes)
     sentry_sdk.capture_exception(error)
@@ -154,6 +193,15 @@ def main() -> None:
         for backend in ("asyncio", "trio"):
             error = anyio.run(run_async, name, backend=backend)
             results[f"{backend}-{name}"] = report(error)
+    for cls in (neureus.Neureus, neureus.AsyncNeureus):
+        for name in CONSTRUCTOR:
+            for from_env in (False, True):
+                label = f"constructor-{cls.__name__}-{name}-{'env' if from_env else 'arg'}"
+                results[label] = report(construct(cls, name, from_env))
+        for name in ("base_url", "header", "timeout"):
+            for new_key in (False, True):
+                label = f"with_options-{cls.__name__}-{name}-{'new-key' if new_key else 'same-key'}"
+                results[label] = report(reconfigure(cls, name, new_key))
     sys.stdout.write(json.dumps(results))
 
 

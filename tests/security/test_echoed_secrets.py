@@ -136,3 +136,69 @@ async def test_a_request_id_echoing_the_key_on_success_is_not_logged(
     await api.run(client.ai.chat(MESSAGES))
     assert "request id" in caplog.text  # the line was logged
     assert API_KEY not in caplog.text
+
+
+async def test_a_long_lived_clients_key_stays_redacted_after_100_newer_byok_keys(
+    api: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The log filter redacts by value the keys the process was given, within a bound. A
+    client's own key must not drop out of it because the client stored many BYOK keys
+    since (keys with no known shape: only "by value" catches them)."""
+    import os
+
+    run = os.urandom(4).hex()  # fresh values: the memory of given keys is process-wide
+    own = f"ZZq7{run}OwnKeyOfNoShape0123456789"
+    early = f"AIzaSyQ7{run}EarlyKeyStillInUse01"
+    gateway = FakeGateway(api_key=own)
+    api.gateway = gateway
+    client = api.client(max_retries=1, retry_policy=neureus.RetryPolicy(initial_wait=0.001, jitter=lambda: 0.0))
+    await api.run(client.ai.set_provider_key("anthropic", early))
+    for i in range(100):
+        await api.run(client.ai.set_provider_key("openai", f"AIzaSyQ7{run}ChurnKey{i:04d}xyz"))
+    caplog.set_level(logging.DEBUG, logger="neureus")
+    # The gateway (or the provider behind it) echoes the client's key and the early one.
+    echo = f"{own} / {early}"
+    gateway.queue_error(500, {"error": f"upstream rejected {echo}"}, headers={"x-request-id": echo}, times=2)
+    with pytest.raises(neureus.APIStatusError) as caught:
+        await api.run(client.ai.rotate_provider_key("anthropic", early))
+    shown = "\n".join([caplog.text, str(caught.value), repr(caught.value), str(caught.value.request_id)])
+    assert "request id" in caplog.text and "rejected" in shown  # the lines and the text are there
+    assert own not in shown and early not in shown, shown[-3000:]
+
+
+async def test_a_stored_byok_key_echoed_by_a_later_call_is_redacted_in_its_error(api: Any) -> None:
+    """A chat call's provider error may quote the BYOK key the gateway used for it: a key
+    this process stored (and so noted) is redacted by value there too."""
+    import os
+
+    stored = f"AIzaSyQ7{os.urandom(4).hex()}StoredEarlier0123"
+    gateway = FakeGateway(api_key=API_KEY)
+    api.gateway = gateway
+    client = api.client(max_retries=0)
+    await api.run(client.ai.set_provider_key("openai", stored))
+    gateway.queue_error(401, {"error": f"openai: Incorrect API key provided: {stored}"})
+    with pytest.raises(neureus.AuthenticationError) as caught:
+        await api.run(client.ai.chat(MESSAGES, model="gpt-4o-mini"))
+    shown = "\n".join([str(caught.value), repr(caught.value), repr(caught.value.body)])
+    assert "Incorrect API key" in shown and stored not in shown, shown
+
+
+async def test_a_widget_key_the_client_issued_stays_redacted_while_it_is_held(
+    api: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import os
+
+    run = os.urandom(4).hex()
+    issued = f"Wq9x{run}IssuedWidgetKeyOfNoShape01"
+    gateway = FakeGateway(api_key=API_KEY)
+    api.gateway = gateway
+    client = api.client(max_retries=0)
+    gateway.queue_error(200, {"key": issued, "keyPreview": "Wq9x"}, path="/ai/widget/key")
+    widget = await api.run(client.ai.create_widget_key())
+    for i in range(100):
+        await api.run(client.ai.set_provider_key("openai", f"AIzaSyQ7{run}ChurnKey{i:04d}xyz"))
+    caplog.set_level(logging.DEBUG, logger="neureus")
+    gateway.queue_error(500, {"error": "no"}, headers={"x-request-id": issued})
+    with pytest.raises(neureus.APIStatusError):
+        await api.run(client.ai.list_models())
+    assert widget.key == issued and "request id" in caplog.text and issued not in caplog.text

@@ -44,11 +44,32 @@ def test_the_probe_sees_a_leak_when_there_is_one(sentry_report: dict[str, dict[s
 
 
 def test_no_failed_call_sends_a_secret_to_sentry(sentry_report: dict[str, dict[str, object]]) -> None:
-    cases = {name: result for name, result in sentry_report.items() if name != "control"}
+    cases = {name: result for name, result in sentry_report.items() if name.startswith(("sync-", "asyncio-", "trio-"))}
     assert len(cases) == 7 * 3  # every scenario, sync + asyncio + trio
     for name, result in cases.items():
         assert result["captured"] and result["has_vars"], name
         assert result["frames_with_neureus"], name  # the SDK's own frames were serialised
         assert result["has_breadcrumbs"], name  # and its log lines, as breadcrumbs
+    leaking = {name: result["leaks"] for name, result in cases.items() if result["leaks"]}
+    assert not leaking, leaking
+
+
+def test_no_failed_construction_sends_the_key_to_sentry(sentry_report: dict[str, dict[str, object]]) -> None:
+    """A ConfigurationError from Neureus(...)/AsyncNeureus(...) with a valid key, passed as
+    api_key= or read from NEUREUS_API_KEY: the constructor's frames are uploaded too."""
+    cases = {name: result for name, result in sentry_report.items() if name.startswith("constructor-")}
+    assert len(cases) == 2 * 4 * 2
+    for name, result in cases.items():
+        assert result["captured"] and result["has_vars"], name
+        assert result["frames_with_neureus"], name  # the constructor's own frames were serialised
+    leaking = {name: result["leaks"] for name, result in cases.items() if result["leaks"]}
+    assert not leaking, leaking
+
+
+def test_no_failed_with_options_sends_a_key_to_sentry(sentry_report: dict[str, dict[str, object]]) -> None:
+    cases = {name: result for name, result in sentry_report.items() if name.startswith("with_options-")}
+    assert len(cases) == 2 * 3 * 2
+    for name, result in cases.items():
+        assert result["captured"] and result["has_vars"] and result["frames_with_neureus"], name
     leaking = {name: result["leaks"] for name, result in cases.items() if result["leaks"]}
     assert not leaking, leaking

@@ -15,6 +15,7 @@ is a frame of the SDK or of httpx.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
 import traceback
@@ -214,9 +215,92 @@ async def test_read_timeout_on_a_real_socket_shows_no_secret(api: Any) -> None:
 @pytest.mark.parametrize("cls", [neureus.Neureus, neureus.AsyncNeureus])
 def test_a_client_whose_construction_failed_renders_with_its_locals(cls: Any) -> None:
     """The half-built client is ``self`` in the constructor's frame: a renderer calls its
-    repr, which must not fail (the whole report would be lost). (The constructor's own
-    ``api_key`` argument is the caller's value, shown as any argument is: not a failed call.)"""
+    repr, which must not fail (the whole report would be lost), and the caller's ``api_key``
+    argument is not among the locals (it is sealed on entry)."""
     with pytest.raises(neureus.ConfigurationError) as caught:
         cls(api_key=API_KEY, base_url="http://127.0.0.1:9", default_headers={"x-note": "caf\u00e9"})
     for text in (render_locals(caught.value), render_rich(caught.value)):
         assert f"{cls.__name__}(<not configured>)" in text  # the frame's locals were rendered
+        assert not leaks(text), leaks(text)
+
+
+class _HookClass:
+    def on_request(self, record: Any) -> None: ...
+
+
+# Every ConfigurationError a constructor (or with_options) can raise with a valid key: the
+# caller's api_key argument must not be in the frames' locals (nor os.environ, which holds
+# NEUREUS_API_KEY). Options only: the key is passed inline, from a module constant.
+BAD_OPTIONS: dict[str, dict[str, Any]] = {
+    "base_url_http_not_loopback": {"base_url": "http://gateway.example.com"},
+    "base_url_userinfo": {"base_url": "https://user:pass@gateway.example.com"},
+    "base_url_query": {"base_url": "https://gateway.example.com/?x=1"},
+    "base_url_relative": {"base_url": "/just/a/path"},
+    "base_url_invalid": {"base_url": "https://[::1"},
+    "base_url_not_a_string": {"base_url": 5},
+    "default_header_value": {"default_headers": {"x-note": "caf\u00e9"}},
+    "default_header_name": {"default_headers": {"bad name": "x"}},
+    "default_headers_not_a_mapping": {"default_headers": ["x"]},
+    "timeout": {"timeout": -1},
+    "max_retries": {"max_retries": -1},
+    "surface": {"surface": "caf\u00e9"},
+    "deadline": {"deadline": 0},
+    "max_response_bytes": {"max_response_bytes": 0},
+    "max_spend_usd": {"max_spend_usd": -1},
+    "hooks_not_a_list": {"hooks": "x"},
+    "hook_is_a_class": {"hooks": [_HookClass]},
+    "retry_policy": {"retry_policy": object()},
+    "http_client_of_the_wrong_kind": {"http_client": object()},
+}
+WITH_OPTIONS_ONLY = {"http_client_of_the_wrong_kind"}  # with_options takes no http_client
+
+
+def _renders(error: BaseException) -> list[str]:
+    texts = [render_locals(error)]
+    with contextlib.suppress(pytest.skip.Exception):  # rich not installed: the stdlib render still runs
+        texts.append(render_rich(error))
+    return texts
+
+
+@pytest.mark.parametrize("cls", [neureus.Neureus, neureus.AsyncNeureus], ids=["Neureus", "AsyncNeureus"])
+@pytest.mark.parametrize("problem", sorted(BAD_OPTIONS))
+def test_a_failed_construction_shows_no_key_in_its_locals(cls: Any, problem: str) -> None:
+    with pytest.raises(neureus.ConfigurationError) as caught:
+        cls(api_key=API_KEY, **BAD_OPTIONS[problem])
+    for text in _renders(caught.value):
+        assert "Locals" in text or " = " in text or "locals" in text  # locals were rendered
+        assert not leaks(text), (leaks(text), text[-3000:])
+
+
+@pytest.mark.parametrize("cls", [neureus.Neureus, neureus.AsyncNeureus], ids=["Neureus", "AsyncNeureus"])
+@pytest.mark.parametrize("problem", ["base_url_http_not_loopback", "default_header_value", "timeout"])
+def test_a_failed_construction_with_the_key_from_the_environment_shows_no_key(
+    cls: Any, problem: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEUREUS_API_KEY", API_KEY)
+    with pytest.raises(neureus.ConfigurationError) as caught:
+        cls(**BAD_OPTIONS[problem])
+    for text in _renders(caught.value):
+        assert not leaks(text), (leaks(text), text[-3000:])
+
+
+@pytest.mark.parametrize("cls", [neureus.Neureus, neureus.AsyncNeureus], ids=["Neureus", "AsyncNeureus"])
+@pytest.mark.parametrize("problem", sorted(set(BAD_OPTIONS) - WITH_OPTIONS_ONLY))
+def test_a_failed_with_options_shows_no_key_in_its_locals(cls: Any, problem: str) -> None:
+    client = cls(api_key=API_KEY, base_url="http://127.0.0.1:9")
+    with pytest.raises(neureus.ConfigurationError) as caught:
+        client.with_options(**BAD_OPTIONS[problem])
+    for text in _renders(caught.value):
+        assert not leaks(text), (leaks(text), text[-3000:])
+    with pytest.raises(neureus.ConfigurationError) as caught:
+        client.with_options(api_key=WIDGET_KEY, **BAD_OPTIONS[problem])  # a new key, passed here
+    for text in _renders(caught.value):
+        assert not leaks(text), (leaks(text), text[-3000:])
+
+
+@pytest.mark.parametrize("cls", [neureus.Neureus, neureus.AsyncNeureus], ids=["Neureus", "AsyncNeureus"])
+def test_a_key_refused_at_construction_is_not_in_the_locals_either(cls: Any) -> None:
+    with pytest.raises(neureus.ConfigurationError) as caught:
+        cls(api_key=API_KEY + "\n")  # a stray newline: refused, and its message shows none of it
+    for text in _renders(caught.value):
+        assert API_KEY[:12] not in text, text[-3000:]

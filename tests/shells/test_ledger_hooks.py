@@ -229,3 +229,73 @@ async def test_a_cancelled_call_counts_as_failed_like_its_error_record(api: Api,
         await client.with_options(hooks=[hook, Canceller()]).ai.chat(MESSAGES)
     assert outer.cancelled_caught and hook.records[-1].error_type == "Cancelled"
     assert (client.usage.calls, client.usage.failed_calls) == (2, 1)
+
+
+# Usage blocks a hostile or broken gateway might send: each must mean the same to the ledger
+# and to the hook record (a count the ledger ignores is unknown, None, on the record).
+HOSTILE_USAGE = [
+    {"inputTokens": -5, "outputTokens": 3, "costUsd": -1.0},
+    {"costUsd": "0.5"},
+    {"inputTokens": 4, "outputTokens": 2, "costUsd": float("inf")},
+    {"inputTokens": 4, "outputTokens": -2, "usage": {"prompt_tokens": 9, "completion_tokens": 7}, "costUsd": 0.25},
+    {"inputTokens": 10**30, "outputTokens": 1, "costUsd": 1e308},
+    {"usage": {"prompt_tokens": -1, "completion_tokens": 6}},
+]
+
+
+@pytest.mark.parametrize("counts", HOSTILE_USAGE, ids=[str(i) for i in range(len(HOSTILE_USAGE))])
+async def test_odd_usage_means_the_same_to_the_ledger_and_the_hook_record(
+    api: Api, gateway: FakeGateway, counts: dict[str, Any]
+) -> None:
+    hook = Recorder()
+    client = api.client(hooks=[hook])
+    body = {"text": "hi", "logId": "log-1", "model": "m-1", **counts}
+    gateway.queue_error(200, body, path="/ai/chat")
+    await api.run(client.ai.chat(MESSAGES, model="m-1"))
+    record = hook.records[-1]
+    usage = client.usage
+    assert record.event == "on_response"
+    assert usage.input_tokens == (record.input_tokens or 0) and usage.output_tokens == (record.output_tokens or 0)
+    assert usage.cost_usd == (record.cost_usd or 0.0)  # no catalog prices: nothing is estimated
+    for value in (record.input_tokens, record.output_tokens, record.cost_usd):
+        assert value is None or (value >= 0 and value != float("inf"))
+
+
+@pytest.mark.parametrize("final", [{"inputTokens": -3, "outputTokens": 4, "costUsd": -0.5}, {"costUsd": float("nan")}])
+async def test_an_odd_final_event_means_the_same_to_the_ledger_and_the_end_record(
+    api: Api, gateway: FakeGateway, final: dict[str, Any]
+) -> None:
+    hook = Recorder()
+    client = api.client(hooks=[hook])
+    gateway.queue_stream(["a", "b"], final=final)
+    await api.collect(await api.run(client.ai.stream(MESSAGES, model=PRICED)))
+    end = hook.records[-1]
+    usage = client.usage
+    assert end.event == "on_stream_end" and end.completed
+    assert usage.input_tokens == (end.input_tokens or 0) and usage.output_tokens == (end.output_tokens or 0)
+    assert end.cost_usd is None or end.cost_usd >= 0
+
+
+async def test_an_answers_counts_are_read_once_for_the_ledger_and_the_hooks(
+    api: Api, gateway: FakeGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import neureus._hooks
+    import neureus._usage
+
+    reads: list[str] = []
+    for module in (neureus._usage, neureus._hooks):
+        for name in ("answer_counts", "final_counts"):
+            original = getattr(module, name, None)
+            if original is None:
+                continue
+
+            def counting(*args: Any, _original: Any = original, _name: str = name) -> Any:
+                reads.append(_name)
+                return _original(*args)
+
+            monkeypatch.setattr(module, name, counting)
+    client = api.client(hooks=[Recorder()])
+    await api.run(client.ai.chat(MESSAGES, model=PRICED))
+    assert reads == ["answer_counts"]
+    await api.collect(await api.run(client.ai.stream(MESSAGES, model=PRICED)))
+    assert reads == ["answer_counts", "final_counts"]

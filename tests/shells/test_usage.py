@@ -314,6 +314,7 @@ async def test_failures_add_up_and_a_free_call_that_fails_has_no_model(api: Api)
     usage = client.usage
     assert (usage.calls, usage.failed_calls) == (3, 2 + 1)
     assert list(usage.by_model) == [PRICED] and usage.by_model[PRICED].failed_calls == 2
+    assert usage.unpriced_calls == 0  # a call with no answer cost nothing to price
 
 
 async def test_only_a_429_out_of_retries_cools_the_run_down_and_only_within_the_policys_cap(api: Api) -> None:
@@ -373,6 +374,21 @@ async def test_the_budget_refusal_says_how_to_go_on(api: Api) -> None:
     )
 
 
+@pytest.mark.parametrize("model", [None, "not-listed"])
+async def test_the_refusal_of_a_stream_it_cannot_price_says_how_to_go_on(api: Api, model: str | None) -> None:
+    client = api.client(max_spend_usd=2)
+    with pytest.raises(BudgetExceededError) as caught:
+        await api.run(client.ai.stream(MESSAGES, model=model))
+    named = "the gateway's default model" if model is None else "model 'not-listed'"
+    assert str(caught.value) == (
+        f"This client has max_spend_usd=$2, and a streamed reply carries no cost: {named} has no "
+        "price in the catalog this client has fetched, so this stream's spending could not be "
+        "counted; it was not started. Call client.ai.list_models() once (the client keeps the "
+        "prices), pass a model the catalog prices, or use chat() without streaming (its answer "
+        "carries its cost)."
+    )
+
+
 def test_usages_that_differ_only_by_model_are_not_equal() -> None:
     one = Usage(calls=1, by_model={"a": Usage(calls=1)})
     assert one != Usage(calls=1, by_model={"b": Usage(calls=1)})
@@ -408,6 +424,8 @@ async def test_an_answer_parsed_past_the_deadline_fails_counting_its_retries_and
     usage = client.usage
     assert (usage.calls, usage.failed_calls, usage.retries) == (1, 1, 1)
     assert usage.input_tokens == (5 if call == "chat" else 0)
+    # The chat answer said no cost and the client knows no price: unpriced; a free call never is.
+    assert usage.unpriced_calls == (1 if call == "chat" else 0)
 
 
 def test_the_at_fork_hook_frees_every_ledgers_lock(gateway: Any) -> None:
@@ -445,3 +463,126 @@ async def test_each_models_counts_add_up_like_the_totals(api: Api) -> None:
             usage.output_tokens,
         )
         assert per_model.estimated_cost_usd == pytest.approx(usage.estimated_cost_usd) and usage.estimated_cost_usd > 0
+
+
+# A catalog with the shapes a price can take: priced, free, listed without prices, listed
+# with an input price only, and listed with prices no one can bill (negative, a string).
+ODD_CATALOG = [
+    {"id": "priced", "name": "n", "provider": "p", "type": "chat", "inputCostPer1k": 0.01, "outputCostPer1k": 0.02},
+    {"id": "free", "name": "n", "provider": "p", "type": "chat", "inputCostPer1k": 0, "outputCostPer1k": 0},
+    {"id": "no-price", "name": "n", "provider": "p", "type": "chat"},
+    {"id": "input-only", "name": "n", "provider": "p", "type": "chat", "inputCostPer1k": 0.01},
+    {"id": "negative", "name": "n", "provider": "p", "type": "chat", "inputCostPer1k": -1, "outputCostPer1k": -1},
+]
+
+
+async def test_a_stream_and_estimate_cost_price_a_model_the_same_way(api: Api) -> None:
+    # One rule for both: where estimate_cost refuses a model, a stream on it is not priced
+    # at $0 but counted as unpriced; where it prices one, the stream costs the same rate.
+    api.gateway.models = ODD_CATALOG
+    client = api.client()
+    await api.run(client.ai.list_models())  # the client now knows the catalog
+    for model in ("priced", "free", "no-price", "input-only", "negative", "not-listed"):
+        try:
+            estimate = await api.run(client.ai.estimate_cost(MESSAGES, model=model, max_output_tokens=10))
+        except ValueError:
+            estimate = None
+        with client.track() as usage:
+            stream = await api.run(client.ai.stream(MESSAGES, model=model))
+            await api.collect(stream)
+        assert stream.output_tokens > 0
+        if estimate is None:
+            assert (usage.unpriced_calls, usage.cost_usd, usage.estimated_cost_usd) == (1, 0, 0), model
+        else:
+            rate_in = estimate.input_cost_usd / estimate.input_tokens
+            rate_out = estimate.output_cost_usd / estimate.output_tokens
+            expected = stream.input_tokens * rate_in + stream.output_tokens * rate_out
+            assert usage.unpriced_calls == 0, model
+            assert usage.cost_usd == pytest.approx(expected) == pytest.approx(usage.estimated_cost_usd), model
+    assert client.usage.unpriced_calls == 4 and client.usage.by_model["no-price"].unpriced_calls == 1
+
+
+async def test_a_budgeted_client_refuses_a_stream_it_could_not_price_before_sending(api: Api) -> None:
+    # A streamed reply carries no cost: on a client with max_spend_usd, a stream the client
+    # cannot price would spend without counting, so it is refused before anything is sent.
+    api.gateway.models = ODD_CATALOG
+    client = api.client(max_spend_usd=1.0)
+    with pytest.raises(BudgetExceededError, match=r"list_models\(\)") as caught:
+        await api.run(client.ai.stream(MESSAGES, model="priced"))  # the catalog is not known yet
+    assert caught.value.budget_usd == 1.0 and caught.value.spent_usd == 0
+    assert api.gateway.requests == []
+    await api.run(client.ai.list_models())
+    for model in ("no-price", "input-only", "negative", "not-listed"):
+        with pytest.raises(BudgetExceededError, match=repr(model)):
+            await api.run(client.ai.stream(MESSAGES, model=model))
+    with pytest.raises(BudgetExceededError):
+        await api.run(client.ai.stream(MESSAGES))  # the gateway picks the model: no price known
+    assert len(api.gateway.requests) == 1  # the catalog only
+    for model in ("priced", "free"):
+        await api.collect(await api.run(client.ai.stream(MESSAGES, model=model)))
+    await api.run(client.ai.chat(MESSAGES, model="no-price"))  # not streamed: the gateway says what it cost
+    usage = client.usage
+    assert usage.unpriced_calls == 0 and usage.estimated_cost_usd > 0
+    unbudgeted = client.with_options(max_spend_usd=None)  # the same ledger, no budget: counted as unpriced
+    await api.collect(await api.run(unbudgeted.ai.stream(MESSAGES, model="no-price")))
+    assert client.usage.unpriced_calls == 1
+
+
+async def test_a_budget_counts_a_priced_stream_and_stops_the_next_call(api: Api) -> None:
+    api.gateway.models = ODD_CATALOG
+    client = api.client(max_spend_usd=1e-9)
+    await api.run(client.ai.list_models())
+    await api.collect(await api.run(client.ai.stream(MESSAGES, model="priced")))
+    assert client.usage.cost_usd > 1e-9
+    with pytest.raises(BudgetExceededError):
+        await api.run(client.ai.stream(MESSAGES, model="priced"))
+
+
+async def test_embeddings_without_a_cost_are_priced_by_the_same_rule(api: Api) -> None:
+    api.gateway.models = [{"id": "emb", "name": "e", "provider": "p", "type": "embedding", "inputCostPer1k": 0.1}]
+    client = api.client()
+    await api.run(client.ai.list_models())
+    with client.track() as usage:
+        await api.run(client.ai.embeddings(["some text to embed"], model="emb"))
+    assert usage.input_tokens > 0 and usage.unpriced_calls == 0
+    assert usage.cost_usd == pytest.approx(usage.input_tokens / 1000 * 0.1) == pytest.approx(usage.estimated_cost_usd)
+    with client.track() as unknown:
+        await api.run(client.ai.embeddings(["some text to embed"], model="not-listed"))
+    assert (unknown.unpriced_calls, unknown.cost_usd) == (1, 0)
+
+
+def test_a_usage_pickled_without_the_unpriced_counter_loads_with_zero() -> None:
+    usage = Usage(calls=2, unpriced_calls=1)
+    state = usage.__getstate__()
+    del state["unpriced_calls"]
+    old = Usage.__new__(Usage)
+    old.__setstate__(state)
+    assert old.unpriced_calls == 0 and old.calls == 2
+    assert pickle.loads(pickle.dumps(usage)) == usage and "unpriced_calls=1" in repr(usage)
+    assert (usage + usage).unpriced_calls == 2
+
+
+async def test_counts_no_float_can_hold_are_not_a_price_and_never_break_the_call(api: Api) -> None:
+    client = api.client()
+    await api.run(client.ai.list_models())  # PRICED has prices: the ledger would estimate
+    huge = 10**400
+    api.gateway.queue_error(200, {"text": "hi", "inputTokens": huge, "outputTokens": 1}, path="/ai/chat")
+    api.gateway.queue_error(200, {"text": "hi", "inputTokens": 1, "outputTokens": 1, "costUsd": huge}, path="/ai/chat")
+    api.gateway.queue_stream(["a"], final={"inputTokens": 3, "outputTokens": huge})
+    api.gateway.queue_stream(["b"], final={"inputTokens": 3, "outputTokens": 4, "costUsd": huge})
+    with client.track() as usage:
+        await api.run(client.ai.chat(MESSAGES, model=PRICED))
+        await api.run(client.ai.chat(MESSAGES, model=PRICED))
+        await api.collect(await api.run(client.ai.stream(MESSAGES, model=PRICED)))
+        await api.collect(await api.run(client.ai.stream(MESSAGES, model=PRICED)))
+    assert usage.calls == 4 and usage.failed_calls == 0
+    # A huge cost is no cost (its call is estimated); the counts too large to price are unpriced.
+    assert usage.unpriced_calls == 2 and 0 < usage.cost_usd < 1 and usage.estimated_cost_usd == usage.cost_usd
+
+
+async def test_free_calls_count_as_calls_under_no_model_and_never_unpriced(api: Api) -> None:
+    client = api.client()
+    await api.run(client.ai.list_providers())
+    await api.run(client.ai.create_widget_key())
+    usage = client.usage
+    assert (usage.calls, usage.failed_calls, usage.unpriced_calls, usage.cost_usd, usage.by_model) == (2, 0, 0, 0, {})
