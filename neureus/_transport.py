@@ -130,7 +130,7 @@ def _first_async_use(backend: str, tls: bool = True) -> ssl.SSLContext | None:
     import httpcore  # noqa: F401  (httpx's transport imports it when it is built)
 
     importlib.import_module(f"anyio._backends._{backend}")  # what httpcore's connections use
-    from . import _usage, types  # noqa: F401  (the ledger follows the call from its start)
+    from . import _pool_sweep, _usage, types  # noqa: F401  (the ledger follows the call from its start)
 
     # The models defer building their validators to their first use (import time): build
     # them here, so parsing the first answer on the loop does not (pydantic's first build
@@ -210,9 +210,11 @@ class _LazySyncTransport(httpx.BaseTransport):
             if self._transport is None:
                 transport = httpx.HTTPTransport(verify=_tls_context(), limits=self._limits, proxy=self._proxy)
                 from ._deadline_io import DeadlineBackend  # imports httpcore: first use only
+                from ._pool_sweep import use_linear_sweep
 
                 pool = transport._pool
                 pool._network_backend = DeadlineBackend(pool._network_backend)
+                use_linear_sweep(pool)
                 self._transport = transport
             return self._transport
 
@@ -272,9 +274,11 @@ class _LazyAsyncTransport(httpx.AsyncBaseTransport):
             verify = context or _tls_context()
             transport = httpx.AsyncHTTPTransport(verify=verify, limits=self._limits, proxy=self._proxy)
             from ._idle_check import AsyncIdleCheckedBackend  # imports httpcore: first use only
+            from ._pool_sweep import use_linear_sweep  # prepared off the loop (_first_async_use)
 
             pool = transport._pool
             pool._network_backend = AsyncIdleCheckedBackend(pool._network_backend)
+            use_linear_sweep(pool)
             self._transport = transport
             self._loop = loop
         return self._transport
