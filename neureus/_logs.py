@@ -16,7 +16,7 @@ import logging
 import os
 from collections.abc import Mapping
 
-from ._redact import MAX_SERVER_TEXT, clean_server_text, known_secrets, redact_text
+from ._redact import MAX_SERVER_TEXT, clean_server_text, redact_text
 
 __all__ = ["RedactingFilter", "configure_from_env", "logger"]
 
@@ -24,11 +24,12 @@ logger = logging.getLogger("neureus")
 
 
 class RedactingFilter(logging.Filter):
-    """Render each record's message once and redact anything shaped like a secret."""
+    """Render each record's message once and redact every secret the process noted and
+    anything shaped like a secret (``redact_text`` searches the noted ones itself)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = clean_server_text(redact_text(message, known_secrets()), MAX_SERVER_TEXT + 500)
+        redacted = clean_server_text(redact_text(message), MAX_SERVER_TEXT + 500)
         if redacted != message or record.args:
             record.msg = redacted
             record.args = None
