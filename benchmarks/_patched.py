@@ -66,3 +66,16 @@ def chat_cases(
 
     assert call() == expected and loop.run_until_complete(acall()) == expected
     return [Case("neureus" + LABEL, per_call(call)), Case("neureus async" + LABEL, per_acall(acall))]
+
+
+def chat_info_ratios(patched: object) -> list[tuple[str, str]]:
+    """The info lines of a chat benchmark run with ``--patched``: the copy against raw
+    httpx, and the working tree against the copy (none without a copy)."""
+    if patched is None:
+        return []
+    return [
+        ("neureus" + LABEL, "raw httpx"),
+        ("neureus async" + LABEL, "raw httpx async"),
+        ("neureus", "neureus" + LABEL),
+        ("neureus async", "neureus async" + LABEL),
+    ]

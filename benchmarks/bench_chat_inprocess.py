@@ -138,14 +138,7 @@ def main() -> Report:
         target=1.15,
         versions=_common.versions("neureus", "httpx", "pydantic", "openai", "anthropic"),
     )
-    info = []
-    if patched is not None:
-        info = [
-            ("neureus" + _patched.LABEL, "raw httpx"),
-            ("neureus async" + _patched.LABEL, "raw httpx async"),
-            ("neureus", "neureus" + _patched.LABEL),
-            ("neureus async", "neureus async" + _patched.LABEL),
-        ]
+    info = _patched.chat_info_ratios(patched)
     report.print([("neureus", "raw httpx"), ("neureus async", "raw httpx async")], info)
     report.save(args.json)
     return report
