@@ -13,8 +13,10 @@ A plain (unstreamed) call read to its end is held to the same rule.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -79,6 +81,21 @@ class ForgingServer:
         return f"http://127.0.0.1:{self.server.port}"
 
 
+@contextlib.asynccontextmanager
+async def pool_options(api: Api, own_pool: bool) -> AsyncIterator[dict[str, Any]]:
+    """The client options for the SDK's own pool, or for a caller-owned one (closed after)."""
+    if own_pool:
+        yield {}
+        return
+    import httpx
+
+    http: Any = httpx.AsyncClient(timeout=READ_TIMEOUT) if api.is_async else httpx.Client(timeout=READ_TIMEOUT)
+    try:
+        yield {"http_client": http}
+    finally:
+        await api.close(http)
+
+
 async def collect(api: Api, stream: Any) -> list[str]:
     with anyio.fail_after(FAIL_SAFE):
         return await api.collect(stream)
@@ -87,14 +104,7 @@ async def collect(api: Api, stream: Any) -> list[str]:
 @pytest.mark.parametrize("framing", list(FIRST_ANSWERS))
 @pytest.mark.parametrize("own_pool", [True, False], ids=["sdk-pool", "caller-pool"])
 async def test_bytes_after_the_end_never_answer_the_next_call(api: Api, framing: str, own_pool: bool) -> None:
-    import httpx
-
-    http: Any = None
-    options: dict[str, Any] = {}
-    if not own_pool:
-        http = httpx.AsyncClient(timeout=READ_TIMEOUT) if api.is_async else httpx.Client(timeout=READ_TIMEOUT)
-        options["http_client"] = http
-    try:
+    async with pool_options(api, own_pool) as options:
         with ForgingServer(FIRST_ANSWERS[framing]) as server:
             client = client_on(api, server.url, **options)
             first = await api.run(client.ai.stream(MESSAGES))
@@ -105,9 +115,6 @@ async def test_bytes_after_the_end_never_answer_the_next_call(api: Api, framing:
             assert await collect(api, second) == ["a"]
             assert second.log_id == "log_first"
             assert server.requests == [(1, 1), (2, 1)]
-    finally:
-        if http is not None:
-            await api.close(http)
 
 
 async def test_done_then_a_chunk_only_partly_arrived_drops_the_connection(api: Api) -> None:
@@ -126,23 +133,13 @@ def json_answer(log_id: str) -> bytes:
 
 @pytest.mark.parametrize("own_pool", [True, False], ids=["sdk-pool", "caller-pool"])
 async def test_bytes_after_a_plain_answer_never_answer_the_next_call(api: Api, own_pool: bool) -> None:
-    import httpx
-
-    http: Any = None
-    options: dict[str, Any] = {}
-    if not own_pool:
-        http = httpx.AsyncClient(timeout=READ_TIMEOUT) if api.is_async else httpx.Client(timeout=READ_TIMEOUT)
-        options["http_client"] = http
-    try:
+    async with pool_options(api, own_pool) as options:
         with ForgingServer(json_answer("real") + json_answer("FORGED")) as server:
             client = client_on(api, server.url, **options)
             with anyio.fail_after(FAIL_SAFE):
                 assert (await api.run(client.ai.chat(MESSAGES))).log_id == "real"
                 assert (await api.run(client.ai.chat(MESSAGES))).log_id == "real"
             assert server.requests == [(1, 1), (2, 1)]
-    finally:
-        if http is not None:
-            await api.close(http)
 
 
 class EchoServer:
